@@ -1,0 +1,1 @@
+"""Plaudit collector."""

@@ -1,0 +1,71 @@
+"""The collector's FastAPI application factory."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from plaudit._version import __version__
+from plaudit_collector import errors
+from plaudit_collector.db import Database
+from plaudit_collector.routes import analytics, feedback, health, traces
+from plaudit_collector.schemas import FeedbackBatch, FeedbackIn
+from plaudit_collector.settings import CollectorSettings
+
+
+def create_app(settings: CollectorSettings | None = None, db: Database | None = None) -> FastAPI:
+    """Build the app; the database schema is created on startup if missing."""
+    settings = settings or CollectorSettings()
+    database = db or Database(settings.db_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database.create_schema()
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Plaudit collector",
+        version=__version__,
+        description="Stores OpenTelemetry spans and human feedback; tells which variant scores best.",
+        lifespan=lifespan,
+        **_no_self_telemetry(),
+    )
+    app.state.settings = settings
+    app.state.db = database
+    errors.install(app)
+    for module in (traces, feedback, analytics, health):
+        app.include_router(module.router)
+    _document_feedback_models(app)
+    return app
+
+
+def _no_self_telemetry() -> dict[str, Any]:
+    """The collector must not trace its own requests: in a process that also runs the SDK (the demo,
+    tests, an app embedding the collector) each export would produce spans to export, forever."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "auto_configure": False}}
+
+
+def _document_feedback_models(app: FastAPI) -> None:
+    """The feedback route parses its body itself (to name bad fields precisely); publish its schemas."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (FeedbackIn, FeedbackBatch):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

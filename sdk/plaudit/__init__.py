@@ -1,0 +1,55 @@
+"""Plaudit: OpenTelemetry-native LLM tracing built around human feedback.
+
+import plaudit
+
+plaudit.configure()                       # http://127.0.0.1:4318 by default
+
+@plaudit.trace(kind="llm", model="gpt-4o-mini", prompt=plaudit.Prompt("answer", "v2", "..."))
+def answer(question: str) -> str: ...
+
+answer("hi")
+plaudit.feedback(ref, "thumbs", True)     # ref = plaudit.current_ref() taken inside the call
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plaudit._internal.context import context
+from plaudit._internal.feedback.api import afeedback, feedback
+from plaudit._internal.feedback.refs import SpanRef
+from plaudit._internal.handle import SpanHandle
+from plaudit._internal.prompt import Prompt
+from plaudit._internal.tracing import configure, current_ref, flush, shutdown, span, trace
+from plaudit._version import __version__
+from plaudit.exceptions import PlauditConfigError
+
+if TYPE_CHECKING:
+    from plaudit._internal.query import Client
+
+__all__ = [
+    "Client",
+    "PlauditConfigError",
+    "Prompt",
+    "SpanHandle",
+    "SpanRef",
+    "__version__",
+    "afeedback",
+    "configure",
+    "context",
+    "current_ref",
+    "feedback",
+    "flush",
+    "shutdown",
+    "span",
+    "trace",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The query client pulls in pydantic; load it on first use so `import plaudit` stays light.
+    if name == "Client":
+        from plaudit._internal.query import Client
+
+        return Client
+    raise AttributeError(f"module 'plaudit' has no attribute {name!r}")

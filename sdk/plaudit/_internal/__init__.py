@@ -1,0 +1,1 @@
+"""Plaudit internals: free to change, never imported by users."""

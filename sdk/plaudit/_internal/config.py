@@ -1,0 +1,89 @@
+"""Settings: explicit arguments win over ``PLAUDIT_*`` variables, which win over ``OTEL_*`` ones."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from plaudit.exceptions import PlauditConfigError
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
+DEFAULT_MAX_VALUE_LENGTH = 16 * 1024
+DEFAULT_MAX_QUEUE_SPANS = 65_536
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration; one instance per :func:`plaudit.configure` call."""
+
+    endpoint: str = DEFAULT_ENDPOINT
+    api_key: str | None = None
+    project: str | None = None
+    service_name: str = "unknown_service"
+    capture_content: bool = True
+    max_value_length: int = DEFAULT_MAX_VALUE_LENGTH
+    send: bool = True
+    max_queue_spans: int = DEFAULT_MAX_QUEUE_SPANS
+    """Spans buffered in memory while the collector is slow or down; the oldest are dropped past it."""
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:  # an empty variable counts as unset
+            return value
+    return None
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise PlauditConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def resolve(
+    *,
+    endpoint: str | None = None,
+    api_key: str | None = None,
+    project: str | None = None,
+    service_name: str | None = None,
+    capture_content: bool | None = None,
+    max_value_length: int | None = None,
+    send: bool | None = None,
+) -> Settings:
+    """Build :class:`Settings` from arguments, then the environment, then defaults."""
+    # Explicit flags are type-checked: a truthy string such as "false" must not silently turn capture on.
+    for flag_name, flag in (("capture_content", capture_content), ("send", send)):
+        if flag is not None and not isinstance(flag, bool):
+            raise PlauditConfigError(f"{flag_name} must be True or False, got {flag!r}")
+    if max_value_length is not None and (isinstance(max_value_length, bool) or not isinstance(max_value_length, int)):
+        raise PlauditConfigError(f"max_value_length must be an integer, got {max_value_length!r}")
+    endpoint = endpoint or _env("PLAUDIT_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_ENDPOINT
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        raise PlauditConfigError(f"endpoint must start with http:// or https://, got {endpoint!r}")
+    if capture_content is None:
+        raw = _env("PLAUDIT_CAPTURE_CONTENT")
+        capture_content = True if raw is None else _parse_bool("PLAUDIT_CAPTURE_CONTENT", raw)
+    if send is None:
+        raw = _env("PLAUDIT_SEND")
+        send = True if raw is None else _parse_bool("PLAUDIT_SEND", raw)
+    if max_value_length is None:
+        raw = _env("PLAUDIT_MAX_VALUE_LENGTH")
+        try:
+            max_value_length = DEFAULT_MAX_VALUE_LENGTH if raw is None else int(raw)
+        except ValueError:
+            raise PlauditConfigError(f"PLAUDIT_MAX_VALUE_LENGTH must be an integer, got {raw!r}") from None
+    if max_value_length < 64:
+        raise PlauditConfigError(f"max_value_length must be at least 64, got {max_value_length}")
+    return Settings(
+        endpoint=endpoint.rstrip("/"),
+        api_key=api_key or _env("PLAUDIT_API_KEY"),
+        project=project or _env("PLAUDIT_PROJECT"),
+        service_name=service_name or _env("PLAUDIT_SERVICE_NAME", "OTEL_SERVICE_NAME") or "unknown_service",
+        capture_content=capture_content,
+        max_value_length=max_value_length,
+        send=send,
+    )

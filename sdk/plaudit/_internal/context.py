@@ -1,0 +1,55 @@
+"""Request-scoped attributes (user, session, tags, metadata) carried in the OpenTelemetry context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as context_api
+
+from plaudit import semconv
+
+CONTEXT_KEY = context_api.create_key("plaudit-attributes")
+
+
+def current_attributes(ctx: context_api.Context | None = None) -> Mapping[str, Any] | None:
+    """The attributes set by enclosing :func:`context` blocks, if any."""
+    return context_api.get_value(CONTEXT_KEY, ctx)  # type: ignore[return-value]
+
+
+@contextmanager
+def context(
+    *,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    tags: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Iterator[None]:
+    """Apply user, session, tags and metadata to every span opened inside the block.
+
+    Nested blocks add to (and override) the outer ones; async tasks and generators started
+    inside inherit them through ``contextvars``.
+    """
+    if user_id is not None and not isinstance(user_id, str):
+        raise TypeError("user_id must be a string")
+    if session_id is not None and not isinstance(session_id, str):
+        raise TypeError("session_id must be a string")
+    if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+        raise TypeError("tags must be a sequence of strings")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError("metadata must be a mapping")
+    merged: dict[str, Any] = dict(current_attributes() or {})
+    if user_id is not None:
+        merged[semconv.USER_ID] = user_id
+    if session_id is not None:
+        merged[semconv.SESSION_ID] = session_id
+    if tags:
+        merged[semconv.TAGS] = tuple(dict.fromkeys((*merged.get(semconv.TAGS, ()), *tags)))
+    for key, value in (metadata or {}).items():
+        merged[semconv.METADATA_PREFIX + str(key)] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    token = context_api.attach(context_api.set_value(CONTEXT_KEY, merged))
+    try:
+        yield
+    finally:
+        context_api.detach(token)

@@ -1,0 +1,1 @@
+"""Feedback: span references and the client that ships ratings to the collector."""

@@ -1,0 +1,49 @@
+"""SpanRef: the handle an app gives its frontend so feedback can find the span later."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+_NO_SPAN = "0" * 16
+
+
+@dataclass(frozen=True)
+class SpanRef:
+    """A trace id plus an optional span id, as lowercase hex (the OTLP JSON form).
+
+    ``str(ref)`` is a W3C ``traceparent`` string, compact and URL-safe;
+    :meth:`parse` reads it back. A reference without a span id targets the whole trace.
+    """
+
+    trace_id: str
+    span_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.trace_id, str) or not _TRACE_ID.match(self.trace_id) or self.trace_id == "0" * 32:
+            raise ValueError(f"trace_id must be 32 lowercase hex characters, not all zero; got {self.trace_id!r}")
+        if self.span_id is not None and (
+            not isinstance(self.span_id, str) or not _SPAN_ID.match(self.span_id) or self.span_id == _NO_SPAN
+        ):
+            raise ValueError(f"span_id must be 16 lowercase hex characters, not all zero; got {self.span_id!r}")
+
+    def __str__(self) -> str:
+        return f"00-{self.trace_id}-{self.span_id or _NO_SPAN}-01"
+
+    @classmethod
+    def parse(cls, text: str) -> SpanRef:
+        """Read a reference from its ``str()`` form (a W3C traceparent)."""
+        if not isinstance(text, str):
+            raise TypeError(f"SpanRef.parse expects a string, got {type(text).__name__}")
+        parts = text.strip().lower().split("-")
+        if len(parts) != 4 or parts[0] != "00" or len(parts[3]) != 2:
+            raise ValueError(f"not a span reference (expected 00-<trace id>-<span id>-<flags>): {text!r}")
+        span_id = None if parts[2] == _NO_SPAN else parts[2]
+        return cls(parts[1], span_id)
+
+    @classmethod
+    def from_ids(cls, trace_id: int, span_id: int | None) -> SpanRef:
+        """Build a reference from OpenTelemetry's integer ids."""
+        return cls(format(trace_id, "032x"), format(span_id, "016x") if span_id else None)

@@ -1,0 +1,140 @@
+"""``plaudit.context(...)``: user, session, tags and metadata on every span opened inside it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import plaudit
+from plaudit import semconv
+from plaudit.testing import InMemorySpanExporter
+
+
+@plaudit.trace
+def step(name: str) -> str:
+    with plaudit.span(f"inner-{name}"):
+        return name
+
+
+def attrs_by_name(exporter: InMemorySpanExporter) -> dict[str, dict[str, Any]]:
+    return {s.name.rsplit(".", 1)[-1]: dict(s.attributes) for s in exporter.get_finished_spans()}
+
+
+def test_context_applies_to_traced_and_nested_spans(exporter: InMemorySpanExporter) -> None:
+    with plaudit.context(user_id="u1", session_id="s1", tags=["beta", "eu"], metadata={"plan": "pro", "seats": 3}):
+        step("a")
+    step("b")
+
+    inside_a, step_a, inside_b, step_b = (dict(s.attributes) for s in exporter.get_finished_spans())
+    for attrs in (inside_a, step_a):
+        assert attrs[semconv.USER_ID] == "u1"
+        assert attrs[semconv.SESSION_ID] == "s1"
+        assert attrs[semconv.TAGS] == ("beta", "eu")
+        assert attrs["plaudit.metadata.plan"] == "pro"
+        assert attrs["plaudit.metadata.seats"] == 3
+    for attrs in (inside_b, step_b):  # the call after the block gets nothing
+        assert semconv.USER_ID not in attrs
+        assert not any(key.startswith(("plaudit.metadata.", "plaudit.tags", "session.")) for key in attrs)
+
+
+def test_nested_contexts_merge_and_override(exporter: InMemorySpanExporter) -> None:
+    with plaudit.context(user_id="outer-user", tags=["a"], metadata={"region": "eu", "tier": "free"}):
+        with plaudit.context(session_id="s2", tags=["b", "a"], metadata={"tier": "paid"}):
+            with plaudit.span("deep"):
+                pass
+            with plaudit.context(user_id="inner-user"), plaudit.span("override"):
+                pass
+        with plaudit.span("after-inner"):
+            pass
+
+    spans = attrs_by_name(exporter)
+    deep = spans["deep"]
+    assert deep[semconv.USER_ID] == "outer-user"
+    assert deep[semconv.SESSION_ID] == "s2"
+    assert deep[semconv.TAGS] == ("a", "b")  # union, first-seen order, no duplicates
+    assert deep["plaudit.metadata.region"] == "eu"
+    assert deep["plaudit.metadata.tier"] == "paid"
+    assert spans["override"][semconv.USER_ID] == "inner-user"
+    after = spans["after-inner"]
+    assert after[semconv.USER_ID] == "outer-user"
+    assert semconv.SESSION_ID not in after
+    assert after[semconv.TAGS] == ("a",)
+    assert after["plaudit.metadata.tier"] == "free"
+
+
+def test_context_reaches_async_tasks_and_generators(exporter: InMemorySpanExporter) -> None:
+    @plaudit.trace
+    async def child(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    @plaudit.trace
+    async def tokens() -> Any:
+        yield "t"
+
+    async def main() -> asyncio.Task[int]:
+        with plaudit.context(user_id="async-user", session_id="chat-9"):
+            await asyncio.gather(child(1), child(2))
+            _ = [t async for t in tokens()]
+            late = asyncio.create_task(child(3))
+        return late
+
+    async def run() -> int:
+        late = await main()
+        return await late  # runs after the block closed, with the context it was created in
+
+    assert asyncio.run(run()) == 3
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 4
+    for span in spans:
+        assert span.attributes[semconv.USER_ID] == "async-user", span.name
+        assert span.attributes[semconv.SESSION_ID] == "chat-9", span.name
+
+
+def test_sync_generator_spans_get_the_context_of_their_first_step(exporter: InMemorySpanExporter) -> None:
+    @plaudit.trace
+    def words() -> Iterator[str]:
+        yield "w"
+
+    with plaudit.context(user_id="gen-user"):
+        assert list(words()) == ["w"]
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes[semconv.USER_ID] == "gen-user"
+
+
+def test_non_scalar_metadata_is_stringified(exporter: InMemorySpanExporter) -> None:
+    with plaudit.context(metadata={"flags": ["x", "y"], "ratio": 0.5, "on": True}), plaudit.span("m"):
+        pass
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["plaudit.metadata.flags"] == "['x', 'y']"
+    assert span.attributes["plaudit.metadata.ratio"] == 0.5
+    assert span.attributes["plaudit.metadata.on"] is True
+
+
+def test_context_without_spans_is_harmless(exporter: InMemorySpanExporter) -> None:
+    with plaudit.context(user_id="u"):
+        assert plaudit.current_ref() is None
+    assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"user_id": 42},
+        {"session_id": ["s"]},
+        {"tags": "single-string"},
+        {"tags": ["ok", 3]},
+        {"metadata": [("k", "v")]},
+    ],
+)
+def test_wrong_argument_types_raise(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(TypeError), plaudit.context(**kwargs):
+        pass
+
+
+def test_context_with_positional_arguments_is_refused() -> None:
+    with pytest.raises(TypeError), plaudit.context("u1"):  # type: ignore[misc]
+        pass
