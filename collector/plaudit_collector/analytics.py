@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, select, union_all
 from plaudit_collector import stats
 from plaudit_collector.db import Database
 from plaudit_collector.errors import ApiError
-from plaudit_collector.models import Feedback, Span
+from plaudit_collector.tables import Feedback, Span
 
 DIMENSIONS: dict[str, Any] = {
     "model": Span.model,

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from plaudit_collector.settings import CollectorSettings
 
@@ -41,52 +40,6 @@ def demo(
     raise typer.Exit(run_demo(db, keep_serving=keep_serving, console=console))
 
 
-@app.command()
-def leaderboard(
-    score: Annotated[str, typer.Option(help="feedback name to rank by")],
-    by: Annotated[list[str] | None, typer.Option(help="dimension to group by; repeatable")] = None,
-    endpoint: Annotated[str | None, typer.Option(help="collector URL (default $PLAUDIT_ENDPOINT)")] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default $PLAUDIT_API_KEY)")] = None,
-) -> None:
-    """Print the leaderboard for a score, best first, with 95% intervals."""
-    import plaudit
-
-    with plaudit.Client(endpoint, api_key) as client:
-        try:
-            board = client.leaderboard(score, group_by=by or ["variant"])
-        except ValueError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(2) from None
-    print_leaderboard(board.model_dump(), console)
-
-
-def print_leaderboard(board: dict, out: Console) -> None:  # type: ignore[type-arg]
-    """Render a leaderboard reply as a table, best first, then the verdict."""
-    table = Table(title=f"Leaderboard: {board['score']} by {', '.join(board['group_by'])}")
-    table.add_column("#", justify="right")
-    for dim in board["group_by"]:
-        table.add_column(dim)
-    table.add_column("mean", justify="right")
-    table.add_column("95% CI", justify="right")
-    table.add_column("ratings", justify="right")
-    table.add_column("spans", justify="right")
-    leader = board.get("leader")
-    for rank, row in enumerate(board["rows"], start=1):
-        ci = "–" if row["ci_low"] is None else f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-        mark = " ★" if leader is not None and row["group"] == leader else ""
-        table.add_row(
-            str(rank),
-            *[str(row["group"].get(dim)) + (mark if i == 0 else "") for i, dim in enumerate(board["group_by"])],
-            "–" if row["mean"] is None else f"{row['mean']:.3f}",
-            ci,
-            str(row["count"]),
-            str(row["spans"]),
-        )
-    out.print(table)
-    if board.get("verdict"):
-        out.print(f"[italic]{board['verdict']}[/]")
-
-
 def _redact(url: str) -> str:
     """Hide a password in a database URL before printing it."""
     if "@" in url and "://" in url:
@@ -97,6 +50,10 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
+    from plaudit_collector import cli_admin, cli_analytics
+
+    cli_admin.register(app)
+    cli_analytics.register(app)
     app()
 
 

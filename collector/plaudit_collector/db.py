@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import SQLModel
 
-from plaudit_collector import models  # noqa: F401 - registers the tables on SQLModel.metadata
+from plaudit_collector import tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 DEFAULT_DB_FILE = "plaudit.db"
 

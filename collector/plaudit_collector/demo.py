@@ -43,7 +43,7 @@ def run_demo(db_file: str, *, keep_serving: bool, console: Console) -> int:
             return result.returncode
 
         import plaudit
-        from plaudit_collector.cli import print_leaderboard
+        from plaudit_collector.cli_analytics import print_leaderboard
 
         with plaudit.Client(server.url) as client:
             by_variant = client.leaderboard("thumbs", group_by=["variant"]).model_dump()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from plaudit_collector import store
+from plaudit_collector import feedback_store
 from plaudit_collector.deps import DatabaseDep, ProjectDep, SettingsDep, read_body
 from plaudit_collector.errors import ApiError, validation_error
 from plaudit_collector.schemas import FeedbackAccepted, FeedbackBatch, FeedbackIn
@@ -67,5 +67,5 @@ async def post_feedback(request: Request, db: DatabaseDep, settings: SettingsDep
     return the id stored the first time."""
     body = await read_body(request, settings.max_feedback_bytes)
     items = parse_items(body)
-    ids = await run_in_threadpool(store.insert_feedback, db, project, [item.model_dump() for item in items])
+    ids = await run_in_threadpool(feedback_store.insert_feedback, db, project, [item.model_dump() for item in items])
     return {"ids": ids}

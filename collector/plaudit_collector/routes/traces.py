@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from plaudit_collector import otlp, store
+from plaudit_collector import otlp, span_store
 from plaudit_collector.deps import DatabaseDep, ProjectDep, SettingsDep, read_body
 from plaudit_collector.errors import ApiError
 
@@ -25,8 +25,8 @@ async def post_traces(request: Request, db: DatabaseDep, settings: SettingsDep, 
 
     def ingest() -> None:
         raw = otlp.decompress(body, request.headers.get("content-encoding"), settings.max_otlp_bytes)
-        rows = store.span_rows(otlp.parse_request(raw, content_type), project)
-        store.insert_spans(db, rows)
+        rows = span_store.span_rows(otlp.parse_request(raw, content_type), project)
+        span_store.insert_spans(db, rows)
 
     await run_in_threadpool(ingest)
     payload, media = otlp.encode_response(content_type)
@@ -48,7 +48,7 @@ TraceId = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{32}$", description="32 hex 
 
 @router.get("/v1/traces/{trace_id}", summary="One trace with its spans and their feedback")
 def get_trace(trace_id: TraceId, db: DatabaseDep, project: ProjectDep) -> dict[str, Any]:
-    trace = store.get_trace(db, project, trace_id.lower())
+    trace = span_store.get_trace(db, project, trace_id.lower())
     if trace is None:
         raise ApiError(404, "not_found", f"trace {trace_id} not found", "trace_id")
     return trace
@@ -61,4 +61,4 @@ def list_traces(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    return store.list_traces(db, project, limit, offset)
+    return span_store.list_traces(db, project, limit, offset)

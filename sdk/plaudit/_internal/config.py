@@ -25,6 +25,8 @@ class Settings:
     send: bool = True
     max_queue_spans: int = DEFAULT_MAX_QUEUE_SPANS
     """Spans buffered in memory while the collector is slow or down; the oldest are dropped past it."""
+    spool_dir: str | None = None
+    """Where spans and feedback that could not be delivered are spilled to disk (``PLAUDIT_SPOOL_DIR``)."""
 
 
 def _env(*names: str) -> str | None:
@@ -53,6 +55,7 @@ def resolve(
     capture_content: bool | None = None,
     max_value_length: int | None = None,
     send: bool | None = None,
+    spool_dir: str | None = None,
 ) -> Settings:
     """Build :class:`Settings` from arguments, then the environment, then defaults."""
     # Explicit flags are type-checked: a truthy string such as "false" must not silently turn capture on.
@@ -86,4 +89,5 @@ def resolve(
         capture_content=capture_content,
         max_value_length=max_value_length,
         send=send,
+        spool_dir=spool_dir or _env("PLAUDIT_SPOOL_DIR"),
     )

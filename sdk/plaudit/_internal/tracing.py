@@ -20,6 +20,7 @@ from plaudit import semconv
 from plaudit._internal import errors
 from plaudit._internal.config import Settings, resolve
 from plaudit._internal.errors import handle_internal_errors, log_internal_error, logger
+from plaudit._internal.exporters.otlp import build_span_exporter
 from plaudit._internal.feedback.refs import SpanRef
 from plaudit._internal.handle import NoopSpan, SpanHandle
 from plaudit._internal.processors import ContextAttributesProcessor
@@ -58,6 +59,7 @@ def configure(
     capture_content: bool | None = None,
     max_value_length: int | None = None,
     send: bool | None = None,
+    spool_dir: str | None = None,
     tracer_provider: TracerProvider | None = None,
     _span_exporter: SpanExporter | None = None,
     _simple_processor: bool = False,
@@ -80,13 +82,14 @@ def configure(
         capture_content=capture_content,
         max_value_length=max_value_length,
         send=send,
+        spool_dir=spool_dir,
     )
     with STATE.lock:
         _teardown()
         processors: list[SpanProcessor] = [ContextAttributesProcessor()]
         exporter = _span_exporter
         if exporter is None and settings.send:
-            exporter = _otlp_exporter(settings)
+            exporter = build_span_exporter(settings)
         if exporter is not None:
             processors.append(
                 SimpleSpanProcessor(exporter)
@@ -115,13 +118,6 @@ def configure(
         STATE.provider = provider
         STATE.processors = processors
         STATE.tracer = provider.get_tracer("plaudit", __version__)
-
-
-def _otlp_exporter(settings: Settings) -> SpanExporter:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None
-    return OTLPSpanExporter(endpoint=f"{settings.endpoint}/v1/traces", headers=headers)
 
 
 def _teardown() -> None:

@@ -1,24 +1,22 @@
-"""Writes and trace reads. Every write is one transaction, committed before the caller replies."""
+"""Span writes (idempotent OTLP ingest) and trace reads. Every write commits before the caller replies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from sqlalchemy import Insert, and_, func, select, update
+from sqlalchemy import Insert, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector import otlp
 from plaudit_collector.db import Database
-from plaudit_collector.models import Feedback, Span, utcnow
+from plaudit_collector.feedback_store import feedback_dict
 from plaudit_collector.normalize import bounded_attributes, normalise
+from plaudit_collector.tables import Feedback, Span, utcnow
 
 SPAN_TABLE = Span.__table__  # type: ignore[attr-defined]
-FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
 
 
 def _insert(db: Database) -> Any:
@@ -79,101 +77,10 @@ def insert_spans(db: Database, rows: list[dict[str, Any]]) -> int:
     return len(rows)
 
 
-def _value_columns(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"kind": "boolean", "score": 1.0 if value else 0.0, "label": None}
-    if isinstance(value, (int, float)):
-        return {"kind": "numeric", "score": float(value), "label": None}
-    if isinstance(value, str):
-        return {"kind": "categorical", "score": None, "label": value[:200]}
-    return {"kind": "text", "score": None, "label": None}
-
-
-def insert_feedback(db: Database, project: str, items: Iterable[dict[str, Any]]) -> list[int]:
-    """Store validated items in one transaction and return their ids.
-
-    A repeated ``idempotency_key`` returns the stored id without a new row. A new vote by the same
-    author on the same target and name replaces the earlier one as current; the old row stays as history.
-    """
-    items = list(items)
-    for _attempt in range(3):
-        try:
-            with db.writing(), OrmSession(db.engine) as session, session.begin():
-                return [_store_one(session, project, item) for item in items]
-        except IntegrityError:  # a concurrent request stored the same idempotency key first: look again
-            continue
-    raise RuntimeError("feedback insert kept conflicting")
-
-
-def _store_one(session: OrmSession, project: str, item: dict[str, Any]) -> int:
-    key = item["idempotency_key"]
-    if key:
-        existing = session.execute(
-            select(Feedback.id).where(Feedback.project == project, Feedback.idempotency_key == key)
-        ).scalar_one_or_none()
-        if existing is not None:
-            return int(existing)
-    else:
-        import uuid
-
-        key = uuid.uuid4().hex
-    if item.get("author") is not None:
-        span_match = Feedback.span_id.is_(None) if item["span_id"] is None else Feedback.span_id == item["span_id"]
-        session.execute(
-            update(Feedback)
-            .where(
-                Feedback.project == project,
-                Feedback.trace_id == item["trace_id"],
-                span_match,
-                Feedback.name == item["name"],
-                Feedback.author == item["author"],
-                Feedback.is_current.is_(True),  # type: ignore[attr-defined]
-            )
-            .values(is_current=False)
-        )
-    row = Feedback(
-        project=project,
-        trace_id=item["trace_id"],
-        span_id=item["span_id"],
-        name=item["name"],
-        value=item["value"],
-        comment=item.get("comment"),
-        correction=item.get("correction"),
-        source=item.get("source") or "human",
-        author=item.get("author"),
-        meta=item.get("metadata"),
-        idempotency_key=key,
-        **_value_columns(item["value"]),
-    )
-    session.add(row)
-    session.flush()
-    return int(row.id)  # type: ignore[arg-type]
-
-
 def _iso(ns: int) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def feedback_dict(fb: Feedback) -> dict[str, Any]:
-    return {
-        "id": fb.id,
-        "trace_id": fb.trace_id,
-        "span_id": fb.span_id,
-        "name": fb.name,
-        "value": fb.value,
-        "kind": fb.kind,
-        "score": fb.score,
-        "label": fb.label,
-        "comment": fb.comment,
-        "correction": fb.correction,
-        "source": fb.source,
-        "author": fb.author,
-        "metadata": fb.meta,
-        "is_current": fb.is_current,
-        "created_at": fb.created_at.isoformat() if fb.created_at else None,
-    }
 
 
 SPAN_FIELDS = (
@@ -255,6 +162,8 @@ def list_traces(db: Database, project: str, limit: int, offset: int) -> dict[str
                 func.min(Span.start_ns).label("start_ns"),
                 func.max(Span.end_ns).label("end_ns"),
                 func.count().label("span_count"),
+                func.max(Span.model).label("any_model"),
+                func.max(Span.variant).label("any_variant"),
             )
             .where(Span.project == project)
             .group_by(Span.trace_id)
@@ -293,8 +202,8 @@ def list_traces(db: Database, project: str, limit: int, offset: int) -> dict[str
                 "duration_ms": (row.end_ns - row.start_ns) / 1e6,
                 "span_count": row.span_count,
                 "status": row.status_code,
-                "model": row.model,
-                "variant": row.variant,
+                "model": row.model or row.any_model,
+                "variant": row.variant or row.any_variant,
             }
         )
     return {"data": data, "count": int(total or 0)}

@@ -1,19 +1,14 @@
-"""Tables: spans with their normalised dimensions, and feedback attached to spans or traces."""
+"""The spans table: one row per OpenTelemetry span, normalised dimensions as columns."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from plaudit_collector.tables.types import JSONType, utcnow
 
 
 class Span(SQLModel, table=True):
@@ -59,32 +54,3 @@ class Span(SQLModel, table=True):
     events: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     links: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-class Feedback(SQLModel, table=True):
-    """One rating. ``is_current`` is false for a vote the same author later replaced (history kept)."""
-
-    __tablename__ = "feedback"
-    __table_args__ = (
-        UniqueConstraint("project", "idempotency_key", name="uq_feedback_project_idempotency"),
-        Index("ix_feedback_target", "project", "trace_id", "span_id"),
-        Index("ix_feedback_project_name", "project", "name", "is_current"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    project: str = Field(default="default", max_length=100)
-    trace_id: str = Field(max_length=32)
-    span_id: str | None = Field(default=None, max_length=16)
-    name: str = Field(max_length=200)
-    kind: str = Field(max_length=16, description="boolean, numeric, categorical or text")
-    score: float | None = None
-    label: str | None = Field(default=None, max_length=200)
-    value: Any = Field(default=None, sa_column=Column(JSONType))
-    comment: str | None = Field(default=None, sa_column=Column(Text))
-    correction: str | None = Field(default=None, sa_column=Column(Text))
-    source: str = Field(default="human", max_length=16)
-    author: str | None = Field(default=None, max_length=200)
-    meta: dict[str, Any] | None = Field(default=None, sa_column=Column("metadata", JSONType))
-    idempotency_key: str = Field(max_length=200)
-    is_current: bool = True
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

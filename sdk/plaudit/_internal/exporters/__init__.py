@@ -1,0 +1,1 @@
+"""Span exporters Plaudit builds: OpenTelemetry's own OTLP exporter, configured (and made durable)."""
