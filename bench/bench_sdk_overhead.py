@@ -4,6 +4,9 @@
 BatchSpanProcessor + exporter pipeline; (c) with ``@plaudit.trace``; (d) ``@plaudit.trace`` capturing
 a 2 KB argument and output. Budget: import within 2x of ``opentelemetry.sdk.trace``, (c)/(b) <= 1.25,
 (d)/(b) <= 2.0. Spans go to an exporter that drops them, so only the SDK's own cost is measured.
+Also printed, without a budget: (e) the production shape, ``@plaudit.trace(prompt=..., config=...)``
+inside ``plaudit.context(user_id=...)`` with a 2 KB argument, and (f) ``@plaudit.trace`` with
+``sample_rate=0.1`` (most calls sampled out).
 """
 
 from __future__ import annotations
@@ -77,6 +80,14 @@ def main() -> None:
     print(f"(b) plain OTel span            {b * 1e6:8.2f} us/call")
     print(f"(c) @plaudit.trace             {c * 1e6:8.2f} us/call   (c)/(b) = {c / b:.2f}  (budget 1.25)")
     print(f"(d) @plaudit.trace, 2 KB I/O   {d * 1e6:8.2f} us/call   (d)/(b) = {d / b:.2f}  (budget 2.00)")
+
+    production = plaudit.trace(prompt=plaudit.Prompt("p", "1", "template"), config={"temperature": 0.2})(empty)
+    with plaudit.context(user_id="u-1", session_id="s-1"):
+        e = per_call(lambda: production(payload), n)
+    print(f"(e) prompt+config+context, 2 KB {e * 1e6:7.2f} us/call   (e)/(b) = {e / b:.2f}")
+    plaudit.configure(_span_exporter=DropExporter(), capture_content=True, sample_rate=0.1)
+    f = per_call(traced, n)
+    print(f"(f) @plaudit.trace, 10% sampled {f * 1e6:7.2f} us/call   (f)/(b) = {f / b:.2f}")
     plaudit.shutdown()
     provider.shutdown()
 

@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from plaudit._version import __version__
-from plaudit_collector import errors
+from plaudit_collector import errors, retention
 from plaudit_collector.db import Database
-from plaudit_collector.routes import analytics, feedback, health, traces
-from plaudit_collector.schemas import FeedbackBatch, FeedbackIn
+from plaudit_collector.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
+from plaudit_collector.routes import export as export_routes
+from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
 
 
@@ -24,8 +25,11 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database.create_schema()
+        database.prepare(migrate=settings.migrate)
+        sweeper = retention.start_sweeper(database, settings)
         yield
+        if sweeper is not None:
+            sweeper.stop()
         database.dispose()
 
     app = FastAPI(
@@ -38,8 +42,9 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     app.state.settings = settings
     app.state.db = database
     errors.install(app)
-    for module in (traces, feedback, analytics, health):
+    for module in (traces, logs, feedback, feedback_tokens, score_configs, analytics, export_routes, health):
         app.include_router(module.router)
+    feedback_tokens.install_cors(app, settings.feedback_cors_origins)
     _document_feedback_models(app)
     return app
 
@@ -61,7 +66,7 @@ def _document_feedback_models(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (FeedbackIn, FeedbackBatch):
+        for model in (FeedbackIn, FeedbackBatch, FeedbackTokenIn, ScoreConfigIn):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

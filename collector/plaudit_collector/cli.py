@@ -19,14 +19,52 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on (OTLP/HTTP default)")] = 4318,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--auth/--no-auth",
+            help="require API keys (default: off on 127.0.0.1/localhost/::1, required on any other address)",
+        ),
+    ] = None,
+    migrate: Annotated[bool, typer.Option(help="apply database migrations at startup")] = True,
+    retention_days: Annotated[
+        float | None, typer.Option(help="delete spans older than this many days (default: keep everything)")
+    ] = None,
+    max_body_mb: Annotated[float, typer.Option(help="largest OTLP request body, in MiB (413 past it)")] = 16.0,
+    max_feedback_kb: Annotated[float, typer.Option(help="largest feedback request body, in KiB")] = 1024.0,
+    max_concurrent_ingests: Annotated[
+        int, typer.Option(help="OTLP requests processed at once; more wait, then get 503 + Retry-After")
+    ] = 4,
+    ingest_wait: Annotated[float, typer.Option(help="seconds a request waits for an ingest slot before 503")] = 5.0,
 ) -> None:
-    """Run the collector: OTLP/HTTP on /v1/traces, feedback on /v1/feedback, dashboard on /."""
+    """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, dashboard on /."""
+    from plaudit_collector.auth import is_loopback
     from plaudit_collector.db import normalise_url
     from plaudit_collector.server import serve as run
 
     url = normalise_url(db)
-    console.print(f"[bold]Plaudit collector[/] on http://{host}:{port}  (database: {_redact(url)})")
-    run(CollectorSettings(db_url=url), host, port, log_level)
+    if auth is None:
+        if not is_loopback(host):
+            console.print(
+                f"[red]Refusing to serve on {host} without API keys.[/] Create one with "
+                "`plaudit keys create --project NAME` and start with --auth, or pass --no-auth to accept "
+                "unauthenticated traffic from the network deliberately."
+            )
+            raise typer.Exit(2)
+        auth = False
+    settings = CollectorSettings(
+        db_url=url,
+        auth=auth,
+        migrate=migrate,
+        retention_days=retention_days,
+        max_otlp_bytes=int(max_body_mb * 1024 * 1024),
+        max_feedback_bytes=int(max_feedback_kb * 1024),
+        max_concurrent_ingests=max_concurrent_ingests,
+        ingest_wait_seconds=ingest_wait,
+    )
+    mode = "API keys required" if auth else "no auth"
+    console.print(f"[bold]Plaudit collector[/] on http://{host}:{port}  (database: {_redact(url)}; {mode})")
+    run(settings, host, port, log_level)
 
 
 @app.command()

@@ -1,6 +1,9 @@
-"""Map the LLM attribute conventions (Plaudit, OTel GenAI, OpenInference, OpenLLMetry, Langfuse) to one schema.
+"""Map the LLM attribute conventions to one schema: Plaudit, OTel GenAI (current and deprecated names),
+OpenInference, OpenLLMetry/Traceloop, Langfuse and the Vercel AI SDK.
 
-Each normalised field lists its source keys in priority order; the first present wins.
+Each normalised field lists its source keys in priority order; the first present wins. docs/conventions.md
+is the table of these mappings; keep the two in step. Values may arrive as strings where the producer
+stringified them (Langfuse re-exports do), so numbers are parsed leniently.
 """
 
 from __future__ import annotations
@@ -15,30 +18,49 @@ MAX_VALUE_CHARS = 64 * 1024
 
 MODEL_KEYS = (
     semconv.GEN_AI_REQUEST_MODEL,
-    semconv.GEN_AI_RESPONSE_MODEL,
-    "llm.model_name",
-    "llm.request.model",
-    "llm.response.model",
+    "llm.request.model_name",
     "ai.model.id",
     "langfuse.observation.model.name",
+    "llm.request.model",
+    semconv.GEN_AI_RESPONSE_MODEL,
+    "llm.model_name",
+    "llm.response.model_name",
+    "llm.response.model",
+    "ai.response.model",
 )
-PROVIDER_KEYS = (semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_SYSTEM, "llm.provider", "llm.system", "ai.model.provider")
+RESPONSE_MODEL_KEYS = (
+    semconv.GEN_AI_RESPONSE_MODEL,
+    "llm.model_name",
+    "llm.response.model_name",
+    "llm.response.model",
+    "ai.response.model",
+)
+PROVIDER_KEYS = (
+    semconv.GEN_AI_PROVIDER_NAME,
+    semconv.GEN_AI_SYSTEM,
+    "llm.provider",
+    "llm.system",
+    "ai.model.provider",
+)
 INPUT_TOKEN_KEYS = (
     semconv.GEN_AI_USAGE_INPUT_TOKENS,
     "gen_ai.usage.prompt_tokens",
     "llm.token_count.prompt",
     "llm.usage.prompt_tokens",
-    "ai.usage.promptTokens",
     "ai.usage.inputTokens",
+    "ai.usage.promptTokens",
 )
 OUTPUT_TOKEN_KEYS = (
     semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
     "gen_ai.usage.completion_tokens",
     "llm.token_count.completion",
     "llm.usage.completion_tokens",
-    "ai.usage.completionTokens",
     "ai.usage.outputTokens",
+    "ai.usage.completionTokens",
 )
+USAGE_JSON_KEYS = ("langfuse.observation.usage_details",)
+COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total", "operation.cost")
+COST_JSON_KEYS = ("langfuse.observation.cost_details",)
 INPUT_KEYS = (
     semconv.INPUT,
     "input.value",
@@ -48,6 +70,7 @@ INPUT_KEYS = (
     "ai.prompt.messages",
     "ai.prompt",
     "gen_ai.prompt",
+    "langfuse.trace.input",
 )
 OUTPUT_KEYS = (
     semconv.OUTPUT,
@@ -56,50 +79,131 @@ OUTPUT_KEYS = (
     "traceloop.entity.output",
     "langfuse.observation.output",
     "ai.response.text",
+    "ai.response.object",
     "gen_ai.completion",
+    "langfuse.trace.output",
 )
-PROMPT_NAME_KEYS = (semconv.PROMPT_NAME, "langfuse.observation.prompt.name", "traceloop.prompt.key")
+PROMPT_NAME_KEYS = (
+    semconv.PROMPT_NAME,
+    "gen_ai.prompt.name",
+    "langfuse.observation.prompt.name",
+    "langfuse.prompt.name",
+    "traceloop.prompt.key",
+    "prompt.id",
+)
 PROMPT_VERSION_KEYS = (
     semconv.PROMPT_VERSION,
     "llm.prompt_template.version",
     "langfuse.observation.prompt.version",
+    "langfuse.prompt.version",
     "traceloop.prompt.version",
 )
-USER_KEYS = (semconv.USER_ID, "enduser.id", "langfuse.user.id", "traceloop.association.properties.user_id")
+USER_KEYS = (
+    semconv.USER_ID,
+    "enduser.id",
+    "langfuse.user.id",
+    "traceloop.association.properties.user_id",
+    "ai.telemetry.metadata.userId",
+)
 SESSION_KEYS = (
     semconv.SESSION_ID,
     "langfuse.session.id",
     "gen_ai.conversation.id",
     "traceloop.association.properties.session_id",
+    "ai.telemetry.metadata.sessionId",
 )
-KIND_KEYS = (semconv.SPAN_KIND, "openinference.span.kind", "traceloop.span.kind", "langfuse.observation.type")
+KIND_KEYS = (
+    semconv.SPAN_KIND,
+    "openinference.span.kind",
+    "traceloop.span.kind",
+    "langfuse.observation.type",
+    "langsmith.span.kind",
+    semconv.GEN_AI_OPERATION_NAME,
+    "llm.request.type",
+)
+
+# Indexed message attributes: (prefix, role suffix, content suffix) of the flattened message lists.
+INPUT_MESSAGE_PREFIXES = (
+    ("llm.input_messages.", ".message.role", ".message.content"),
+    ("gen_ai.prompt.", ".role", ".content"),
+)
+OUTPUT_MESSAGE_PREFIXES = (
+    ("llm.output_messages.", ".message.role", ".message.content"),
+    ("gen_ai.completion.", ".role", ".content"),
+)
+
+CONTENT_KEYS = frozenset(
+    (
+        *INPUT_KEYS,
+        *OUTPUT_KEYS,
+        semconv.PROMPT_VARIABLES,
+        "input.value",
+        "output.value",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "llm.prompts",
+        "llm.prompt_template.variables",
+        "traceloop.prompt.template_variables",
+        "ai.toolCall.args",
+        "ai.toolCall.result",
+        "ai.response.toolCalls",
+        "tool_arguments",
+        "tool_response",
+    )
+)
+CONTENT_PREFIXES = (
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+    "langfuse.observation.input",
+    "langfuse.observation.output",
+    "langfuse.trace.input",
+    "langfuse.trace.output",
+)
+"""Keys a project that stores no message content drops at ingest (``gen_ai.prompt.name`` is kept)."""
 
 _KIND_ALIASES = {
     "llm": "llm",
     "generation": "llm",
     "chat": "llm",
+    "completion": "llm",
     "text_completion": "llm",
     "generate_content": "llm",
     "chain": "chain",
     "workflow": "chain",
+    "invoke_workflow": "chain",
     "task": "chain",
     "span": "chain",
+    "prompt": "chain",
     "tool": "tool",
     "execute_tool": "tool",
     "retriever": "retrieval",
     "retrieval": "retrieval",
+    "reranker": "retrieval",
+    "rerank": "retrieval",
     "embedding": "embedding",
     "embeddings": "embedding",
     "agent": "agent",
     "invoke_agent": "agent",
     "create_agent": "agent",
-    "reranker": "retrieval",
     "evaluator": "evaluator",
     "guardrail": "guardrail",
+    "event": "event",
+    "unknown": "chain",
+}
+# Vercel AI SDK ``ai.operationId``: the provider call (``.doGenerate``/``.doStream``) is the LLM span.
+_VERCEL_KINDS = {
+    "doGenerate": "llm",
+    "doStream": "llm",
+    "doEmbed": "embedding",
+    "toolCall": "tool",
 }
 
 
-def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
+def first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """The first non-empty value among ``keys``."""
     for key in keys:
         value = attrs.get(key)
         if value is not None and value != "":
@@ -107,65 +211,189 @@ def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
+def truncate(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    if len(text) > limit:
+        return text[: limit - len(semconv.TRUNCATION_MARKER)] + semconv.TRUNCATION_MARKER
+    return text
+
+
 def _text(value: Any, limit: int = MAX_VALUE_CHARS) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    if len(text) > limit:
-        text = text[: limit - len(semconv.TRUNCATION_MARKER)] + semconv.TRUNCATION_MARKER
-    return text
+    return truncate(text, limit)
 
 
 def _short(value: Any, limit: int) -> str | None:
-    text = _text(value)
-    return None if text is None else text[:limit]
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else _text(value)
+    return text[:limit] if text else None
 
 
-def _int(value: Any) -> int | None:
+def _number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        number = int(float(value))
+        number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if 0 <= number < 2**62 else None
+    return number if math.isfinite(number) else None
+
+
+def _int(value: Any) -> int | None:
+    number = _number(value)
+    if number is None:
+        return None
+    return int(number) if 0 <= number < 2**31 else None  # the token columns are 32-bit integers
+
+
+def _json_field(attrs: dict[str, Any], keys: tuple[str, ...], field: str) -> Any:
+    """A field of a JSON-object attribute (Langfuse's usage and cost details)."""
+    for key in keys:
+        raw = attrs.get(key)
+        if isinstance(raw, str) and raw.startswith("{"):
+            try:
+                doc = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and doc.get(field) is not None:
+                return doc[field]
+    return None
+
+
+def _messages(attrs: dict[str, Any], prefixes: tuple[tuple[str, str, str], ...]) -> str | None:
+    """Rebuild ``[{"role", "content"}, ...]`` from flattened, indexed message attributes."""
+    for prefix, role_suffix, content_suffix in prefixes:
+        role0, content0 = f"{prefix}0{role_suffix}", f"{prefix}0{content_suffix}"
+        if role0 not in attrs and content0 not in attrs:
+            continue
+        messages: list[dict[str, Any]] = []
+        for index in range(10_000):
+            role = attrs.get(f"{prefix}{index}{role_suffix}")
+            content = attrs.get(f"{prefix}{index}{content_suffix}")
+            if content is None and prefix.startswith("llm."):  # multi-part: message.contents.<j>.message_content.*
+                parts = []
+                for part in range(1000):
+                    text = attrs.get(f"{prefix}{index}.message.contents.{part}.message_content.text")
+                    if text is None:
+                        break
+                    parts.append(text)
+                content = "\n".join(parts) if parts else None
+            if role is None and content is None:
+                break
+            messages.append({"role": role, "content": content})
+        return _text(messages)
+    return None
+
+
+def _kind(raw: Any) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    value = raw.strip().lower()
+    return _KIND_ALIASES.get(value, value[:32])
 
 
 def span_kind(attrs: dict[str, Any]) -> str | None:
-    raw = _first(attrs, KIND_KEYS)
-    if raw is None:
-        op = attrs.get(semconv.GEN_AI_OPERATION_NAME)
-        raw = op if isinstance(op, str) else None
-    if not isinstance(raw, str):
-        return None
-    return _KIND_ALIASES.get(raw.strip().lower(), raw.strip().lower()[:32])
+    """The span's kind from the first kind key present, else from a Vercel AI SDK operation id."""
+    kind = _kind(first(attrs, KIND_KEYS))
+    if kind is None:
+        operation = attrs.get("ai.operationId")
+        if isinstance(operation, str) and operation.startswith("ai."):
+            return _VERCEL_KINDS.get(operation.rsplit(".", 1)[-1], "chain")
+    return kind
+
+
+_FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    "model": MODEL_KEYS,
+    "response_model": RESPONSE_MODEL_KEYS,
+    "provider": PROVIDER_KEYS,
+    "input_tokens": INPUT_TOKEN_KEYS,
+    "output_tokens": OUTPUT_TOKEN_KEYS,
+    "cost": COST_KEYS,
+    "input": INPUT_KEYS,
+    "output": OUTPUT_KEYS,
+    "prompt_name": PROMPT_NAME_KEYS,
+    "prompt_version": PROMPT_VERSION_KEYS,
+    "config_hash": (semconv.CONFIG_HASH,),
+    "variant": (semconv.VARIANT,),
+    "user_id": USER_KEYS,
+    "session_id": SESSION_KEYS,
+    "kind": KIND_KEYS,
+}
+_LOOKUP: dict[str, tuple[tuple[str, int], ...]] = {}
+for _field, _keys in _FIELD_KEYS.items():
+    for _rank, _key in enumerate(_keys):
+        _LOOKUP[_key] = (*_LOOKUP.get(_key, ()), (_field, _rank))
+
+
+def _pick(attrs: dict[str, Any]) -> dict[str, Any]:
+    """For every field, the value of its highest-priority key present: one pass over the span's attributes
+    (typically ~10) instead of probing every known key (~70) per span."""
+    best: dict[str, tuple[int, Any]] = {}
+    lookup = _LOOKUP
+    for key, value in attrs.items():
+        hits = lookup.get(key)
+        if hits is None or value is None or value == "":
+            continue
+        for field, rank in hits:
+            seen = best.get(field)
+            if seen is None or rank < seen[0]:
+                best[field] = (rank, value)
+    return {field: ranked[1] for field, ranked in best.items()}
 
 
 def normalise(attrs: dict[str, Any]) -> dict[str, Any]:
     """The normalised columns of a span, from its attributes."""
+    found = _pick(attrs)
+    get = found.get
+    input_tokens = get("input_tokens")
+    output_tokens = get("output_tokens")
+    cost = get("cost")
+    input_value = get("input")
+    output_value = get("output")
+    kind = get("kind")
+    if input_tokens is None:
+        input_tokens = _json_field(attrs, USAGE_JSON_KEYS, "input")
+    if output_tokens is None:
+        output_tokens = _json_field(attrs, USAGE_JSON_KEYS, "output")
+    if cost is None:
+        cost = _json_field(attrs, COST_JSON_KEYS, "total")
     return {
-        "model": _short(_first(attrs, MODEL_KEYS), 200),
-        "provider": _short(_first(attrs, PROVIDER_KEYS), 100),
-        "input_tokens": _int(_first(attrs, INPUT_TOKEN_KEYS)),
-        "output_tokens": _int(_first(attrs, OUTPUT_TOKEN_KEYS)),
-        "input": _text(_first(attrs, INPUT_KEYS)),
-        "output": _text(_first(attrs, OUTPUT_KEYS)),
-        "prompt_name": _short(_first(attrs, PROMPT_NAME_KEYS), 200),
-        "prompt_version": _short(_first(attrs, PROMPT_VERSION_KEYS), 100),
-        "config_hash": _short(attrs.get(semconv.CONFIG_HASH), 64),
-        "variant": _short(attrs.get(semconv.VARIANT), 200),
-        "user_id": _short(_first(attrs, USER_KEYS), 200),
-        "session_id": _short(_first(attrs, SESSION_KEYS), 200),
-        "span_kind": span_kind(attrs),
+        "model": _short(get("model"), 200),
+        "response_model": _short(get("response_model"), 200),
+        "provider": _short(get("provider"), 100),
+        "input_tokens": _int(input_tokens),
+        "output_tokens": _int(output_tokens),
+        "cost": _number(cost),
+        "input": _text(input_value) if input_value is not None else _messages(attrs, INPUT_MESSAGE_PREFIXES),
+        "output": _text(output_value) if output_value is not None else _messages(attrs, OUTPUT_MESSAGE_PREFIXES),
+        "prompt_name": _short(get("prompt_name"), 200),
+        "prompt_version": _short(get("prompt_version"), 100),
+        "config_hash": _short(get("config_hash"), 64),
+        "variant": _short(get("variant"), 200),
+        "user_id": _short(get("user_id"), 200),
+        "session_id": _short(get("session_id"), 200),
+        "span_kind": _kind(kind) if kind is not None else span_kind(attrs),
     }
+
+
+def is_content_key(key: str) -> bool:
+    """True for an attribute that carries message content (dropped for projects that store none)."""
+    return key in CONTENT_KEYS or (key.startswith(CONTENT_PREFIXES) and not key.startswith("gen_ai.prompt.name"))
+
+
+def without_content(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in attrs.items() if not is_content_key(key)}
 
 
 def bounded_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
     """Attributes as stored: long string values truncated with the marker, never rejected."""
     out: dict[str, Any] = {}
     for key, value in attrs.items():
-        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-            value = value[: MAX_VALUE_CHARS - len(semconv.TRUNCATION_MARKER)] + semconv.TRUNCATION_MARKER
+        if isinstance(value, str):
+            if len(value) > MAX_VALUE_CHARS:
+                value = truncate(value)
         elif isinstance(value, float) and not math.isfinite(value):  # NaN/Infinity have no JSON form
             value = str(value)
         out[key] = value

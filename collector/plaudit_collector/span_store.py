@@ -1,80 +1,296 @@
-"""Span writes (idempotent OTLP ingest) and trace reads. Every write commits before the caller replies."""
+"""Span writes (idempotent OTLP ingest) and trace reads. Every write commits before the caller replies.
+
+Ingest is the hot path: rows are built straight from the protobuf message as tuples and written with one
+``executemany`` per batch, so the per-span cost is the attribute walk plus one JSON encode.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from sqlalchemy import Insert, and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session as OrmSession
 
-from plaudit_collector import otlp
+from plaudit_collector import log_store, otlp, telemetry_feedback
 from plaudit_collector.db import Database
-from plaudit_collector.feedback_store import feedback_dict
-from plaudit_collector.normalize import bounded_attributes, normalise
-from plaudit_collector.tables import Feedback, Span, utcnow
+from plaudit_collector.errors import ApiError
+from plaudit_collector.feedback_store import feedback_dict, feedback_for_trace
+from plaudit_collector.normalize import is_content_key, normalise, without_content
+from plaudit_collector.tables import Span, SpanEvent, utcnow
 
 SPAN_TABLE = Span.__table__  # type: ignore[attr-defined]
 
+SPAN_COLUMNS = (
+    "project",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "otel_kind",
+    "span_kind",
+    "start_ns",
+    "end_ns",
+    "duration_ms",
+    "status_code",
+    "status_message",
+    "service_name",
+    "model",
+    "response_model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "input",
+    "output",
+    "prompt_name",
+    "prompt_version",
+    "config_hash",
+    "variant",
+    "user_id",
+    "session_id",
+    "attributes",
+    "resource",
+    "scope",
+    "events",
+    "links",
+    "received_at",
+)
+_JSON_COLUMNS = frozenset(("attributes", "resource", "events", "links"))
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
 
-def _insert(db: Database) -> Any:
-    return sqlite_insert if db.is_sqlite else pg_insert
-
-
-def span_rows(request: ExportTraceServiceRequest, project: str) -> list[dict[str, Any]]:
-    """Turn a decoded OTLP request into rows; raises ApiError (400) on malformed ids."""
-    rows: list[dict[str, Any]] = []
-    received = utcnow()
-    for resource, scope, span in otlp.iter_spans(request):
-        trace_id, span_id, parent_id = otlp.span_ids(span)
-        attrs = bounded_attributes(otlp.attributes(span.attributes))
-        start, end = int(span.start_time_unix_nano), int(span.end_time_unix_nano)
-        row = {
-            "project": project,
-            "trace_id": trace_id,
-            "span_id": span_id,
-            "parent_span_id": parent_id,
-            "name": span.name[:1000] or "(unnamed)",
-            "otel_kind": otlp.kind_name(span.kind),
-            "start_ns": start,
-            "end_ns": max(end, start),
-            "duration_ms": max(end - start, 0) / 1e6,
-            "status_code": otlp.status_name(span.status.code),
-            "status_message": span.status.message or None,
-            "service_name": str(resource.get("service.name", ""))[:200] or None,
-            "attributes": attrs,
-            "resource": bounded_attributes(resource),
-            "scope": (scope or "")[:200] or None,
-            "events": [
-                {
-                    "name": ev.name,
-                    "time_ns": int(ev.time_unix_nano),
-                    "attributes": bounded_attributes(otlp.attributes(ev.attributes)),
-                }
-                for ev in span.events
-            ],
-            "links": [
-                {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(), **otlp.attributes(link.attributes)}
-                for link in span.links
-            ],
-            "received_at": received,
-        }
-        row.update(normalise(attrs))
-        rows.append(row)
-    return rows
+dumps = otlp.dumps
 
 
-def insert_spans(db: Database, rows: list[dict[str, Any]]) -> int:
-    """Insert rows in one transaction; a span already stored (same trace and span id) is left as is."""
+MAX_TIME_NS = 2**63 - 1
+
+
+def insert_sql(dialect: str) -> str:
+    """One INSERT for a batch of span tuples; a span already stored (same project, trace, span) is skipped."""
+    if dialect == "postgresql":
+        values = ", ".join("CAST(%s AS JSONB)" if col in _JSON_COLUMNS else "%s" for col in SPAN_COLUMNS)
+    else:
+        values = ", ".join("?" for _ in SPAN_COLUMNS)
+    return (
+        f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({values}) "
+        "ON CONFLICT (project, trace_id, span_id) DO NOTHING"
+    )
+
+
+def received_value(db: Database, moment: datetime) -> Any:
+    """``received_at`` as the driver wants it: SQLAlchemy's text format on SQLite, a datetime on PostgreSQL."""
+    if db.is_sqlite:
+        return moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment
+
+
+@dataclass
+class SpanBatch:
+    """What one OTLP request turns into: span rows, feedback items, and what was rejected and why."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    first_field: str | None = None
+
+    def reject(self, problem: str, field_name: str) -> None:
+        self.rejected += 1
+        self.first_field = self.first_field or field_name
+        if len(self.problems) < 5:
+            self.problems.append(problem)
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.problems)
+
+
+def _event_dicts(span: Any, store_content: bool) -> list[dict[str, Any]]:
+    events = []
+    for ev in span.events:
+        attrs = otlp.attributes(ev.attributes)
+        if not store_content:
+            attrs = {key: value for key, value in attrs.items() if not is_content_key(key) and key != "content"}
+        events.append({"name": ev.name, "time_ns": ev.time_unix_nano, "attributes": attrs})
+    return events
+
+
+def build_batch(
+    request: ExportTraceServiceRequest, project: str, *, received: Any, store_content: bool = True
+) -> SpanBatch:
+    """Turn a decoded OTLP request into span rows (tuples in ``SPAN_COLUMNS`` order) and feedback items.
+
+    A span with malformed ids is rejected on its own (OTLP partial success); feedback carriers
+    (OpenInference post-hoc annotations, Logfire annotation spans) become feedback, not spans.
+    """
+    batch = SpanBatch()
+    rows = batch.rows
+    kind_names = otlp.KIND_NAMES
+    status_names = otlp.STATUS_NAMES
+    attributes = otlp.attributes
+    feedback_prefixes = telemetry_feedback.ANNOTATION_PREFIXES
+    for rs in request.resource_spans:
+        resource = otlp.attributes(rs.resource.attributes)
+        service = resource.get("service.name")
+        service_name = str(service)[:200] if service not in (None, "") else None
+        resource_json = dumps(resource)
+        for ss in rs.scope_spans:
+            scope = ss.scope.name[:200] or None
+            for span in ss.spans:
+                tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
+                if len(tid) != 16 or tid == _ZERO_TRACE:
+                    batch.reject(
+                        f"span {span.name[:60]!r}: trace_id must be 16 non-zero bytes (32 hex characters)", "trace_id"
+                    )
+                    continue
+                if len(sid) != 8 or sid == _ZERO_SPAN:
+                    batch.reject(
+                        f"span {span.name[:60]!r}: span_id must be 8 non-zero bytes (16 hex characters)", "span_id"
+                    )
+                    continue
+                if pid and len(pid) != 8:
+                    batch.reject(
+                        f"span {span.name[:60]!r}: parent_span_id must be 8 bytes (16 hex characters)", "parent_span_id"
+                    )
+                    continue
+                trace_id, span_id = tid.hex(), sid.hex()
+                parent_id = pid.hex() if pid and pid != _ZERO_SPAN else None
+                attrs = attributes(span.attributes)
+                events = _event_dicts(span, store_content) if span.events else []
+                links = (
+                    [
+                        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(), **attributes(link.attributes)}
+                        for link in span.links
+                    ]
+                    if span.links
+                    else []
+                )
+                carries_feedback = bool(events) or telemetry_feedback.LOGFIRE_FEEDBACK_NAME in attrs
+                if not carries_feedback:
+                    for key in attrs:  # a plain loop: cheaper than any() over a generator on the hot path
+                        if key.startswith(feedback_prefixes):
+                            carries_feedback = True
+                            break
+                if carries_feedback:
+                    if _collect_feedback(batch, attrs, events, links, trace_id, span_id, parent_id):
+                        continue  # a feedback carrier: its content is the feedback, not a span to analyse
+                # fixed64 on the wire, signed 64-bit in the database: clamp absurd far-future times
+                start = min(span.start_time_unix_nano, MAX_TIME_NS)
+                end = min(span.end_time_unix_nano, MAX_TIME_NS)
+                if end < start:
+                    end = start
+                norm = normalise(attrs)
+                if not store_content:
+                    attrs = without_content(attrs)
+                    norm["input"] = norm["output"] = None
+                rows.append(
+                    (
+                        project,
+                        trace_id,
+                        span_id,
+                        parent_id,
+                        span.name[:1000] or "(unnamed)",
+                        kind_names.get(span.kind, "INTERNAL"),
+                        norm["span_kind"],
+                        start,
+                        end,
+                        (end - start) / 1e6,
+                        status_names.get(span.status.code, "UNSET"),
+                        span.status.message or None,
+                        service_name,
+                        norm["model"],
+                        norm["response_model"],
+                        norm["provider"],
+                        norm["input_tokens"],
+                        norm["output_tokens"],
+                        norm["cost"],
+                        norm["input"],
+                        norm["output"],
+                        norm["prompt_name"],
+                        norm["prompt_version"],
+                        norm["config_hash"],
+                        norm["variant"],
+                        norm["user_id"],
+                        norm["session_id"],
+                        dumps(attrs),
+                        resource_json,
+                        scope,
+                        dumps(events) if events else "[]",
+                        dumps(links) if links else "[]",
+                        received,
+                    )
+                )
+    return batch
+
+
+def _collect_feedback(
+    batch: SpanBatch,
+    attrs: dict[str, Any],
+    events: list[dict[str, Any]],
+    links: list[dict[str, Any]],
+    trace_id: str,
+    span_id: str,
+    parent_id: str | None,
+) -> bool:
+    """Add the span's feedback to the batch; True when the span only carried feedback (not stored as a span)."""
+    if telemetry_feedback.is_logfire_feedback(attrs):
+        item = telemetry_feedback.logfire_item(attrs, trace_id=trace_id, span_id=span_id, parent_id=parent_id)
+        if item is None:
+            batch.problems.append(f"span {span_id}: Logfire feedback without a usable name and value ignored")
+        else:
+            batch.feedback.append(item)
+        return True
+    evaluations = [ev for ev in events if ev["name"] == telemetry_feedback.EVALUATION_EVENT]
+    annotated = telemetry_feedback.has_annotations(attrs)
+    if not annotated and not evaluations:
+        return False
+    carrier = len(links) == 1
+    link = (links[0]["trace_id"], links[0]["span_id"]) if carrier else None
+    skipped = 0
+    if annotated:
+        items, skipped = telemetry_feedback.annotation_items(attrs, trace_id=trace_id, span_id=span_id, link=link)
+        batch.feedback.extend(items)
+    target_trace, target_span = link if link else (trace_id, span_id)
+    for index, ev in enumerate(evaluations):
+        item = telemetry_feedback.evaluation_event_item(
+            ev["attributes"],
+            target_trace=target_trace,
+            target_span=target_span,
+            key_parts=(trace_id, span_id, "event", index, ev["time_ns"]),
+        )
+        if item is None:
+            skipped += 1
+        else:
+            batch.feedback.append(item)
+    if skipped and len(batch.problems) < 5:
+        batch.problems.append(f"span {span_id}: {skipped} feedback object(s) without a name and a result ignored")
+    return carrier
+
+
+def insert_rows(db: Database, rows: list[tuple[Any, ...]]) -> None:
+    """Write span tuples in one transaction with one executemany; re-sent spans are left as stored."""
     if not rows:
-        return 0
-    stmt: Insert = _insert(db)(SPAN_TABLE).on_conflict_do_nothing(index_elements=["project", "trace_id", "span_id"])
+        return
+    sql = insert_sql(db.dialect)
     with db.writing(), db.engine.begin() as conn:
-        for start in range(0, len(rows), 1000):
-            conn.execute(stmt, rows[start : start + 1000])
-    return len(rows)
+        conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+
+
+def ingest(db: Database, request: ExportTraceServiceRequest, project: str, *, store_content: bool = True) -> SpanBatch:
+    """Store a decoded request: spans first, then the feedback they carried. Both commit before returning."""
+    with db.ingesting():
+        batch = build_batch(request, project, received=received_value(db, utcnow()), store_content=store_content)
+        if batch.rejected and not batch.rows and not batch.feedback:
+            # Nothing usable at all: a plain 400 (not retried), as for any malformed request.
+            raise ApiError(400, "invalid_id", batch.problems[0], batch.first_field)
+        insert_rows(db, batch.rows)
+    if batch.feedback:
+        batch.problems.extend(telemetry_feedback.store(db, project, batch.feedback))
+    return batch
 
 
 def _iso(ns: int) -> str:
@@ -92,9 +308,11 @@ SPAN_FIELDS = (
     "status_message",
     "service_name",
     "model",
+    "response_model",
     "provider",
     "input_tokens",
     "output_tokens",
+    "cost",
     "input",
     "output",
     "prompt_name",
@@ -120,23 +338,34 @@ def get_trace(db: Database, project: str, trace_id: str) -> dict[str, Any] | Non
             .scalars()
             .all()
         )
-        feedback = (
+        feedback = feedback_for_trace(session, project, trace_id)  # current, not deleted; both preference sides
+        logged = (
             session.execute(
-                select(Feedback)
-                .where(Feedback.project == project, Feedback.trace_id == trace_id, Feedback.is_current.is_(True))  # type: ignore[attr-defined]
-                .order_by(Feedback.id)
+                select(SpanEvent)
+                .where(SpanEvent.project == project, SpanEvent.trace_id == trace_id)
+                .order_by(SpanEvent.time_ns, SpanEvent.id)
             )
             .scalars()
             .all()
         )
     if not spans and not feedback:
         return None
+    events_by_span: dict[str | None, list[dict[str, Any]]] = {}
+    for ev in logged:
+        events_by_span.setdefault(ev.span_id, []).append(log_store.event_dict(ev))
     by_span: dict[str | None, list[dict[str, Any]]] = {}
     for fb in feedback:
-        by_span.setdefault(fb.span_id, []).append(feedback_dict(fb))
+        by_span.setdefault(fb.span_id if fb.trace_id == trace_id else fb.other_span_id, []).append(feedback_dict(fb))
     out_spans = []
     for sp in spans:
         record = {field: getattr(sp, field) for field in SPAN_FIELDS}
+        extra_events = events_by_span.get(sp.span_id)
+        if extra_events:  # GenAI content events that came as OTLP logs
+            record["events"] = sorted([*record["events"], *extra_events], key=lambda ev: ev.get("time_ns") or 0)
+            if record["input"] is None or record["output"] is None:
+                derived_input, derived_output = log_store.content_from_events(extra_events)
+                record["input"] = record["input"] if record["input"] is not None else derived_input
+                record["output"] = record["output"] if record["output"] is not None else derived_output
         record.update(
             kind=sp.otel_kind,
             start_time=_iso(sp.start_ns),

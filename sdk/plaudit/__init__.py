@@ -16,9 +16,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plaudit._internal.context import context
-from plaudit._internal.feedback.api import afeedback, feedback
+from plaudit._internal.feedback.api import (
+    afeedback,
+    delete_feedback,
+    feedback,
+    feedback_token,
+    preference,
+    score_config,
+    session_feedback,
+    signal,
+)
 from plaudit._internal.feedback.refs import SpanRef
 from plaudit._internal.handle import SpanHandle
+from plaudit._internal.instrumentations import Instrumentation, instrument, instrument_anthropic, instrument_openai
+from plaudit._internal.pii import redact_pii
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.tracing import configure, current_ref, flush, shutdown, span, trace
 from plaudit._version import __version__
@@ -29,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Client",
+    "Instrumentation",
     "PlauditConfigError",
     "Prompt",
     "SpanHandle",
@@ -38,9 +50,19 @@ __all__ = [
     "configure",
     "context",
     "current_ref",
+    "delete_feedback",
     "feedback",
+    "feedback_token",
     "flush",
+    "instrument",
+    "instrument_anthropic",
+    "instrument_openai",
+    "preference",
+    "redact_pii",
+    "score_config",
+    "session_feedback",
     "shutdown",
+    "signal",
     "span",
     "trace",
 ]

@@ -140,7 +140,7 @@ def test_sql_in_analytics_parameters_is_refused_or_inert(
     if response.status_code == 200:
         assert response.json()["rows"] == []
     else:
-        assert response.json()["error"]["field"] in ("group_by", "source")
+        assert response.json()["error"]["field"].startswith(("group_by", "source"))
     assert http.get("/healthz").json()["status"] == "ok"
     assert _stored(http) == (0, 1)
 

@@ -389,3 +389,60 @@ def test_plaudit_feedback_goes_through_the_configured_client(
     reply = plaudit.feedback(plaudit.SpanRef(ref.trace_id), "overall", "good", wait=True)
     assert reply == {"ids": [f"fb-{len(collector.requests)}"]}  # the collector's answer to that very request
     assert collector.items()[-1]["span_id"] is None
+
+
+def test_408_and_long_outages_are_retried_until_acknowledged(
+    make_client: Callable[..., FeedbackClient], sleeps: list[float]
+) -> None:
+    def respond(request: httpx.Request, n: int) -> httpx.Response:
+        if n <= 20:
+            return httpx.Response(408 if n % 2 else 503)
+        return httpx.Response(201, json={"ids": [1]})
+
+    client = make_client(Collector(respond))  # default max_attempts: keep trying
+    client.submit(item())
+    assert client.flush(WAIT) is True
+    assert len(sleeps) == 20
+    assert max(sleeps) <= 7.5  # capped backoff (5 s, jittered)
+    assert (client.failed, client.sent) == (0, 1)
+
+
+def test_flush_timeout_reports_what_waits(
+    make_client: Callable[..., FeedbackClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    collector = Collector()
+    client = make_client(collector)
+    collector.hold()
+    client.submit(item("stuck"))
+    assert collector.entered.wait(WAIT)
+    client.submit(item("stars", 3))
+    with caplog.at_level(logging.WARNING, logger="plaudit"):
+        assert client.flush(timeout=0.05) is False
+    assert client.pending() == 2
+    assert any(
+        "2 feedback item(s) unacknowledged" in r.getMessage() and "stars x1" in r.getMessage() for r in caplog.records
+    )
+    collector.release()
+
+
+def test_shutdown_spools_unsent_items_and_a_new_client_replays_them(
+    tmp_path: Any, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    down = Collector(lambda request, n: httpx.Response(503))
+    first = FeedbackClient(ENDPOINT, transport=httpx.MockTransport(down), sleep=sleeps.append, spool_dir=tmp_path)
+    sent = [item(f"n{i}") for i in range(5)]
+    for it in sent:
+        first.submit(it)
+    with caplog.at_level(logging.WARNING, logger="plaudit"):
+        first.shutdown(timeout=0.1)
+    assert first.spilled == 5
+    assert any("spooled 5" in r.getMessage() for r in caplog.records)
+
+    up = Collector()
+    second = FeedbackClient(ENDPOINT, transport=httpx.MockTransport(up), sleep=sleeps.append, spool_dir=tmp_path)
+    try:
+        assert second.flush(WAIT) is True
+    finally:
+        second.shutdown(timeout=WAIT)
+    assert sorted(it["idempotency_key"] for it in up.items()) == sorted(it["idempotency_key"] for it in sent)
+    assert list((tmp_path / "feedback").iterdir()) == []

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from plaudit_collector import otlp, span_store
-from plaudit_collector.deps import DatabaseDep, ProjectDep, SettingsDep, read_body
+from plaudit_collector import auth, otlp, span_store
+from plaudit_collector.deps import DatabaseDep, ProjectDep, SettingsDep, ingest_gate, read_body
 from plaudit_collector.errors import ApiError
 
 router = APIRouter(tags=["traces"])
@@ -17,30 +17,34 @@ router = APIRouter(tags=["traces"])
 @router.post(
     "/v1/traces",
     summary="OTLP/HTTP trace export (protobuf or JSON, gzip/deflate)",
-    responses={400: {"description": "malformed body"}, 413: {"description": "body too large"}},
+    responses={
+        400: {"description": "malformed body (not retried)"},
+        401: {"description": "missing or unknown API key"},
+        413: {"description": "body too large"},
+        415: {"description": "unsupported Content-Type or Content-Encoding"},
+        503: {"description": "busy: retry after Retry-After seconds"},
+    },
 )
 async def post_traces(request: Request, db: DatabaseDep, settings: SettingsDep, project: ProjectDep) -> Response:
+    """Store the spans, then answer: a 2xx means committed. Spans with malformed ids are reported in
+    ``partial_success`` instead of failing the batch; re-sent spans change nothing."""
     content_type = request.headers.get("content-type", "")
-    body = await read_body(request, settings.max_otlp_bytes)
+    if otlp.media_type(content_type) not in (otlp.PROTOBUF, otlp.JSON):
+        raise ApiError(
+            415, "unsupported_media_type", f"Content-Type must be {otlp.PROTOBUF} or {otlp.JSON}", "Content-Type"
+        )
+    async with ingest_gate(request).slot():
+        body = await read_body(request, settings.max_otlp_bytes)
 
-    def ingest() -> None:
-        raw = otlp.decompress(body, request.headers.get("content-encoding"), settings.max_otlp_bytes)
-        rows = span_store.span_rows(otlp.parse_request(raw, content_type), project)
-        span_store.insert_spans(db, rows)
+        def ingest() -> span_store.SpanBatch:
+            raw = otlp.decompress(body, request.headers.get("content-encoding"), settings.max_otlp_bytes)
+            decoded = otlp.parse_request(raw, content_type)
+            store_content = auth.project_settings(db, project).store_content
+            return span_store.ingest(db, decoded, project, store_content=store_content)
 
-    await run_in_threadpool(ingest)
-    payload, media = otlp.encode_response(content_type)
+        batch = await run_in_threadpool(ingest)
+    payload, media = otlp.encode_response(content_type, batch.rejected, batch.message)
     return Response(content=payload, media_type=media)
-
-
-@router.post("/v1/metrics", include_in_schema=False)
-@router.post("/v1/logs", include_in_schema=False)
-async def post_other_signals(request: Request) -> Response:
-    """Accept and ignore other OTLP signals so exporters pointed at us do not log errors."""
-    await request.body()
-    if request.headers.get("content-type", "").startswith(otlp.JSON):
-        return Response(content=b"{}", media_type=otlp.JSON)
-    return Response(content=b"", media_type=otlp.PROTOBUF)
 
 
 TraceId = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{32}$", description="32 hex characters")]
@@ -59,6 +63,6 @@ def list_traces(
     db: DatabaseDep,
     project: ProjectDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     return span_store.list_traces(db, project, limit, offset)

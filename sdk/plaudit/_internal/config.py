@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from plaudit.exceptions import PlauditConfigError
@@ -27,6 +29,10 @@ class Settings:
     """Spans buffered in memory while the collector is slow or down; the oldest are dropped past it."""
     spool_dir: str | None = None
     """Where spans and feedback that could not be delivered are spilled to disk (``PLAUDIT_SPOOL_DIR``)."""
+    sample_rate: float | None = None
+    """Head-sampling ratio for new traces (``PLAUDIT_SAMPLE_RATE``); None keeps every trace."""
+    redact: Callable[[str], str] | None = None
+    """Applied to every captured input/output text before it is put on a span (code only, no env var)."""
 
 
 def _env(*names: str) -> str | None:
@@ -56,6 +62,8 @@ def resolve(
     max_value_length: int | None = None,
     send: bool | None = None,
     spool_dir: str | None = None,
+    sample_rate: float | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> Settings:
     """Build :class:`Settings` from arguments, then the environment, then defaults."""
     # Explicit flags are type-checked: a truthy string such as "false" must not silently turn capture on.
@@ -79,6 +87,21 @@ def resolve(
             max_value_length = DEFAULT_MAX_VALUE_LENGTH if raw is None else int(raw)
         except ValueError:
             raise PlauditConfigError(f"PLAUDIT_MAX_VALUE_LENGTH must be an integer, got {raw!r}") from None
+    if redact is not None and not callable(redact):
+        raise PlauditConfigError(f"redact must be a callable taking and returning a string, got {redact!r}")
+    if sample_rate is None:
+        raw = _env("PLAUDIT_SAMPLE_RATE")
+        if raw is not None:
+            try:
+                sample_rate = float(raw)
+            except ValueError:
+                raise PlauditConfigError(f"PLAUDIT_SAMPLE_RATE must be a number from 0 to 1, got {raw!r}") from None
+    if sample_rate is not None:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)):
+            raise PlauditConfigError(f"sample_rate must be a number from 0 to 1, got {sample_rate!r}")
+        if not math.isfinite(sample_rate) or not 0.0 <= sample_rate <= 1.0:
+            raise PlauditConfigError(f"sample_rate must be a number from 0 to 1, got {sample_rate!r}")
+        sample_rate = float(sample_rate)
     if max_value_length < 64:
         raise PlauditConfigError(f"max_value_length must be at least 64, got {max_value_length}")
     return Settings(
@@ -90,4 +113,6 @@ def resolve(
         max_value_length=max_value_length,
         send=send,
         spool_dir=spool_dir or _env("PLAUDIT_SPOOL_DIR"),
+        sample_rate=sample_rate,
+        redact=redact,
     )

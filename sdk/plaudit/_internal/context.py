@@ -11,6 +11,16 @@ from opentelemetry import context as context_api
 from plaudit import semconv
 
 CONTEXT_KEY = context_api.create_key("plaudit-attributes")
+"""User, session, tags and metadata: stamped on every span opened inside :func:`context`."""
+VARIANT_KEY = context_api.create_key("plaudit-variant")
+"""Prompt/config/variant attributes of the enclosing traced call: inherited by the LLM spans opened inside it."""
+CAPTURE_KEY = context_api.create_key("plaudit-capture-content")
+"""False inside a block that turned content capture off; absent otherwise."""
+
+
+def capture_allowed(ctx: context_api.Context | None = None) -> bool:
+    """False when an enclosing block said ``capture_content=False``."""
+    return context_api.get_value(CAPTURE_KEY, ctx) is not False
 
 
 def current_attributes(ctx: context_api.Context | None = None) -> Mapping[str, Any] | None:
@@ -25,12 +35,17 @@ def context(
     session_id: str | None = None,
     tags: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    capture_content: bool | None = None,
 ) -> Iterator[None]:
     """Apply user, session, tags and metadata to every span opened inside the block.
 
     Nested blocks add to (and override) the outer ones; async tasks and generators started
-    inside inherit them through ``contextvars``.
+    inside inherit them through ``contextvars``. ``capture_content=False`` records no inputs,
+    outputs or messages for any span inside the block, instrumented client calls included
+    (``True`` cannot turn capture back on when :func:`plaudit.configure` turned it off).
     """
+    if capture_content is not None and not isinstance(capture_content, bool):
+        raise TypeError("capture_content must be True, False or None")
     if user_id is not None and not isinstance(user_id, str):
         raise TypeError("user_id must be a string")
     if session_id is not None and not isinstance(session_id, str):
@@ -48,7 +63,10 @@ def context(
         merged[semconv.TAGS] = tuple(dict.fromkeys((*merged.get(semconv.TAGS, ()), *tags)))
     for key, value in (metadata or {}).items():
         merged[semconv.METADATA_PREFIX + str(key)] = value if isinstance(value, (bool, int, float, str)) else str(value)
-    token = context_api.attach(context_api.set_value(CONTEXT_KEY, merged))
+    ctx = context_api.set_value(CONTEXT_KEY, merged)
+    if capture_content is not None:
+        ctx = context_api.set_value(CAPTURE_KEY, capture_content, ctx)
+    token = context_api.attach(ctx)
     try:
         yield
     finally:

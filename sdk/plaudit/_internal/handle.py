@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.trace import Span, Status, StatusCode
@@ -10,18 +10,19 @@ from opentelemetry.util.types import AttributeValue
 
 from plaudit import semconv
 from plaudit._internal.feedback.refs import SpanRef
-from plaudit._internal.serialize import to_json
+from plaudit._internal.serialize import capture_text
 
 
 class SpanHandle:
     """Record inputs, outputs, model and usage on a span without knowing attribute names."""
 
-    __slots__ = ("_capture", "_limit", "otel_span")
+    __slots__ = ("_capture", "_limit", "_redact", "otel_span")
 
-    def __init__(self, otel_span: Span, capture: bool, limit: int) -> None:
+    def __init__(self, otel_span: Span, capture: bool, limit: int, redact: Callable[[str], str] | None = None) -> None:
         self.otel_span = otel_span
         self._capture = capture
         self._limit = limit
+        self._redact = redact
 
     @property
     def ref(self) -> SpanRef | None:
@@ -40,14 +41,14 @@ class SpanHandle:
         self.otel_span.set_attributes(attributes)
 
     def set_input(self, value: Any) -> None:
-        """Record the input (JSON, truncated) unless content capture is off."""
+        """Record the input (JSON, redacted, truncated) unless content capture is off."""
         if self._capture:
-            self.otel_span.set_attribute(semconv.INPUT, to_json(value, self._limit))
+            self.otel_span.set_attribute(semconv.INPUT, capture_text(value, self._limit, self._redact))
 
     def set_output(self, value: Any) -> None:
-        """Record the output (JSON, truncated) unless content capture is off."""
+        """Record the output (JSON, redacted, truncated) unless content capture is off."""
         if self._capture:
-            self.otel_span.set_attribute(semconv.OUTPUT, to_json(value, self._limit))
+            self.otel_span.set_attribute(semconv.OUTPUT, capture_text(value, self._limit, self._redact))
 
     def set_model(self, model: str, provider: str | None = None) -> None:
         """Record the model (and provider) actually called, as the GenAI ``gen_ai.*`` attributes."""

@@ -1,26 +1,219 @@
-"""Span processors Plaudit adds to the tracer provider."""
+"""Span processors Plaudit adds to a tracer provider.
+
+A provider has no public way to remove a processor, so Plaudit adds exactly one :class:`ProviderHook`
+per provider it ever uses and never another: re-configuration retargets the hook at a new
+:class:`Pipeline` (or at nothing) instead of stacking processors or shutting a global provider down.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from opentelemetry import context as context_api
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter
 
-from plaudit._internal.context import CONTEXT_KEY
+from plaudit import semconv
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, VARIANT_KEY
+from plaudit._internal.errors import log_internal_error
+from plaudit._internal.genai import fingerprint
+from plaudit._internal.serialize import redact_text, truncate
+
+_CONTENT_KEYS = frozenset(semconv.CONTENT_KEYS)
+_LLM_KINDS = ("llm", "embedding")
+_MAX_PENDING_STRIPS = 10_000
+
+ENRICHERS: dict[str, Callable[[dict[str, Any]], None]] = {}
+"""By instrumentation scope: adds the ``gen_ai.*`` attributes another library records under its own names."""
 
 
-class ContextAttributesProcessor(SpanProcessor):
-    """Copy :func:`plaudit.context` attributes onto every span at start, third-party spans included."""
+def is_content_key(key: str) -> bool:
+    """Whether an attribute holds prompt or response content (any of the conventions Plaudit knows)."""
+    if key in _CONTENT_KEYS:
+        return True
+    if key.startswith(semconv.CONTENT_PREFIXES):
+        # `gen_ai.prompt.name` is the prompt's identity, not its text; flattened messages have an index.
+        return not key.startswith(("gen_ai.prompt.", "gen_ai.completion.")) or key.split(".")[2][:1].isdigit()
+    return False
+
+
+def _is_llm_span(attrs: Mapping[str, Any]) -> bool:
+    return attrs.get(semconv.GEN_AI_OPERATION_NAME) is not None or attrs.get(semconv.SPAN_KIND) in _LLM_KINDS
+
+
+class Pipeline:
+    """What one :func:`plaudit.configure` call set up: stamping at start, content rules and export at end.
+
+    ``on_start`` copies :func:`plaudit.context` attributes onto every span (third-party ones
+    included) and lets LLM spans inherit the prompt/config/variant of the traced call around them.
+    ``on_end`` applies the content rules (capture off, redact hook, truncation) to spans from other
+    instrumentations, whose content Plaudit did not capture itself, then hands the span to the exporter.
+    """
+
+    def __init__(
+        self,
+        export: SpanProcessor | None,
+        *,
+        exporter: SpanExporter | None = None,
+        capture_content: bool,
+        max_value_length: int,
+        redact: Callable[[str], str] | None,
+    ) -> None:
+        self.export = export
+        self.exporter = exporter  # behind a batch processor: stopped first at shutdown, so retries end
+        self.capture_content = capture_content
+        self.max_value_length = max_value_length
+        self.redact = redact
+        self._strip: set[int] = set()  # span ids opened inside a capture_content=False block
+        self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
-        attrs = context_api.get_value(CONTEXT_KEY, parent_context)
-        if attrs:
-            span.set_attributes(attrs)  # type: ignore[arg-type]
+        try:
+            ctx = parent_context if parent_context is not None else context_api.get_current()
+            attrs = ctx.get(CONTEXT_KEY)
+            if attrs:
+                span.set_attributes(attrs)  # type: ignore[arg-type]
+            inherited = ctx.get(VARIANT_KEY)
+            if inherited is not None:
+                self._inherit(span, inherited)  # type: ignore[arg-type]
+            if ctx.get(CAPTURE_KEY) is False and span.context is not None:
+                with self._lock:
+                    if len(self._strip) < _MAX_PENDING_STRIPS:
+                        self._strip.add(span.context.span_id)
+        except Exception:  # noqa: BLE001 - processors must never raise into span creation
+            log_internal_error()
+
+    @staticmethod
+    def _inherit(span: Span, inherited: Mapping[str, Any]) -> None:
+        own = span.attributes or {}
+        if not _is_llm_span(own):
+            return
+        missing = {key: value for key, value in inherited.items() if key not in own}
+        if not missing:
+            return
+        span.set_attributes(missing)
+        merged = {**missing, **own}
+        fp = fingerprint(merged)
+        if fp is not None:
+            span.set_attribute(semconv.FINGERPRINT, fp)
 
     def on_end(self, span: ReadableSpan) -> None:
-        return None
+        export = self.export
+        if export is None:
+            return
+        try:
+            strip = False
+            if self._strip and span.context is not None:
+                with self._lock:
+                    if span.context.span_id in self._strip:
+                        self._strip.discard(span.context.span_id)
+                        strip = True
+            scope = span.instrumentation_scope
+            if strip or scope is None or scope.name != "plaudit":
+                span = self._rewrite(span, strip, ENRICHERS.get(scope.name) if scope is not None else None)
+        except Exception:  # noqa: BLE001 - a span we cannot filter is dropped, never exported unfiltered
+            log_internal_error()
+            return
+        export.on_end(span)
 
-    def shutdown(self) -> None:
-        return None
+    def _rewrite(
+        self, span: ReadableSpan, strip: bool, enrich: Callable[[dict[str, Any]], None] | None
+    ) -> ReadableSpan:
+        """The span with its content dropped, or redacted and truncated, and enriched; itself when nothing applies."""
+        attrs = span.attributes
+        if not attrs:
+            return span
+        content = [key for key in attrs if is_content_key(key)]
+        if not content and enrich is None:
+            return span
+        drop = strip or not self.capture_content
+        new_attrs = dict(attrs)
+        if enrich is not None:
+            enrich(new_attrs)
+        for key in content:
+            value = new_attrs.pop(key)
+            if drop:
+                continue
+            if isinstance(value, str):
+                if self.redact is not None:
+                    value = redact_text(value, self.redact)
+                value = truncate(value, self.max_value_length)
+            elif self.redact is not None:
+                continue  # sequences of strings are rare here; never export what the hook did not see
+            new_attrs[key] = value
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=new_attrs,
+            events=span.events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def shutdown(self, timeout_millis: int = 30000) -> None:
+        """Flush within ``timeout_millis``, then stop the exporter before the processor.
+
+        A batch processor's own shutdown keeps exporting its queue (retrying, for up to 30 s) before it
+        stops the exporter; stopping the exporter first makes those retries end at once when the
+        collector is down.
+        """
+        export, self.export = self.export, None
+        if export is None:
+            return
+        if self.exporter is not None:
+            export.force_flush(max(int(timeout_millis), 0))
+            self.exporter.shutdown()
+        export.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
+        """Flush the batch queue, then the exporter's own backlog (spans held back during an outage).
+
+        OpenTelemetry's batch processor never flushes its exporter, so without the second step
+        ``plaudit.flush()`` would return before an outage backlog was delivered.
+        """
+        export = self.export
+        if export is None:
+            return True
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000
+        ok = export.force_flush(timeout_millis)
+        exporter = self.exporter
+        if exporter is not None:
+            remaining = max(int((deadline - time.monotonic()) * 1000), 0)
+            ok = exporter.force_flush(remaining) and ok
+        return ok
+
+
+class ProviderHook(SpanProcessor):
+    """The one processor Plaudit adds to a provider: forwards to the current :class:`Pipeline`, or to nothing."""
+
+    def __init__(self) -> None:
+        self.target: Pipeline | None = None
+
+    def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
+        target = self.target
+        if target is not None:
+            target.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        target = self.target
+        if target is not None:
+            target.on_end(span)
+
+    def shutdown(self) -> None:
+        """Called when the provider itself shuts down (for example at exit): flush and stop the pipeline."""
+        target, self.target = self.target, None
+        if target is not None:
+            target.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        target = self.target
+        return True if target is None else target.force_flush(timeout_millis)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from opentelemetry import trace as trace_api
 
 from plaudit import semconv
 from plaudit._internal.errors import handle_internal_errors
+from plaudit._internal.serialize import capture_text
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,15 @@ class Prompt:
             span = trace_api.get_current_span()
             if span.is_recording():
                 span.set_attributes(self.attributes())
-                span.set_attribute(semconv.PROMPT_VARIABLES, json.dumps(variables, default=str, ensure_ascii=False))
+                from plaudit._internal.context import capture_allowed
+                from plaudit._internal.tracing import get_settings
+
+                settings = get_settings()
+                if settings.capture_content and capture_allowed():  # variables are content: same rules
+                    span.set_attribute(
+                        semconv.PROMPT_VARIABLES,
+                        capture_text(variables, settings.max_value_length, settings.redact),
+                    )
         return text
 
     @property

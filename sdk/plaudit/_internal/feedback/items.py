@@ -10,6 +10,10 @@ from typing import Any
 from plaudit._internal.feedback.refs import SpanRef
 
 SOURCES = ("human", "end_user", "annotator", "llm_judge", "code")
+SIGNALS = ("copied", "regenerated", "edited", "abandoned", "follow_up")
+"""Implicit signals an app reports for its users: stored as ``source="end_user"`` thumbs-like scores."""
+WINNERS = ("a", "b", "tie")
+UNKNOWN_OUTCOMES = ("unknown", "ongoing")
 MAX_COMMENT = 64 * 1024
 
 
@@ -26,10 +30,103 @@ def build_item(
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Validate call-site arguments and build the wire item; raises on wrong arguments only."""
+    ref = as_ref(ref)
+    item = _common(name, value, comment, correction, source, author, metadata, idempotency_key)
+    return {"trace_id": ref.trace_id, "span_id": ref.span_id, **item}
+
+
+def as_ref(ref: SpanRef | str | None) -> SpanRef:
+    """A SpanRef from a SpanRef or its string form; TypeError/ValueError otherwise."""
     if isinstance(ref, str):
         ref = SpanRef.parse(ref)
     if not isinstance(ref, SpanRef):
         raise TypeError("ref must be a plaudit.SpanRef or its string form (plaudit.current_ref() gives one)")
+    return ref
+
+
+def build_session_item(
+    session_id: str,
+    name: str,
+    value: bool | int | float | str | None,
+    *,
+    comment: str | None = None,
+    source: str = "human",
+    author: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """A session-level outcome; ``"unknown"``/``"ongoing"`` record that it is not decided (no score)."""
+    if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > 200:
+        raise ValueError("session_id must be a non-empty string of at most 200 characters")
+    item = _common(name, value, comment, None, source, author, metadata, idempotency_key)
+    return {"trace_id": None, "span_id": None, "session_id": session_id, **item}
+
+
+def build_preference(
+    ref_a: SpanRef | str,
+    ref_b: SpanRef | str,
+    winner: str,
+    *,
+    name: str = "preference",
+    comment: str | None = None,
+    source: str = "human",
+    author: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """A pairwise judgment between two outputs, as one feedback item of kind ``preference``."""
+    a, b = as_ref(ref_a), as_ref(ref_b)
+    if winner not in WINNERS:
+        raise ValueError(f"winner must be 'a', 'b' or 'tie'; got {winner!r}")
+    if a == b:
+        raise ValueError("a preference compares two different spans or traces")
+    item = _common(name, winner, comment, None, source, author, metadata, idempotency_key)
+    return {
+        "trace_id": a.trace_id,
+        "span_id": a.span_id,
+        "other_trace_id": b.trace_id,
+        "other_span_id": b.span_id,
+        "kind": "preference",
+        **item,
+    }
+
+
+def build_signal(
+    ref: SpanRef | str,
+    signal: str,
+    *,
+    author: str | None = None,
+    comment: str | None = None,
+    correction: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """An implicit signal (the user copied, regenerated, edited... the answer) as an end-user score of 1."""
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {', '.join(SIGNALS)}; got {signal!r}")
+    return build_item(
+        ref,
+        signal,
+        True,
+        comment=comment,
+        correction=correction,
+        source="end_user",
+        author=author,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _common(
+    name: str,
+    value: bool | int | float | str | None,
+    comment: str | None,
+    correction: str | None,
+    source: str,
+    author: str | None,
+    metadata: Mapping[str, Any] | None,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ValueError("name must be a non-empty string of at most 200 characters")
     if value is not None and not isinstance(value, (bool, int, float, str)):
@@ -47,9 +144,9 @@ def build_item(
         raise TypeError("author must be a string")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError("metadata must be a mapping")
+    if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200):
+        raise ValueError("idempotency_key must be a non-empty string of at most 200 characters")
     return {
-        "trace_id": ref.trace_id,
-        "span_id": ref.span_id,
         "name": name,
         "value": value,
         "comment": comment,

@@ -38,7 +38,7 @@ class SpanRef:
         if not isinstance(text, str):
             raise TypeError(f"SpanRef.parse expects a string, got {type(text).__name__}")
         parts = text.strip().lower().split("-")
-        if len(parts) != 4 or parts[0] != "00" or len(parts[3]) != 2:
+        if len(parts) != 4 or parts[0] != "00" or not re.fullmatch(r"[0-9a-f]{2}", parts[3]):
             raise ValueError(f"not a span reference (expected 00-<trace id>-<span id>-<flags>): {text!r}")
         span_id = None if parts[2] == _NO_SPAN else parts[2]
         return cls(parts[1], span_id)

@@ -1,0 +1,150 @@
+"""Feedback ingest: items accepted per second by a local collector, single items and batches of 100.
+
+Each figure is printed beside a baseline measured in the same run on the same database: a bare
+SQLAlchemy insert of the same rows into the same table (one row per transaction for the single-item
+case, ``executemany`` of 100 rows per transaction for batches). The ratio is what validation,
+idempotency, vote replacement, HTTP and JSON cost on top of the database's own write speed. The
+"HTTP floor" (the same route refusing a bad item) shows how much of a single item's cost is HTTP.
+On PostgreSQL the tables go into a throwaway schema.
+
+    python bench/bench_feedback.py [--items 1000] [--batches 40] [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from plaudit_collector.db import Database
+from plaudit_collector.server import BackgroundServer
+from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.tables import Feedback, utcnow
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def wire_item(i: int) -> dict[str, Any]:
+    return {
+        "trace_id": TRACE,
+        "span_id": f"{i + 1:016x}",
+        "name": "thumbs",
+        "value": i % 3 != 0,
+        "comment": "fine" if i % 10 == 0 else None,
+        "source": "end_user",
+        "author": f"user-{i % 50}",
+        "idempotency_key": uuid.uuid4().hex,
+    }
+
+
+def table_row(item: dict[str, Any], project: str) -> dict[str, Any]:
+    return {
+        "project": project,
+        "target_type": "span",
+        "trace_id": item["trace_id"],
+        "span_id": item["span_id"],
+        "name": item["name"],
+        "kind": "boolean",
+        "score": 1.0 if item["value"] else 0.0,
+        "value": item["value"],
+        "comment": item["comment"],
+        "source": item["source"],
+        "author": item["author"],
+        "idempotency_key": item["idempotency_key"],
+        "is_current": True,
+        "created_at": utcnow(),
+    }
+
+
+def bench_http(url: str, items: list[dict[str, Any]], batch: int) -> float:
+    with httpx.Client(base_url=url, timeout=60) as http:
+        http.get("/healthz")
+        start = time.perf_counter()
+        for offset in range(0, len(items), batch):
+            chunk = items[offset : offset + batch]
+            response = http.post("/v1/feedback", json=chunk[0] if batch == 1 else {"items": chunk})
+            response.raise_for_status()
+        return len(items) / (time.perf_counter() - start)
+
+
+def bench_http_floor(url: str, count: int) -> float:
+    """Requests per second the same route answers when it stores nothing (a 422): the HTTP cost alone."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        start = time.perf_counter()
+        for _ in range(count):
+            http.post("/v1/feedback", json={"trace_id": TRACE})
+        return count / (time.perf_counter() - start)
+
+
+def bench_bare(db: Database, items: list[dict[str, Any]], batch: int) -> float:
+    table = Feedback.__table__  # type: ignore[attr-defined]
+    rows = [table_row(item, "baseline") for item in items]
+    start = time.perf_counter()
+    for offset in range(0, len(rows), batch):
+        with db.engine.begin() as conn:
+            conn.execute(table.insert(), rows[offset : offset + batch])
+    return len(rows) / (time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _database(url: str | None, tmp: Path) -> Iterator[str]:
+    if not url:
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    import psycopg
+
+    admin = url.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"plaudit_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1000, help="single items to post")
+    parser.add_argument("--batches", type=int, default=40, help="batches of 100 to post")
+    parser.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file)")
+    args, _unknown = parser.parse_known_args()
+    with tempfile.TemporaryDirectory() as tmp, _database(args.db, Path(tmp)) as url:
+        server = BackgroundServer(CollectorSettings(db_url=url)).start()
+        bare_db = Database(url)
+        bare_db.create_schema()
+        try:
+            print(f"database: {bare_db.dialect}")
+            results = []
+            for label, count, batch in (("single items", args.items, 1), ("batches of 100", args.batches * 100, 100)):
+                # the same rows for both, fresh idempotency keys so nothing is deduplicated
+                items = [wire_item(i) for i in range(count)]
+                accepted = bench_http(server.url, items, batch)
+                bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], batch)
+                results.append((label, accepted, bare))
+            floor = bench_http_floor(server.url, args.items)
+            print(f"HTTP floor      {floor:9,.0f} requests/s answered with a 422 (no database work)")
+            for label, accepted, bare in results:
+                print(
+                    f"{label:<15} collector {accepted:9,.0f} items/s   bare insert {bare:9,.0f} rows/s   "
+                    f"ratio {accepted / bare:5.2f}x"
+                )
+        finally:
+            bare_db.dispose()
+            server.stop()
+            server.app.state.db.dispose()
+
+
+if __name__ == "__main__":
+    main()

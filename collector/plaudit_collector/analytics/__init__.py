@@ -1,0 +1,33 @@
+"""Analytics: which group of spans gets the best feedback, and is the difference real.
+
+``from plaudit_collector import analytics`` then ``analytics.leaderboard(db, project, "thumbs", ["model"])``.
+Aggregation runs in SQL; :mod:`plaudit_collector.stats` turns the aggregates into intervals and tests.
+"""
+
+from __future__ import annotations
+
+from plaudit_collector.analytics.agreement import agreement
+from plaudit_collector.analytics.compare import compare
+from plaudit_collector.analytics.core import DIMENSIONS, Filters, dimension, format_group
+from plaudit_collector.analytics.export import export_finetune, export_preference_pairs, export_spans, jsonl
+from plaudit_collector.analytics.leaderboard import leaderboard
+from plaudit_collector.analytics.preferences import preferences
+from plaudit_collector.analytics.segments import segments
+from plaudit_collector.analytics.trend import trend
+
+__all__ = [
+    "DIMENSIONS",
+    "Filters",
+    "agreement",
+    "compare",
+    "dimension",
+    "export_finetune",
+    "export_preference_pairs",
+    "export_spans",
+    "format_group",
+    "jsonl",
+    "leaderboard",
+    "preferences",
+    "segments",
+    "trend",
+]

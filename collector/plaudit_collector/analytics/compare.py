@@ -1,0 +1,245 @@
+"""compare(a, b): is group A better than group B on a score, by how much, and how sure are we?
+
+Test chosen by the score (``test=auto``): yes/no scores use the two-proportion z-test, a Newcombe
+interval for the difference and Beta(1, 1)-prior posteriors for P(A > B); ordinal scales (integer
+ratings with at most 11 levels, e.g. 1–5 stars) use Mann–Whitney; other numeric scores use Welch's t
+with its interval and a normal approximation for P(A > B). Preference scores compare the two groups
+head to head: a sign test on decisive votes and a Beta posterior on A's win share.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scipy import stats as sps
+from sqlalchemy import and_, case, func, select
+
+from plaudit_collector import stats
+from plaudit_collector.analytics.core import (
+    FEEDBACK,
+    Filters,
+    connect,
+    feedback_conditions,
+    format_group,
+    labelled,
+    unit_scores,
+)
+from plaudit_collector.analytics.preferences import head_to_head
+from plaudit_collector.db import Database
+from plaudit_collector.errors import ApiError
+
+MAX_ORDINAL_LEVELS = 11
+
+
+def _matches(units: Any, dims: list[str], group: dict[str, str | None]) -> Any:
+    terms = []
+    for i, name in enumerate(dims):
+        value = group[name]
+        column = units.c[f"d{i}"]
+        terms.append(column.is_(None) if value is None else column == value)
+    return and_(*terms)
+
+
+def score_kinds(db: Database, project: str, score: str) -> set[str]:
+    f = FEEDBACK
+    query = select(f.c.kind).where(*feedback_conditions(project, [score], Filters(), scored=False)).distinct()
+    with connect(db) as conn:
+        return set(conn.execute(query).scalars())
+
+
+def _raw_levels(db: Database, project: str, score: str, filters: Filters) -> list[float]:
+    f = FEEDBACK
+    query = (
+        select(f.c.score)
+        .where(*feedback_conditions(project, [score], filters))
+        .distinct()
+        .limit(MAX_ORDINAL_LEVELS + 1)
+    )
+    with connect(db) as conn:
+        return [float(v) for v in conn.execute(query).scalars()]
+
+
+def compare(
+    db: Database,
+    project: str,
+    score: str,
+    a: dict[str, str | None],
+    b: dict[str, str | None],
+    filters: Filters | None = None,
+    *,
+    test: str = "auto",
+) -> dict[str, Any]:
+    """Difference A − B with its 95% interval, a p-value, and P(A better than B)."""
+    filters = filters or Filters()
+    if set(a) != set(b):
+        raise ApiError(422, "invalid_field", "b: name the same dimensions as a", "b")
+    if a == b:
+        raise ApiError(422, "invalid_field", "b: the two groups are the same", "b")
+    dims = list(a)
+    b = {d: b[d] for d in dims}
+    kinds = score_kinds(db, project, score)
+    if "preference" in kinds:
+        return _compare_preference(db, project, score, a, b, filters)
+    units = unit_scores(project, score, labelled(dims, text=True), filters, db.dialect)
+    in_a, in_b = _matches(units, dims, a), _matches(units, dims, b)
+    side = case((in_a, "a"), else_="b").label("side")
+    picked = select(side, units.c.m, units.c.raters, units.c.nb).where(in_a | in_b).subquery("picked")
+    agg = select(
+        picked.c.side,
+        func.count().label("n"),
+        func.sum(picked.c.m).label("total"),
+        func.sum(picked.c.m * picked.c.m).label("total_sq"),
+        func.sum(picked.c.raters).label("ratings"),
+        func.max(picked.c.nb).label("nb"),
+    ).group_by(picked.c.side)
+    with connect(db) as conn:
+        found = {row.side: row for row in conn.execute(agg)}
+    summaries = {
+        s: stats.Summary(int(found[s].n), float(found[s].total), float(found[s].total_sq)) if s in found else None
+        for s in ("a", "b")
+    }
+    non_boolean = any(row.nb for row in found.values()) or (bool(kinds) and kinds != {"boolean"})
+    method = "t" if non_boolean else "wilson"
+    out: dict[str, Any] = {
+        "score": score,
+        "kind": "numeric" if non_boolean else "boolean",
+        "group_by": dims,
+        "method": method,
+        "confidence": stats.CONFIDENCE,
+        "a": _side(a, summaries["a"], found.get("a"), method),
+        "b": _side(b, summaries["b"], found.get("b"), method),
+        "difference": None,
+        "diff_ci_low": None,
+        "diff_ci_high": None,
+        "test": None,
+        "p_value": None,
+        "prob_a_better": None,
+        "prob_method": None,
+        "effect": None,
+        "needed_per_group": None,
+    }
+    sa, sb = summaries["a"], summaries["b"]
+    if sa is None or sb is None or sa.n < 2 or sb.n < 2:
+        missing = format_group(a) if sa is None or sa.n < 2 else format_group(b)
+        out["verdict"] = f"not enough feedback: {missing} needs at least 2 rated items"
+        return out
+    diff = (sa.mean or 0.0) - (sb.mean or 0.0)
+    out["difference"] = diff
+    if test == "auto":
+        if method == "wilson":
+            test = "two-proportion"
+        else:
+            levels = _raw_levels(db, project, score, filters)
+            ordinal = len(levels) <= MAX_ORDINAL_LEVELS and all(float(v).is_integer() for v in levels)
+            test = "mann-whitney" if ordinal else "welch"
+    if method == "wilson":
+        out["diff_ci_low"], out["diff_ci_high"] = stats.newcombe(sa, sb)
+        out["prob_a_better"], out["prob_method"] = stats.prob_beta_greater(sa, sb), "beta posteriors, uniform priors"
+    else:
+        _p, se, df = stats.welch(sa, sb)
+        half = float(sps.t.ppf(0.5 + stats.CONFIDENCE / 2, df)) * se if se > 0 else 0.0
+        out["diff_ci_low"], out["diff_ci_high"] = diff - half, diff + half
+        out["prob_a_better"], out["prob_method"] = stats.prob_normal_greater(sa, sb), "normal approximation"
+    if test == "two-proportion":
+        out["p_value"] = stats.two_proportion_p(sa, sb)
+    elif test == "mann-whitney":
+        out["p_value"], out["effect"] = _mann_whitney(db, units, in_a, in_b)
+    else:
+        out["p_value"] = stats.welch(sa, sb)[0]
+    out["test"] = test
+    out["needed_per_group"] = None if out["p_value"] < stats.ALPHA else stats.needed_per_group(sa, sb, method)
+    out["verdict"] = _verdict(out, a, b)
+    return out
+
+
+def _side(group: dict[str, Any], summary: stats.Summary | None, row: Any, method: str) -> dict[str, Any]:
+    if summary is None:
+        return {"group": group, "count": 0, "rated": 0, "mean": None, "ci_low": None, "ci_high": None}
+    low, high = stats.interval(summary, method)
+    return {
+        "group": group,
+        "count": int(row.ratings),
+        "rated": summary.n,
+        "mean": summary.mean,
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
+def _mann_whitney(db: Database, units: Any, in_a: Any, in_b: Any) -> tuple[float, float]:
+    side = case((in_a, "a"), else_="b").label("side")
+    table = select(side, units.c.m, func.count().label("n")).where(in_a | in_b).group_by(side, units.c.m)
+    values: dict[str, tuple[list[float], list[int]]] = {"a": ([], []), "b": ([], [])}
+    with connect(db) as conn:
+        for row in conn.execute(table):
+            values[row.side][0].append(float(row.m))
+            values[row.side][1].append(int(row.n))
+    return stats.mann_whitney(values["a"][0], values["a"][1], values["b"][0], values["b"][1])
+
+
+def _verdict(out: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> str:
+    diff, p = out["difference"], out["p_value"]
+    interval = f"[{out['diff_ci_low']:.3g}, {out['diff_ci_high']:.3g}]"
+    tail = f"({out['test']}, p = {p:.3g}); P(A better) = {out['prob_a_better']:.3f}"
+    if p < stats.ALPHA and diff != 0:
+        better, worse = (a, b) if diff > 0 else (b, a)
+        return f"{format_group(better)} beats {format_group(worse)} by {abs(diff):.3g} {interval} {tail}"
+    text = f"no significant difference between {format_group(a)} and {format_group(b)}: {diff:+.3g} {interval} {tail}"
+    if out["needed_per_group"]:
+        text += f"; about {out['needed_per_group']} rated items per group would tell a difference this size"
+    return text
+
+
+def _compare_preference(
+    db: Database, project: str, score: str, a: dict[str, Any], b: dict[str, Any], filters: Filters
+) -> dict[str, Any]:
+    a_wins, b_wins, ties = head_to_head(db, project, score, a, b, filters)
+    n = a_wins + b_wins + ties
+    out: dict[str, Any] = {
+        "score": score,
+        "kind": "preference",
+        "group_by": list(a),
+        "method": "wilson",
+        "confidence": stats.CONFIDENCE,
+        "a": {"group": a, "wins": a_wins},
+        "b": {"group": b, "wins": b_wins},
+        "ties": ties,
+        "comparisons": n,
+        "difference": None,
+        "diff_ci_low": None,
+        "diff_ci_high": None,
+        "test": "sign",
+        "p_value": None,
+        "prob_a_better": None,
+        "prob_method": "beta posterior on A's win share, uniform prior",
+        "effect": None,
+        "needed_per_group": None,
+    }
+    if n == 0:
+        out["verdict"] = f"no preferences compare {format_group(a)} with {format_group(b)} yet"
+        return out
+    share = (a_wins + ties / 2) / n
+    low, high = stats.wilson(stats.Summary(n, a_wins + ties / 2, a_wins + ties / 2))
+    out["effect"] = share
+    out["a"].update(win_score=share, ci_low=low, ci_high=high)
+    out["b"].update(win_score=1 - share, ci_low=1 - high, ci_high=1 - low)
+    out["difference"], out["diff_ci_low"], out["diff_ci_high"] = 2 * share - 1, 2 * low - 1, 2 * high - 1
+    decisive = a_wins + b_wins
+    out["p_value"] = float(sps.binomtest(a_wins, decisive, 0.5).pvalue) if decisive else 1.0
+    out["prob_a_better"] = float(sps.beta.sf(0.5, 1 + a_wins + ties / 2, 1 + b_wins + ties / 2))
+    if out["p_value"] < stats.ALPHA:
+        better, worse = (a, b) if a_wins > b_wins else (b, a)
+        out["verdict"] = (
+            f"{format_group(better)} is preferred to {format_group(worse)} "
+            f"({a_wins}–{b_wins}, {ties} ties; sign test p = {out['p_value']:.3g}); "
+            f"P(A better) = {out['prob_a_better']:.3f}"
+        )
+    else:
+        out["verdict"] = (
+            f"no significant preference between {format_group(a)} and {format_group(b)} "
+            f"({a_wins}–{b_wins}, {ties} ties; sign test p = {out['p_value']:.3g})"
+        )
+    if math.isnan(out["prob_a_better"]):
+        out["prob_a_better"] = None
+    return out

@@ -1,0 +1,113 @@
+"""Trend: a score per time bucket (by span start, UTC; weeks start on Monday) and group.
+
+Each point is tested against the same group's previous bucket (same test as the leaderboard), the
+p-values Holm-adjusted within each group's series, so a flagged change is not an artefact of looking
+at many buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import literal
+
+from plaudit_collector import stats
+from plaudit_collector.analytics.core import (
+    SPAN,
+    Filters,
+    connect,
+    group_dict,
+    group_scores,
+    iso,
+    labelled,
+    method_for,
+    unit_scores,
+)
+from plaudit_collector.db import Database
+
+HOUR_NS = 3600 * 10**9
+BUCKETS = {"hour": HOUR_NS, "day": 24 * HOUR_NS, "week": 7 * 24 * HOUR_NS}
+WEEK_OFFSET_NS = 4 * 24 * HOUR_NS
+"""1970-01-01 was a Thursday: shifting by four days makes week buckets start on Monday."""
+
+
+def trend(
+    db: Database,
+    project: str,
+    score: str,
+    group_by: Sequence[str],
+    filters: Filters | None = None,
+    *,
+    bucket: str = "day",
+) -> dict[str, Any]:
+    """Points ``{group, bucket_start, count, rated, mean, ci_low, ci_high, p_vs_previous, change}``."""
+    filters = filters or Filters()
+    width_ns = BUCKETS[bucket]
+    offset = WEEK_OFFSET_NS if bucket == "week" else 0
+    dims = labelled(group_by)
+    index = (SPAN.c.start_ns - literal(offset)) // literal(width_ns)
+    units = unit_scores(project, score, [*dims, index.label(f"d{len(dims)}")], filters, db.dialect)
+    with connect(db) as conn:
+        rows = conn.execute(group_scores(units, len(dims) + 1)).all()
+    method = method_for(any(row.nb for row in rows))
+    series: dict[tuple[Any, ...], list[tuple[int, Any]]] = {}
+    for row in rows:
+        key = tuple(row[: len(dims)])
+        series.setdefault(key, []).append((int(row[len(dims)]), row))
+    points: list[dict[str, Any]] = []
+    for key in sorted(series, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+        entries = sorted(series[key], key=lambda e: e[0])
+        group_points = []
+        previous: stats.Summary | None = None
+        raw: list[float] = []
+        for number, row in entries:
+            summary = stats.Summary(int(row.n), float(row.total or 0.0), float(row.total_sq or 0.0))
+            low, high = stats.interval(summary, method)
+            point = {
+                "group": group_dict(group_by, key),
+                "bucket_start": iso(number * width_ns + offset),
+                "count": int(row.ratings),
+                "rated": summary.n,
+                "mean": summary.mean,
+                "ci_low": low,
+                "ci_high": high,
+                "p_vs_previous": None,
+                "change": None,
+                "_summary": summary,
+                "_previous": previous,
+            }
+            if previous is not None:
+                raw.append(stats.p_value(summary, previous, method))
+            previous = summary
+            group_points.append(point)
+        adjusted = iter(stats.holm(raw))
+        for point in group_points:
+            before = point.pop("_previous")
+            now = point.pop("_summary")
+            if before is None:
+                continue
+            p = next(adjusted)
+            point["p_vs_previous"] = p
+            if p < stats.ALPHA:
+                point["change"] = "up" if (now.mean or 0) > (before.mean or 0) else "down"
+        points.extend(group_points)
+    changes = [p for p in points if p["change"]]
+    if not points:
+        verdict = "no feedback yet for this score"
+    elif not changes:
+        verdict = "no significant change between consecutive buckets (Holm-adjusted within each group)"
+    else:
+        first = changes[0]
+        verdict = f"{len(changes)} significant change(s); first: {first['change']} at {first['bucket_start']}" + (
+            f" for {', '.join(f'{k}={v}' for k, v in first['group'].items())}" if first["group"] else ""
+        )
+    return {
+        "score": score,
+        "bucket": bucket,
+        "group_by": list(group_by),
+        "method": method,
+        "confidence": stats.CONFIDENCE,
+        "points": points,
+        "verdict": verdict,
+    }

@@ -1,0 +1,286 @@
+"""Where undelivered span batches wait: a bounded queue in memory, or OTLP protobuf files on disk.
+
+Both drop the oldest batch first when full and say how many spans that cost. Files are complete
+``ExportTraceServiceRequest`` messages, so a spool left behind by one process is replayed by the next
+(the collector's ingest is idempotent on trace and span id, so a batch sent twice is stored once).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import SpanFlags
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+SUFFIX = ".otlp"
+_CLAIMED = ".sending"
+_STALE_CLAIM_SECONDS = 60.0
+
+_KINDS = {
+    PbSpan.SPAN_KIND_INTERNAL: SpanKind.INTERNAL,
+    PbSpan.SPAN_KIND_SERVER: SpanKind.SERVER,
+    PbSpan.SPAN_KIND_CLIENT: SpanKind.CLIENT,
+    PbSpan.SPAN_KIND_PRODUCER: SpanKind.PRODUCER,
+    PbSpan.SPAN_KIND_CONSUMER: SpanKind.CONSUMER,
+}
+
+
+def encode_batch(spans: Sequence[ReadableSpan]) -> bytes:
+    """The OTLP request OpenTelemetry's exporter would send for these spans."""
+    return encode_spans(spans).SerializeToString()
+
+
+def _value(value: AnyValue) -> Any:
+    which = value.WhichOneof("value")
+    if which == "array_value":
+        return tuple(_value(v) for v in value.array_value.values)
+    if which == "kvlist_value":
+        return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
+    return None if which is None else getattr(value, which)
+
+
+def _attributes(kvs: Any) -> dict[str, Any]:
+    return {kv.key: _value(kv.value) for kv in kvs}
+
+
+def _context(trace_id: bytes, span_id: bytes, flags: int, trace_state: str = "") -> SpanContext:
+    return SpanContext(
+        int.from_bytes(trace_id, "big"),
+        int.from_bytes(span_id, "big"),
+        is_remote=bool(flags & SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK),
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        trace_state=TraceState.from_header([trace_state]) if trace_state else None,
+    )
+
+
+def decode_batch(data: bytes) -> list[ReadableSpan]:
+    """Spans back from :func:`encode_batch`, ready for OpenTelemetry's exporter to send again."""
+    request = ExportTraceServiceRequest.FromString(data)
+    spans: list[ReadableSpan] = []
+    for rs in request.resource_spans:
+        resource = Resource(_attributes(rs.resource.attributes), rs.schema_url or None)
+        for ss in rs.scope_spans:
+            scope = InstrumentationScope(
+                ss.scope.name, ss.scope.version or None, ss.schema_url or None, _attributes(ss.scope.attributes)
+            )
+            for sp in ss.spans:
+                own = _context(sp.trace_id, sp.span_id, 0, sp.trace_state)
+                parent = _context(sp.trace_id, sp.parent_span_id, sp.flags) if sp.parent_span_id else None
+                spans.append(
+                    ReadableSpan(
+                        name=sp.name,
+                        context=own,
+                        parent=parent,
+                        resource=resource,
+                        attributes=_attributes(sp.attributes),
+                        events=[Event(e.name, _attributes(e.attributes), e.time_unix_nano) for e in sp.events],
+                        links=[
+                            Link(_context(link.trace_id, link.span_id, link.flags), _attributes(link.attributes))
+                            for link in sp.links
+                        ],
+                        kind=_KINDS.get(sp.kind, SpanKind.INTERNAL),  # type: ignore[call-overload]
+                        status=Status(StatusCode(sp.status.code), sp.status.message or None),
+                        start_time=sp.start_time_unix_nano,
+                        end_time=sp.end_time_unix_nano,
+                        instrumentation_scope=scope,
+                    )
+                )
+    return spans
+
+
+@dataclass
+class Batch:
+    """One undelivered export: spans in memory, or the file holding them."""
+
+    count: int
+    spans: list[ReadableSpan] | None = None
+    path: Path | None = None
+
+    def load(self) -> list[ReadableSpan]:
+        if self.spans is not None:
+            return self.spans
+        assert self.path is not None
+        return decode_batch(self.path.read_bytes())
+
+
+class MemoryBacklog:
+    """Batches kept in memory, at most ``max_spans`` spans; the oldest batch goes first when full."""
+
+    durable = False
+
+    def __init__(self, max_spans: int) -> None:
+        self.max_spans = max(max_spans, 1)
+        self._batches: collections.deque[Batch] = collections.deque()
+        self._spans = 0
+        self._lock = threading.Lock()
+
+    def add(self, spans: list[ReadableSpan]) -> int:
+        """Queue a batch; returns how many (older) spans were dropped to make room."""
+        dropped = 0
+        with self._lock:
+            self._batches.append(Batch(len(spans), spans=spans))
+            self._spans += len(spans)
+            while self._spans > self.max_spans and self._batches:
+                old = self._batches.popleft()
+                self._spans -= old.count
+                dropped += old.count
+        return dropped
+
+    def peek(self) -> Batch | None:
+        with self._lock:
+            return self._batches[0] if self._batches else None
+
+    def remove(self, batch: Batch) -> None:
+        with self._lock:
+            if self._batches and self._batches[0] is batch:
+                self._batches.popleft()
+                self._spans -= batch.count
+
+    def release(self, batch: Batch) -> None:
+        """Sending failed: the batch simply stays first in line."""
+
+    def pending_spans(self) -> int:
+        return self._spans
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+
+class DiskBacklog:
+    """Batches as files under ``<spool_dir>/spans/``, at most ``max_bytes``; the oldest file goes first.
+
+    Names sort by creation time (``<time_ns>-<pid>-<seq>-<spans>.otlp``), so replay keeps the order spans
+    were produced in, across restarts. A file is written under a temporary name and renamed, so a crash
+    never leaves half a batch; a file being sent is renamed to ``*.sending`` so that other processes
+    sharing the directory skip it, and such claims left by a dead process are released on start.
+    """
+
+    durable = True
+
+    def __init__(self, spool_dir: str | os.PathLike[str], max_bytes: int) -> None:
+        self.dir = Path(spool_dir) / "spans"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max(max_bytes, 1)
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self._release_stale_claims()
+
+    def _release_stale_claims(self) -> None:
+        now = time.time()
+        for claimed in self.dir.glob(f"*{SUFFIX}.*{_CLAIMED}"):
+            try:
+                owner = int(claimed.name.rsplit(".", 2)[-2])
+                if owner == os.getpid() or now - claimed.stat().st_mtime > _STALE_CLAIM_SECONDS or not _alive(owner):
+                    claimed.rename(claimed.with_name(claimed.name.split(SUFFIX)[0] + SUFFIX))
+            except (OSError, ValueError):
+                continue
+        for tmp in self.dir.glob("*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > _STALE_CLAIM_SECONDS:
+                    tmp.unlink()
+            except OSError:
+                continue
+
+    def _files(self) -> list[Path]:
+        return sorted(self.dir.glob(f"*{SUFFIX}"))
+
+    def add(self, spans: list[ReadableSpan]) -> int:
+        """Write a batch to its own file; returns how many (older) spans were dropped to stay in bounds."""
+        data = encode_batch(spans)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq):08d}-{len(spans)}{SUFFIX}"
+        tmp = self.dir / f"{name}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.dir / name)
+        return self._trim()
+
+    def _trim(self) -> int:
+        dropped = 0
+        with self._lock:
+            files = self._files()
+            sizes = {path: _size(path) for path in files}
+            total = sum(sizes.values())
+            for path in files:
+                if total <= self.max_bytes:
+                    break
+                try:
+                    path.unlink()
+                except OSError:
+                    continue
+                total -= sizes[path]
+                dropped += span_count(path)
+        return dropped
+
+    def peek(self) -> Batch | None:
+        """Claim the oldest unclaimed file (skipping ones another process holds)."""
+        for path in self._files():
+            claimed = path.with_name(f"{path.name}.{os.getpid()}{_CLAIMED}")
+            try:
+                path.rename(claimed)
+            except OSError:
+                continue  # taken by another process, or trimmed, since listing
+            return Batch(span_count(path), path=claimed)
+        return None
+
+    def remove(self, batch: Batch) -> None:
+        if batch.path is not None:
+            batch.path.unlink(missing_ok=True)
+
+    def release(self, batch: Batch) -> None:
+        """Give a claimed file back (sending failed), keeping its place in the order."""
+        if batch.path is not None and batch.path.name.endswith(_CLAIMED):
+            original = batch.path.with_name(batch.path.name.split(SUFFIX)[0] + SUFFIX)
+            try:
+                batch.path.rename(original)
+            except OSError:
+                return
+            batch.path = original
+
+    def pending_spans(self) -> int:
+        return sum(span_count(path) for path in self._files())
+
+    def __len__(self) -> int:
+        return len(self._files())
+
+
+def span_count(path: Path) -> int:
+    try:
+        return int(path.name.split(SUFFIX)[0].rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # no cheap check: rely on the age of the claim
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

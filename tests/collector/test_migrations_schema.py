@@ -1,0 +1,84 @@
+"""Alembic migrations build exactly the schema the tables declare, on SQLite and PostgreSQL.
+
+When this fails after a table change, regenerate or add a revision:
+``plaudit db revision -m "what changed" --db sqlite:///tmp/scratch.db`` (see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from plaudit_collector.db import Database
+
+
+def schema_diff(db: Database) -> list[object]:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, SQLModel.metadata))
+
+
+def test_upgrade_head_matches_the_tables(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        db.upgrade()
+        assert db.current_revision() is not None
+        assert schema_diff(db) == []
+        tables = set(inspect(db.engine).get_table_names())
+        assert set(SQLModel.metadata.tables) <= tables
+        db.upgrade()  # a second run is a no-op
+        assert schema_diff(db) == []
+    finally:
+        db.dispose()
+
+
+def test_collectors_starting_together_migrate_once(db_url: str) -> None:
+    databases = [Database(db_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def start(db: Database) -> None:
+        try:
+            db.prepare()
+        except BaseException as exc:  # collected and re-raised by the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(db,)) for db in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert schema_diff(databases[0]) == []
+    finally:
+        for db in databases:
+            db.dispose()
+
+
+def test_database_from_before_migrations_is_adopted(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        db.create_schema()  # how the collector made its schema before migrations existed
+        db.upgrade()
+        assert db.current_revision() is not None
+        assert schema_diff(db) == []
+    finally:
+        db.dispose()
+
+
+def test_plaudit_db_upgrade_command(tmp_path: Path, plaudit_cli: list[str]) -> None:
+    result = subprocess.run(
+        [*plaudit_cli, "db", "upgrade", "--db", str(tmp_path / "cli.db")], capture_output=True, text=True, check=True
+    )
+    assert "revision" in result.stdout
+    db = Database(str(tmp_path / "cli.db"))
+    try:
+        assert schema_diff(db) == []
+    finally:
+        db.dispose()

@@ -1,0 +1,233 @@
+"""The durable span exporter: bounded backlog, disk spool, drop-oldest accounting, bounded shutdown.
+
+These run OpenTelemetry's real OTLP/HTTP exporter against a real collector (or a closed port) in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from opentelemetry import context as context_api
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
+from rel_helpers import sqlite_count, wait_until
+
+from plaudit._internal.config import Settings
+from plaudit._internal.exporters.durable import _SUPPRESS_KEY, DurableSpanExporter, span_export_stats
+from plaudit._internal.exporters.otlp import build_span_exporter
+from plaudit._internal.exporters.spool import decode_batch, encode_batch
+from plaudit_collector.server import BackgroundServer, free_port
+from plaudit_collector.settings import CollectorSettings
+
+
+def make_spans(count: int, prefix: str = "s") -> list[ReadableSpan]:
+    """Real finished spans from a real TracerProvider."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "rel"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("rel-tests", "1.0")
+    for index in range(count):
+        with tracer.start_as_current_span(f"{prefix}{index}", attributes={"i": index}):
+            pass
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def names_stored(db_url: str) -> int:
+    return sqlite_count(db_url, "SELECT COUNT(*) FROM spans")
+
+
+@pytest.fixture
+def sqlite_collector(tmp_path: Path) -> Iterator[BackgroundServer]:
+    server = BackgroundServer(CollectorSettings(db_url=f"sqlite:///{tmp_path / 'c.db'}")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.app.state.db.dispose()
+
+
+def otlp_to(port: int, timeout: float = 0.5) -> OTLPSpanExporter:
+    return OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces", timeout=timeout)
+
+
+class FlakyExporter(SpanExporter):
+    """Stands in for the network: fails until told otherwise, records what reached it and how."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.received: list[str] = []
+        self.suppressed: list[object] = []
+        self.lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self.lock:
+            self.suppressed.append(context_api.get_value(_SUPPRESS_KEY))
+            if not self.up:
+                return SpanExportResult.FAILURE
+            self.received.extend(span.name for span in spans)
+            return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_spool_files_round_trip_through_otlp_protobuf() -> None:
+    """A spooled batch decodes back to spans that encode to the very same OTLP request."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "rel", "deployment": "test"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("rel-tests", "2.0", schema_url="https://example.com/schema")
+    other = SpanContext(0x1234, 0x99, is_remote=True, trace_flags=TraceFlags(1))
+    with tracer.start_as_current_span("root", attributes={"s": "x", "b": True, "f": 0.5, "l": [1, 2, 3]}) as root:
+        root.add_event("evt", {"k": "v"})
+        with tracer.start_as_current_span("child", links=[Link(other, {"why": "retry"})]) as child:
+            child.set_status(Status(StatusCode.ERROR, "boom"))
+    provider.shutdown()
+    spans = list(memory.get_finished_spans())
+    data = encode_batch(spans)
+    assert encode_batch(decode_batch(data)) == data
+
+
+def test_outage_keeps_batches_in_memory_and_replays_them_in_order() -> None:
+    flaky = FlakyExporter()
+    exporter = DurableSpanExporter(flaky, max_buffer_spans=10_000, min_backoff=0.05, max_backoff=0.1)
+    try:
+        for round_ in range(5):
+            assert exporter.export(make_spans(10, prefix=f"r{round_}-")) is SpanExportResult.FAILURE
+        assert exporter.pending_spans() == 50
+        flaky.up = True
+        assert exporter.force_flush(5_000)
+        assert flaky.received == [f"r{r}-{i}" for r in range(5) for i in range(10)]
+        assert exporter.export(make_spans(3, prefix="live")) is SpanExportResult.SUCCESS
+        # Every attempt ran with instrumentation suppressed, so an HTTP instrumentation never traces our export.
+        assert flaky.suppressed and all(flag is True for flag in flaky.suppressed)
+    finally:
+        exporter.shutdown()
+
+
+def test_memory_bound_drops_oldest_counts_and_warns(caplog: pytest.LogCaptureFixture) -> None:
+    flaky = FlakyExporter()
+    exporter = DurableSpanExporter(flaky, max_buffer_spans=25, min_backoff=5, max_backoff=5)
+    before = span_export_stats()["dropped"]
+    try:
+        with caplog.at_level(logging.WARNING, logger="plaudit"):
+            for round_ in range(5):
+                exporter.export(make_spans(10, prefix=f"r{round_}-"))
+        assert span_export_stats()["dropped"] - before == 30
+        assert exporter.pending_spans() == 20
+        warnings = [r for r in caplog.records if "dropped" in r.getMessage()]
+        assert len(warnings) == 1, "the drop warning is rate-limited"
+        flaky.up = True
+        assert exporter.force_flush(5_000)
+        assert flaky.received == [f"r{r}-{i}" for r in (3, 4) for i in range(10)], "the newest spans survive"
+    finally:
+        exporter.shutdown()
+
+
+def test_disk_spool_bound_drops_oldest_files(tmp_path: Path) -> None:
+    flaky = FlakyExporter()
+    one_batch = len(encode_batch(make_spans(10)))
+    exporter = DurableSpanExporter(
+        flaky, max_buffer_spans=10, spool_dir=tmp_path, max_spool_bytes=int(one_batch * 3.5), min_backoff=5
+    )
+    before = span_export_stats()["dropped"]
+    try:
+        for round_ in range(6):
+            exporter.export(make_spans(10, prefix=f"r{round_}-"))
+        assert len(list((tmp_path / "spans").glob("*.otlp"))) + len(list((tmp_path / "spans").glob("*.sending"))) == 3
+        assert span_export_stats()["dropped"] - before == 30
+        flaky.up = True
+        assert exporter.force_flush(5_000)
+        assert flaky.received == [f"r{r}-{i}" for r in (3, 4, 5) for i in range(10)]
+        assert not list((tmp_path / "spans").iterdir())
+    finally:
+        exporter.shutdown()
+
+
+def test_collector_back_after_outage_gets_every_span_once(tmp_path: Path) -> None:
+    """Real OTLP exporter, real collector that comes up late on the port the app was given."""
+    port = free_port()
+    exporter = DurableSpanExporter(otlp_to(port), max_buffer_spans=10_000, min_backoff=0.1, max_backoff=0.5)
+    db_url = f"sqlite:///{tmp_path / 'late.db'}"
+    try:
+        for round_ in range(4):
+            exporter.export(make_spans(250, prefix=f"r{round_}-"))
+        assert exporter.pending_spans() == 1000
+        with BackgroundServer(CollectorSettings(db_url=db_url), port=port) as server:
+            assert exporter.force_flush(20_000)
+            assert names_stored(db_url) == 1000
+            assert sqlite_count(db_url, "SELECT COUNT(DISTINCT span_id) FROM spans") == 1000
+            server.app.state.db.dispose()
+    finally:
+        exporter.shutdown()
+
+
+def test_invalid_batch_is_not_retried_forever(sqlite_collector: BackgroundServer, tmp_path: Path) -> None:
+    """A batch the collector refuses (400: all-zero ids) is counted as rejected and does not hold back the rest."""
+    settings = Settings(endpoint=sqlite_collector.url, spool_dir=str(tmp_path))
+    exporter = build_span_exporter(settings)
+    assert isinstance(exporter, DurableSpanExporter)
+    bad = ReadableSpan("bad", context=SpanContext(0, 0, is_remote=False), resource=Resource.create({}))
+    before = span_export_stats()["rejected"]
+    try:
+        exporter.export([bad])
+        assert exporter.export(make_spans(5)) is SpanExportResult.SUCCESS
+        assert span_export_stats()["rejected"] - before == 1
+        assert exporter.pending_spans() == 0
+    finally:
+        exporter.shutdown()
+
+
+def test_batch_too_large_for_the_collector_is_sent_in_halves(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'small.db'}"
+    spans = make_spans(64)
+    limit = len(encode_batch(spans)) // 3
+    with BackgroundServer(CollectorSettings(db_url=db_url, max_otlp_bytes=limit)) as server:
+        exporter = build_span_exporter(Settings(endpoint=server.url))
+        try:
+            assert exporter.export(spans) is SpanExportResult.SUCCESS
+            assert names_stored(db_url) == 64
+        finally:
+            exporter.shutdown()
+            server.app.state.db.dispose()
+
+
+def test_shutdown_with_the_collector_down_is_bounded_and_counts_the_loss(caplog: pytest.LogCaptureFixture) -> None:
+    exporter = DurableSpanExporter(otlp_to(free_port()), max_buffer_spans=10_000, shutdown_seconds=1.0)
+    before = span_export_stats()["dropped"]
+    exporter.export(make_spans(20))
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="plaudit"):
+        exporter.shutdown()
+    assert time.monotonic() - started < 5.0
+    assert span_export_stats()["dropped"] - before == 20
+    assert any("no spool_dir" in r.getMessage() for r in caplog.records)
+    assert exporter.export(make_spans(1)) is SpanExportResult.FAILURE, "after shutdown: refused, never raised"
+
+
+def test_a_spool_left_by_another_process_is_replayed_on_start(tmp_path: Path) -> None:
+    first = DurableSpanExporter(otlp_to(free_port()), max_buffer_spans=10, spool_dir=tmp_path, min_backoff=5)
+    for round_ in range(3):
+        first.export(make_spans(100, prefix=f"r{round_}-"))
+    first.shutdown()
+    assert sum(1 for _ in (tmp_path / "spans").glob("*.otlp")) == 3
+    db_url = f"sqlite:///{tmp_path / 'next.db'}"
+    with BackgroundServer(CollectorSettings(db_url=db_url)) as server:
+        second = DurableSpanExporter(otlp_to(server.port, 5), max_buffer_spans=10, spool_dir=tmp_path)
+        try:
+            assert wait_until(lambda: second.pending_spans() == 0, 20)
+            assert second.force_flush(5_000)
+            assert names_stored(db_url) == 300
+        finally:
+            second.shutdown()
+            server.app.state.db.dispose()
