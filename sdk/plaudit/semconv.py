@@ -85,3 +85,23 @@ SPAN_KINDS = ("llm", "chain", "tool", "retrieval", "embedding", "agent")
 
 TRUNCATION_MARKER = "…[truncated]"
 """Appended to a captured value that was cut to the size limit."""
+
+KEY_ATTRIBUTES = (
+    SPAN_KIND,
+    PROMPT_NAME,
+    PROMPT_VERSION,
+    PROMPT_TEMPLATE_HASH,
+    CONFIG_HASH,
+    VARIANT,
+    FINGERPRINT,
+    USER_ID,
+    SESSION_ID,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_SYSTEM,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+)
+"""What analytics group by: kept on a span even when OpenTelemetry's attribute count limit drops others."""

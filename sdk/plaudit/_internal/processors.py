@@ -25,6 +25,7 @@ from plaudit._internal.serialize import redact_text, truncate
 _CONTENT_KEYS = frozenset(semconv.CONTENT_KEYS)
 _LLM_KINDS = ("llm", "embedding")
 _MAX_PENDING_STRIPS = 10_000
+_KEY_ATTRIBUTES = frozenset(semconv.KEY_ATTRIBUTES)
 
 ENRICHERS: dict[str, Callable[[dict[str, Any]], None]] = {}
 """By instrumentation scope: adds the ``gen_ai.*`` attributes another library records under its own names."""
@@ -38,6 +39,23 @@ def is_content_key(key: str) -> bool:
         # `gen_ai.prompt.name` is the prompt's identity, not its text; flattened messages have an index.
         return not key.startswith(("gen_ai.prompt.", "gen_ai.completion.")) or key.split(".")[2][:1].isdigit()
     return False
+
+
+def _with_attributes(span: ReadableSpan, attributes: dict[str, Any]) -> ReadableSpan:
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 def _is_llm_span(attrs: Mapping[str, Any]) -> bool:
@@ -68,6 +86,7 @@ class Pipeline:
         self.max_value_length = max_value_length
         self.redact = redact
         self._strip: set[int] = set()  # span ids opened inside a capture_content=False block
+        self._keys: dict[int, dict[str, Any]] = {}  # span id -> key attributes at start, in case limits drop them
         self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
@@ -83,8 +102,19 @@ class Pipeline:
                 with self._lock:
                     if len(self._strip) < _MAX_PENDING_STRIPS:
                         self._strip.add(span.context.span_id)
+            self._remember_keys(span)
         except Exception:  # noqa: BLE001 - processors must never raise into span creation
             log_internal_error()
+
+    def _remember_keys(self, span: Span) -> None:
+        """Keep the attributes the leaderboard groups by: OTel's count limit drops the oldest attributes first,
+        and these are set first, so a span flooded with flattened messages would otherwise lose them."""
+        attrs = span.attributes
+        if not attrs or span.context is None or len(self._keys) >= _MAX_PENDING_STRIPS:
+            return
+        keys = {key: value for key, value in attrs.items() if key in _KEY_ATTRIBUTES}
+        if keys:
+            self._keys[span.context.span_id] = keys  # one dict operation: atomic under the GIL
 
     @staticmethod
     def _inherit(span: Span, inherited: Mapping[str, Any]) -> None:
@@ -111,6 +141,9 @@ class Pipeline:
                     if span.context.span_id in self._strip:
                         self._strip.discard(span.context.span_id)
                         strip = True
+            keys = self._keys.pop(span.context.span_id, None) if self._keys and span.context is not None else None
+            if keys is not None and span.dropped_attributes:
+                span = _with_attributes(span, {**keys, **(span.attributes or {})})
             scope = span.instrumentation_scope
             if strip or scope is None or scope.name != "plaudit":
                 span = self._rewrite(span, strip, ENRICHERS.get(scope.name) if scope is not None else None)
