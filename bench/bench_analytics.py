@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -24,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PG_URL = os.environ.get("PLAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from _common import pg_schema
+
 PROJECT = "default"
 VARIANTS = [f"v{i}" for i in range(10)]
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet", "llama-70b"]
@@ -218,21 +218,6 @@ def run(label: str, url: str, spans: list[tuple[Any, ...]], feedback: list[tuple
     return ok
 
 
-def _pg_schema() -> tuple[str, str] | None:
-    try:
-        import psycopg
-
-        admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        schema = f"plaudit_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except Exception as exc:
-        print(f"PostgreSQL unavailable ({exc}); skipping it")
-        return None
-    sep = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", schema
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=1_000_000)
@@ -249,16 +234,11 @@ def main() -> int:
         path.unlink(missing_ok=True)
         ok = run("SQLite", f"sqlite:///{path}", spans, feedback)
     if not args.skip_pg:
-        pg = _pg_schema()
-        if pg is not None:
-            url, schema = pg
-            try:
+        try:
+            with pg_schema() as url:
                 run("PostgreSQL", url, spans, feedback)
-            finally:
-                import psycopg
-
-                with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
-                    c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        except Exception as exc:  # PostgreSQL unreachable: report and go on
+            print(f"PostgreSQL unavailable ({exc}); skipping it")
     print("\nall SQLite timings within the 1 s target" if ok else "\nsome SQLite timings are over the 1 s target")
     return 0 if ok else 1
 

@@ -9,7 +9,6 @@ alternating, so both modes see the same machine load.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,15 +16,10 @@ import time
 from pathlib import Path
 
 import httpx
+from _common import free_port
 
 N_CALLS = 10_000
 ROUNDS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_collector(db: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -13,26 +13,23 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import free_port, pg_schema
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-PG_URL = os.environ.get("PLAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SPANS_PER_BATCH = 100
 FEEDBACK_PER_BATCH = 20
 MODELS = ("m-small", "m-large", "m-mini")
@@ -190,16 +187,10 @@ def run_load(url: str, seconds: float, clients: int = 8, pid: int | None = None)
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def collector_process(db_url: str, log_dir: Path) -> Iterator[tuple[str, int]]:
     """A ``plaudit serve`` subprocess; yields (url, pid)."""
-    port = _free_port()
+    port = free_port()
     log = open(log_dir / f"collector-{port}.log", "wb")
     cmd = [sys.executable, "-m", "plaudit_collector.cli", "serve", "--db", db_url, "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
@@ -217,21 +208,6 @@ def collector_process(db_url: str, log_dir: Path) -> Iterator[tuple[str, int]]:
         proc.terminate()
         proc.wait(15)
         log.close()
-
-
-@contextlib.contextmanager
-def pg_schema() -> Iterator[str]:
-    import psycopg
-
-    schema = f"plaudit_bench_{uuid.uuid4().hex[:10]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _print(label: str, result: dict[str, Any]) -> None:

@@ -299,33 +299,11 @@ def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-SPAN_FIELDS = (
-    "span_id",
-    "parent_span_id",
-    "name",
-    "span_kind",
-    "duration_ms",
-    "status_message",
-    "service_name",
-    "model",
-    "response_model",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "input",
-    "output",
-    "prompt_name",
-    "prompt_version",
-    "config_hash",
-    "variant",
-    "user_id",
-    "session_id",
-    "attributes",
-    "resource",
-    "scope",
-    "events",
-    "links",
+# What a trace read returns per span: the stored columns, less the ones it renames or has no use for.
+SPAN_FIELDS = tuple(
+    column
+    for column in SPAN_COLUMNS
+    if column not in {"project", "trace_id", "otel_kind", "start_ns", "end_ns", "status_code", "received_at"}
 )
 
 

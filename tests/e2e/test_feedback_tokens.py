@@ -138,10 +138,15 @@ def test_minting_needs_an_api_key_and_a_valid_grant(env: Env) -> None:
             ({"trace_id": TRACE, "names": ["thumbs"], "ttl": 10**9}, "ttl"),
             ({"ref": "00-nope", "names": ["thumbs"]}, "ref"),
             ({"trace_id": "xyz", "names": ["thumbs"]}, "trace_id"),
+            ({"ref": f"00-{TRACE}-{SPAN}-01", "trace_id": TRACE, "names": ["thumbs"]}, "ref"),
         ]:
             response = http.post("/v1/feedback-tokens", json=grant)
             assert response.status_code == 422, (grant, response.text)
             assert response.json()["error"]["field"] == field, grant
+        not_json = http.post("/v1/feedback-tokens", content=b"{not json", headers={"content-type": "application/json"})
+        assert (not_json.status_code, not_json.json()["error"]["code"]) == (400, "invalid_json")
+        huge = {"trace_id": TRACE, "names": ["thumbs"], "pad": "x" * (128 * 1024)}
+        assert http.post("/v1/feedback-tokens", json=huge).status_code == 413
     # without a key, feedback itself is refused too
     assert httpx.post(f"{env.url}/v1/feedback", json=_item()).status_code == 401
     assert env.stored(env.key_a) == []

@@ -179,6 +179,12 @@ def test_bad_score_configs_are_422(collector: Any, http: httpx.Client) -> None:
         response = http.put("/v1/score-configs/s", json=config)
         assert response.status_code == 422, (config, response.text)
         assert response.json()["error"]["field"] == field, config
+    blank = http.put("/v1/score-configs/%20", json={"type": "numeric"})
+    assert (blank.status_code, blank.json()["error"]["field"]) == (422, "name")
+    assert http.put(f"/v1/score-configs/{'n' * 201}", json={"type": "numeric"}).status_code == 422
+    not_json = http.put("/v1/score-configs/s", content=b"{not json", headers={"content-type": "application/json"})
+    assert not_json.status_code == 400
+    assert http.delete("/v1/score-configs/never-declared").status_code == 404
     assert http.get("/v1/score-configs").json()["count"] == 0
 
 

@@ -17,14 +17,22 @@ SECONDS = 6.0
 MAX_RSS_MB = 600  # the collector holds no per-request state: memory must not grow with the load
 
 
-def load_driver() -> ModuleType:
-    path = Path(__file__).parents[2] / "bench" / "bench_load.py"
-    spec = importlib.util.spec_from_file_location("bench_load", path)
+def _load_bench_module(name: str) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_load", module)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_driver() -> ModuleType:
+    """The load driver of ``bench/bench_load.py``, with the helper module it imports as a script."""
+    _load_bench_module("_common")
+    return _load_bench_module("bench_load")
 
 
 def test_eight_clients_get_no_5xx_and_analytics_keeps_answering(db_url: str, tmp_path: Path) -> None:

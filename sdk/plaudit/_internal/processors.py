@@ -177,20 +177,7 @@ class Pipeline:
             elif self.redact is not None:
                 continue  # sequences of strings are rare here; never export what the hook did not see
             new_attrs[key] = value
-        return ReadableSpan(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            attributes=new_attrs,
-            events=span.events,
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
+        return _with_attributes(span, new_attrs)
 
     def shutdown(self, timeout_millis: int = 30000) -> None:
         """Flush within ``timeout_millis``, then stop the exporter before the processor.
