@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
+from plaudit_collector import crediting
 from plaudit_collector.db import Database
 from plaudit_collector.schemas import UNKNOWN_OUTCOMES, WINNERS, value_kind
 from plaudit_collector.tables import Feedback, ScoreConfig, Span, utcnow
@@ -211,6 +212,7 @@ def _store_all(conn: Connection, project: str, items: list[dict[str, Any]], *, l
     inserted: list[Any] = []
     if rows:
         inserted = list(conn.execute(insert(table).returning(*table.c, sort_by_parameter_order=True), rows))
+        crediting.resolve_feedback(conn, [row.id for row in inserted])
     for row in inserted:
         existing[row.idempotency_key] = row
     by_position = {index: row for (index, _), row in zip(fresh, inserted, strict=True)}

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, exists, select, text
 
+from plaudit_collector import crediting, rollup
 from plaudit_collector.db import Database
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.tables import Feedback, Span, SpanEvent, utcnow
@@ -48,13 +49,18 @@ def _delete_old_spans(db: Database, cutoff_ns: int, batch_size: int, result: Swe
     while True:
         with db.writing(), db.engine.begin() as conn:
             rows = conn.execute(
-                select(spans.c.id, spans.c.project, spans.c.trace_id)
+                select(spans.c.id, spans.c.trace_id, *[spans.c[name] for name in rollup.ROW_COLUMNS])
                 .where(spans.c.start_ns < cutoff_ns)
                 .limit(batch_size)
             ).all()
             if not rows:
                 return
-            conn.execute(delete(spans).where(spans.c.id.in_([row.id for row in rows])))
+            ids = [row.id for row in rows]
+            conn.execute(delete(spans).where(spans.c.id.in_(ids)))
+            deltas = rollup.Deltas()
+            rollup.add_rows(deltas, rows, sign=-1)
+            deltas.apply(conn, db.dialect)
+            crediting.forget_spans(conn, ids)
             result.spans += len(rows)
             by_project: dict[str, set[str]] = {}
             for row in rows:

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, bindparam, func, select
 from sqlalchemy.orm import Session as OrmSession
 
-from plaudit_collector import log_store, otlp, telemetry_feedback
+from plaudit_collector import crediting, log_store, otlp, rollup, telemetry_feedback
 from plaudit_collector.db import Database
 from plaudit_collector.errors import ApiError
 from plaudit_collector.feedback_store import feedback_dict, feedback_for_trace
@@ -271,13 +271,61 @@ def _collect_feedback(
     return carrier
 
 
+_AT = {name: index for index, name in enumerate(SPAN_COLUMNS)}
+_DIM_AT = [_AT[name] for name in rollup.DIMS]
+
+
 def insert_rows(db: Database, rows: list[tuple[Any, ...]]) -> None:
-    """Write span tuples in one transaction with one executemany; re-sent spans are left as stored."""
+    """Write span tuples in one transaction with one executemany; re-sent spans are left as stored.
+
+    In the same transaction, the spans actually stored are added to the rollup and credited to the
+    feedback that was waiting for them, so analytics never see one without the other."""
     if not rows:
         return
     sql = insert_sql(db.dialect)
     with db.writing(), db.engine.begin() as conn:
-        conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+        stored = conn.exec_driver_sql(sql, rows).rowcount  # type: ignore[arg-type]
+        if stored != len(rows):
+            rows = _new_rows(conn, rows)
+        deltas = rollup.Deltas()
+        at = _AT
+        for r in rows:
+            deltas.add(
+                r[0],
+                r[at["start_ns"]],
+                [r[i] for i in _DIM_AT],
+                r[at["duration_ms"]],
+                r[at["status_code"]],
+                r[at["input_tokens"]],
+                r[at["output_tokens"]],
+                r[at["cost"]],
+            )
+        deltas.apply(conn, db.dialect)
+        if rows:
+            crediting.resolve_traces(conn, rows[0][0], [r[1] for r in rows])
+
+
+def _new_rows(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows this batch stored, when some were already there (a re-sent export): every row of a batch
+    carries the batch's ``received_at``, so stored rows are those whose stored value is this batch's."""
+    project, received = rows[0][0], rows[0][-1]
+    # SQLite stores SQLAlchemy's text format (see received_value): compare it as text, not as a datetime
+    value = bindparam("received", received, type_=String) if isinstance(received, str) else received
+    received_match = SPAN_TABLE.c.received_at == value
+    fresh: set[tuple[str, str]] = set()
+    traces = sorted({r[1] for r in rows})
+    for start in range(0, len(traces), 500):
+        query = select(SPAN_TABLE.c.trace_id, SPAN_TABLE.c.span_id).where(
+            SPAN_TABLE.c.project == project, SPAN_TABLE.c.trace_id.in_(traces[start : start + 500]), received_match
+        )
+        fresh.update((row.trace_id, row.span_id) for row in conn.execute(query))
+    out = []
+    for r in rows:
+        key = (r[1], r[2])
+        if key in fresh:
+            fresh.discard(key)  # a span twice in one batch was stored once
+            out.append(r)
+    return out
 
 
 def ingest(db: Database, request: ExportTraceServiceRequest, project: str, *, store_content: bool = True) -> SpanBatch:

@@ -70,7 +70,7 @@ def agreement(
         .group_by(per_item.c.name, per_item.c.ma, per_item.c.mb, per_item.c.la, per_item.c.lb)
     )
     by_name: dict[str, list[Any]] = {}
-    with connect(db) as conn:
+    with connect(db, project) as conn:
         for row in conn.execute(pairs):
             by_name.setdefault(row.name, []).append(row)
     results = [_one(name, rows) for name, rows in sorted(by_name.items())]

@@ -22,7 +22,6 @@ from plaudit_collector.analytics.core import (
     connect,
     feedback_conditions,
     format_group,
-    labelled,
     unit_scores,
 )
 from plaudit_collector.analytics.preferences import head_to_head
@@ -81,7 +80,7 @@ def compare(
     kinds = score_kinds(db, project, score)
     if "preference" in kinds:
         return _compare_preference(db, project, score, a, b, filters)
-    units = unit_scores(project, score, labelled(dims, text=True), filters, db.dialect)
+    units = unit_scores(project, score, dims, filters, db.dialect, text=True)
     in_a, in_b = _matches(units, dims, a), _matches(units, dims, b)
     side = case((in_a, "a"), else_="b").label("side")
     picked = select(side, units.c.m, units.c.raters, units.c.nb).where(in_a | in_b).subquery("picked")
@@ -93,7 +92,7 @@ def compare(
         func.sum(picked.c.raters).label("ratings"),
         func.max(picked.c.nb).label("nb"),
     ).group_by(picked.c.side)
-    with connect(db) as conn:
+    with connect(db, project) as conn:
         found = {row.side: row for row in conn.execute(agg)}
     summaries = {
         s: stats.Summary(int(found[s].n), float(found[s].total), float(found[s].total_sq)) if s in found else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 
 from plaudit import semconv
+from plaudit_collector.crediting import RATED_SPANS, heal
 from plaudit_collector.errors import ApiError
 from plaudit_collector.tables import Feedback, Span
 
@@ -67,7 +68,6 @@ DIMENSIONS: dict[str, str] = {
 
 SOURCES = ("human", "end_user", "annotator", "llm_judge", "code")
 STATS_CHECK_SECONDS = 30.0
-SQLITE_MMAP_BYTES = 1 << 30
 _stats_checked: dict[str, float] = {}
 MAX_GROUP_BY = 4
 MAX_KEY = 200
@@ -100,8 +100,9 @@ def check_group_by(group_by: Sequence[str], param: str = "group_by") -> list[str
     return dims
 
 
-def connect(db: Any) -> Any:
-    """A read connection for analytics.
+def connect(db: Any, project: str | None = None) -> Any:
+    """A read connection for analytics (for ``project``: after healing its feedback copies, see
+    ``crediting.heal``).
 
     On PostgreSQL, tables never sampled by the planner, or changed a lot since (freshly loaded, before
     autovacuum's next round), get ANALYZEd first: without statistics the planner assumes one row per table,
@@ -112,11 +113,9 @@ def connect(db: Any) -> Any:
         if now - _stats_checked.get(db.url, -math.inf) > STATS_CHECK_SECONDS:
             _stats_checked[db.url] = now
             _refresh_stats(db)
-    conn = db.engine.connect()
-    if db.dialect == "sqlite":
-        # Reads through a memory map skip a system call per page: about a third off a 1M-span aggregate.
-        conn.exec_driver_sql(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-    return conn
+    if project is not None:
+        heal(db, project)
+    return db.read_engine.connect()
 
 
 def _refresh_stats(db: Any) -> None:
@@ -277,32 +276,57 @@ def credit_joins(s: Any, trace_col: Any, span_col: Any) -> list[tuple[Any, list[
     ]
 
 
+def on_copies(group_by: Sequence[str], filters: Filters) -> bool:
+    """True when every dimension and filter reads a span column that feedback rows carry a copy of
+    (see ``crediting``): then span- and trace-level ratings are read without joining the span table."""
+    names = [*group_by, *(name for name, _ in filters.where)]
+    return all(name in DIMENSIONS for name in names) and not filters.tags and not filters.metadata
+
+
 def credited(
     project: str,
     names: Sequence[str] | None,
-    dims: Sequence[ColumnElement[Any]],
+    group_by: Sequence[str],
     filters: Filters,
     dialect: str,
     *,
+    text: bool = False,
+    more_dims: Callable[[Any], list[ColumnElement[Any]]] | None = None,
     extra: Sequence[Any] = (),
     terms: Sequence[ColumnElement[bool]] = (),
     scored: bool = True,
 ) -> CompoundSelect:
-    """One row per (feedback item, credited span or session): the labelled ``dims``, the unit keys
-    ``u_span`` (span row id) / ``u_session``, ``score``, ``nb`` (1 when not boolean) and ``extra``."""
+    """One row per (feedback item, credited span or session): the dimensions labelled d0, d1, ... (then
+    ``more_dims``, built on the same table), the unit keys ``u_span`` (span row id) / ``u_session``,
+    ``score``, ``nb`` (1 when not boolean) and ``extra``."""
     s, f = SPAN, FEEDBACK
+
+    def dims_on(table: Any) -> list[ColumnElement[Any]]:
+        return [*labelled(group_by, table, text=text), *(more_dims(table) if more_dims else [])]
+
     fb_terms = [*feedback_conditions(project, names, filters, scored=scored), *terms]
-    sp_terms = [s.c.project == project, *span_conditions(filters, s, dialect)]
     nb = case((f.c.kind == "boolean", 0), else_=1).label("nb")
     common = [f.c.id.label("fid"), f.c.score.label("score"), nb, *extra]
-    not_session = or_(f.c.target_type.is_(None), f.c.target_type != "session")
-    unit = [s.c.id.label("u_span"), cast(literal(None), String).label("u_session")]
-    by_span = [
-        select(*dims, *unit, *common).select_from(f.join(s, on)).where(*fb_terms, *sp_terms, not_session, *where)
-        for on, where in credit_joins(s, f.c.trace_id, f.c.span_id)
-    ]
+    no_session = cast(literal(None), String).label("u_session")
+    if on_copies(group_by, filters):
+        copies = RATED_SPANS
+        by_span = [
+            select(*dims_on(copies), f.c.span_pk.label("u_span"), no_session, *common).where(
+                *fb_terms, f.c.span_pk.is_not(None), *span_conditions(filters, copies, dialect)
+            )
+        ]
+    else:
+        sp_terms = [s.c.project == project, *span_conditions(filters, s, dialect)]
+        not_session = or_(f.c.target_type.is_(None), f.c.target_type != "session")
+        by_span = [
+            select(*dims_on(s), s.c.id.label("u_span"), no_session, *common)
+            .select_from(f.join(s, on))
+            .where(*fb_terms, *sp_terms, not_session, *where)
+            for on, where in credit_joins(s, f.c.trace_id, f.c.span_id)
+        ]
+    sp_terms = [s.c.project == project, *span_conditions(filters, s, dialect)]
     by_session = (
-        select(*dims, cast(literal(None), Integer).label("u_span"), f.c.session_id.label("u_session"), *common)
+        select(*dims_on(s), cast(literal(None), Integer).label("u_span"), f.c.session_id.label("u_session"), *common)
         .select_from(f.join(s, and_(s.c.session_id == f.c.session_id, s.c.parent_span_id.is_(None))))
         .where(*fb_terms, *sp_terms, f.c.target_type == "session")
         .distinct()
@@ -316,11 +340,20 @@ def labelled(group_by: Sequence[str], table: Any = SPAN, *, text: bool = False) 
     return [make(name, table).label(f"d{i}") for i, name in enumerate(group_by)]
 
 
-def unit_scores(project: str, score: str, dims: Sequence[ColumnElement[Any]], filters: Filters, dialect: str) -> Any:
-    """Subquery: one row per rated item and group (``dims`` labelled d0, d1, ...): ``m`` (mean of its
-    raters), ``raters`` and ``nb``."""
-    rated = credited(project, [score], dims, filters, dialect).subquery("rated")
-    keys = [rated.c[f"d{i}"] for i in range(len(dims))]
+def unit_scores(
+    project: str,
+    score: str,
+    group_by: Sequence[str],
+    filters: Filters,
+    dialect: str,
+    *,
+    text: bool = False,
+    more_dims: Callable[[Any], list[ColumnElement[Any]]] | None = None,
+) -> Any:
+    """Subquery: one row per rated item and group (dimensions labelled d0, d1, ..., then ``more_dims``):
+    ``m`` (mean of its raters), ``raters`` and ``nb``."""
+    rated = credited(project, [score], group_by, filters, dialect, text=text, more_dims=more_dims).subquery("rated")
+    keys = [column for column in rated.c if column.name.startswith("d") and column.name[1:].isdigit()]
     return (
         select(
             *keys,
@@ -330,7 +363,8 @@ def unit_scores(project: str, score: str, dims: Sequence[ColumnElement[Any]], fi
             func.count().label("raters"),
             func.max(rated.c.nb).label("nb"),
         )
-        .group_by(*keys, rated.c.u_span, rated.c.u_session)
+        # The item keys first: SQLite sorts to group, and an item key nearly always decides a comparison.
+        .group_by(rated.c.u_span, rated.c.u_session, *keys)
         .subquery("units")
     )
 

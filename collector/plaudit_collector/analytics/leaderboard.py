@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from plaudit_collector import stats
 from plaudit_collector.analytics.core import (
     FEEDBACK,
-    SPAN,
     Filters,
     check_group_by,
     connect,
@@ -29,15 +27,11 @@ from plaudit_collector.analytics.core import (
     group_dict,
     group_scores,
     key_of,
-    labelled,
     method_for,
-    span_conditions,
     unit_scores,
 )
+from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
 from plaudit_collector.db import Database
-
-LATENCY_BUCKETS_PER_E = 50
-"""SQLite has no percentile function: durations are counted in log buckets 2% wide (±1% error)."""
 
 DEFAULT_MIN_COUNT = 5
 
@@ -46,8 +40,8 @@ def score_groups(
     db: Database, project: str, score: str, group_by: Sequence[str], filters: Filters
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Per group: the item-level Summary and rater counts (one SQL aggregation)."""
-    units = unit_scores(project, score, labelled(group_by), filters, db.dialect)
-    with connect(db) as conn:
+    units = unit_scores(project, score, group_by, filters, db.dialect)
+    with connect(db, project) as conn:
         rows = conn.execute(group_scores(units, len(group_by))).all()
     out = {}
     for row in rows:
@@ -59,81 +53,6 @@ def score_groups(
             "nb": bool(row.nb),
         }
     return out
-
-
-def span_stats(
-    db: Database, project: str, group_by: Sequence[str], filters: Filters
-) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Per group over all its spans: count, error rate, latency p50/p95, mean tokens (and cost)."""
-    s = SPAN
-    dims = labelled(group_by)
-    width = len(dims)
-    terms = [s.c.project == project, *span_conditions(filters, s, db.dialect)]
-    measures = [
-        func.count().label("spans"),
-        func.sum(case((s.c.status_code == "ERROR", 1), else_=0)).label("errors"),
-        func.sum(s.c.input_tokens).label("in_sum"),
-        func.count(s.c.input_tokens).label("in_n"),
-        func.sum(s.c.output_tokens).label("out_sum"),
-        func.count(s.c.output_tokens).label("out_n"),
-    ]
-    measures += [func.sum(s.c.cost).label("cost_sum"), func.count(s.c.cost).label("cost_n")]
-    out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    if db.dialect == "postgresql":
-        query = (
-            select(
-                *dims,
-                *measures,
-                func.percentile_cont(0.5).within_group(s.c.duration_ms).label("p50"),
-                func.percentile_cont(0.95).within_group(s.c.duration_ms).label("p95"),
-            )
-            .where(*terms)
-            .group_by(*dims)
-        )
-        with connect(db) as conn:
-            for row in conn.execute(query):
-                out[key_of(row, width)] = _span_row(row, float(row.p50), float(row.p95))
-        return out
-    bucket = func.floor(func.ln(func.max(s.c.duration_ms, 0.001)) * LATENCY_BUCKETS_PER_E).label("b")
-    query = select(*dims, bucket, *measures).where(*terms).group_by(*dims, bucket)
-    parts: dict[tuple[Any, ...], list[Any]] = {}
-    with connect(db) as conn:
-        for row in conn.execute(query):
-            parts.setdefault(key_of(row, width), []).append(row)
-    for key, rows in parts.items():
-        buckets = np.array([float(r.b) for r in rows])
-        counts = np.array([int(r.spans) for r in rows])
-        order = np.argsort(buckets)
-        buckets, counts = buckets[order], counts[order]
-        cum = np.cumsum(counts)
-        total = int(cum[-1])
-
-        def pct(q: float, buckets: np.ndarray = buckets, cum: np.ndarray = cum, total: int = total) -> float:
-            index = int(np.searchsorted(cum, max(q * total, 1), side="left"))
-            return float(np.exp((buckets[index] + 0.5) / LATENCY_BUCKETS_PER_E))
-
-        summed = {name: sum(getattr(r, name) or 0 for r in rows) for name in rows[0]._fields[width:]}
-        out[key] = _span_row(summed, pct(0.5), pct(0.95))
-    return out
-
-
-def _span_row(row: Any, p50: float, p95: float) -> dict[str, Any]:
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name, None)
-    spans = int(get("spans") or 0)
-    result = {
-        "spans": spans,
-        "error_rate": (int(get("errors") or 0) / spans) if spans else None,
-        "latency_p50_ms": p50,
-        "latency_p95_ms": p95,
-        "input_tokens_mean": _mean(get("in_sum"), get("in_n")),
-        "output_tokens_mean": _mean(get("out_sum"), get("out_n")),
-        "cost_mean": _mean(get("cost_sum"), get("cost_n")),
-    }
-    return result
-
-
-def _mean(total: Any, n: Any) -> float | None:
-    return float(total) / int(n) if n else None
 
 
 def leaderboard(
@@ -175,7 +94,7 @@ def leaderboard(
                 "spans": span_count,
                 "coverage": (g["rated_spans"] / span_count) if span_count else None,
                 "max_raters": g["max_raters"],
-                **{k: side.get(k) for k in _SPAN_FIELDS},
+                **{k: side.get(k) for k in SPAN_FIELDS},
                 "eligible": summary.n >= min_count and low is not None,
                 "p_vs_leader": None,
                 "_summary": summary,
@@ -202,16 +121,6 @@ def leaderboard(
         "verdict": verdict,
         "needed_per_group": needed,
     }
-
-
-_SPAN_FIELDS = (
-    "error_rate",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "input_tokens_mean",
-    "output_tokens_mean",
-    "cost_mean",
-)
 
 
 def _sort_key(sort: str) -> Any:

@@ -14,13 +14,11 @@ from sqlalchemy import literal
 
 from plaudit_collector import stats
 from plaudit_collector.analytics.core import (
-    SPAN,
     Filters,
     connect,
     group_dict,
     group_scores,
     iso,
-    labelled,
     method_for,
     unit_scores,
 )
@@ -45,16 +43,19 @@ def trend(
     filters = filters or Filters()
     width_ns = BUCKETS[bucket]
     offset = WEEK_OFFSET_NS if bucket == "week" else 0
-    dims = labelled(group_by)
-    index = (SPAN.c.start_ns - literal(offset)) // literal(width_ns)
-    units = unit_scores(project, score, [*dims, index.label(f"d{len(dims)}")], filters, db.dialect)
-    with connect(db) as conn:
-        rows = conn.execute(group_scores(units, len(dims) + 1)).all()
+    width = len(group_by)
+
+    def bucket_of(table: Any) -> list[Any]:
+        return [((table.c.start_ns - literal(offset)) // literal(width_ns)).label(f"d{width}")]
+
+    units = unit_scores(project, score, group_by, filters, db.dialect, more_dims=bucket_of)
+    with connect(db, project) as conn:
+        rows = conn.execute(group_scores(units, width + 1)).all()
     method = method_for(any(row.nb for row in rows))
     series: dict[tuple[Any, ...], list[tuple[int, Any]]] = {}
     for row in rows:
-        key = tuple(row[: len(dims)])
-        series.setdefault(key, []).append((int(row[len(dims)]), row))
+        key = tuple(row[:width])
+        series.setdefault(key, []).append((int(row[width]), row))
     points: list[dict[str, Any]] = []
     for key in sorted(series, key=lambda k: tuple("" if v is None else str(v) for v in k)):
         entries = sorted(series[key], key=lambda e: e[0])

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from plaudit_collector.tables.feedback import Feedback
 from plaudit_collector.tables.projects import ApiKey, Project
+from plaudit_collector.tables.rollup import SpanRollup
 from plaudit_collector.tables.score_configs import ScoreConfig
 from plaudit_collector.tables.signing_keys import SigningKey
 from plaudit_collector.tables.spans import Span, SpanEvent
 from plaudit_collector.tables.types import JSONType, utcnow
 
-__all__ = ["ApiKey", "Feedback", "JSONType", "Project", "ScoreConfig", "SigningKey", "Span", "SpanEvent", "utcnow"]
+__all__ = [
+    "ApiKey",
+    "Feedback",
+    "JSONType",
+    "Project",
+    "ScoreConfig",
+    "SigningKey",
+    "Span",
+    "SpanEvent",
+    "SpanRollup",
+    "utcnow",
+]

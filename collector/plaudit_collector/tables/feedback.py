@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from plaudit_collector.tables.types import JSONType, utcnow
@@ -19,6 +19,14 @@ class Feedback(SQLModel, table=True):
         UniqueConstraint("project", "idempotency_key", name="uq_feedback_project_idempotency"),
         Index("ix_feedback_target", "project", "trace_id", "span_id"),
         Index("ix_feedback_project_name", "project", "name", "is_current"),
+        Index("ix_feedback_project_target_type", "project", "target_type", "name"),
+        Index(
+            "ix_feedback_unresolved",
+            "project",
+            "trace_id",
+            sqlite_where=text("span_pk IS NULL"),
+            postgresql_where=text("span_pk IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -43,3 +51,19 @@ class Feedback(SQLModel, table=True):
     is_current: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     deleted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    # The credited span's row id and a copy of its dimensions (see ``crediting``): analytics read ratings
+    # without joining 1M-row span tables. NULL until the span is stored, and for session-level feedback.
+    span_pk: int | None = Field(default=None, description="row id of the credited span")
+    span_start_ns: int | None = Field(default=None, sa_column=Column(BigInteger))
+    span_name: str | None = Field(default=None, sa_column=Column(Text))
+    span_kind: str | None = Field(default=None, max_length=32)
+    span_service_name: str | None = Field(default=None, max_length=200)
+    span_model: str | None = Field(default=None, max_length=200)
+    span_provider: str | None = Field(default=None, max_length=100)
+    span_prompt_name: str | None = Field(default=None, max_length=200)
+    span_prompt_version: str | None = Field(default=None, max_length=100)
+    span_config_hash: str | None = Field(default=None, max_length=64)
+    span_variant: str | None = Field(default=None, max_length=200)
+    span_user_id: str | None = Field(default=None, max_length=200)
+    span_session_id: str | None = Field(default=None, max_length=200)
