@@ -15,7 +15,10 @@ console = Console()
 
 @app.command()
 def serve(
-    db: Annotated[str | None, typer.Option(help="database URL or SQLite file (default: ./plaudit.db)")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(envvar="PLAUDIT_DB", help="database URL or SQLite file (default: ./plaudit.db, or $PLAUDIT_DB)"),
+    ] = None,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on (OTLP/HTTP default)")] = 4318,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",

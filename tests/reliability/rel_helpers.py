@@ -31,10 +31,21 @@ def code_env() -> dict[str, str]:
 class CollectorProcess:
     """``python -m plaudit_collector.cli serve`` on a fixed port, restartable over the same database."""
 
-    def __init__(self, db_url: str, log_dir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
-        self.db_url = db_url
+    def __init__(
+        self,
+        db_url: str | None,
+        log_dir: Path,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.db_url = db_url  # None: no --db, so the command's own default (or $PLAUDIT_DB in ``env``) applies
         self.port = port or free_port()
         self.extra_args = extra_args
+        self.env = env or {}
+        self.cwd = cwd
         self.log_path = log_dir / f"collector-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -43,9 +54,17 @@ class CollectorProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> CollectorProcess:
-        cmd = [sys.executable, "-m", "plaudit_collector.cli", "serve", "--db", self.db_url, "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "plaudit_collector.cli", "serve", "--port", str(self.port)]
+        if self.db_url is not None:
+            cmd += ["--db", self.db_url]
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([*cmd, *self.extra_args], stdout=log, stderr=subprocess.STDOUT, env=code_env())
+        self.proc = subprocess.Popen(
+            [*cmd, *self.extra_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**code_env(), **self.env},
+            cwd=self.cwd,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
