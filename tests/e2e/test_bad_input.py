@@ -150,3 +150,49 @@ def test_unknown_trace_is_404(collector: Any, http: httpx.Client) -> None:
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert http.get("/v1/traces/not-hex").status_code == 422
+
+
+PREFERENCE = {"a": {"trace_id": TRACE, "span_id": SPAN}, "b": {"trace_id": "1" * 32}, "winner": "a"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"a": {"trace_id": ', None),  # not JSON
+        (b"[1, 2]", None),  # JSON, but not an object
+        ({k: v for k, v in PREFERENCE.items() if k != "winner"}, "winner"),
+        ({**PREFERENCE, "winner": "c"}, "winner"),
+        ({**PREFERENCE, "a": {"span_id": SPAN}}, "a"),
+        ({k: v for k, v in PREFERENCE.items() if k != "b"}, "b"),
+        ({**PREFERENCE, "b": {"trace_id": "xyz"}}, "b.trace_id"),
+    ],
+)
+def test_bad_preferences_are_rejected_naming_the_field(
+    collector: Any, http: httpx.Client, body: bytes | dict[str, Any], field: str | None
+) -> None:
+    if isinstance(body, bytes):
+        response = http.post("/v1/preferences", content=body, headers={"content-type": "application/json"})
+        assert response.status_code in (400, 422), response.text
+    else:
+        response = http.post("/v1/preferences", json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == field
+    assert http.get("/v1/feedback").json()["count"] == 0
+    assert http.post("/v1/preferences", json=PREFERENCE).status_code == 201  # the good one is stored
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/export/finetune", {"corrections": "false"}, "score"),
+        ("/v1/export/preferences", {}, "preference"),
+        ("/v1/export/preferences", {"score": "thumbs", "min_margin": "-1"}, "min_margin"),
+        ("/v1/export/finetune", {"score": "thumbs", "format": "xml"}, "format"),
+    ],
+)
+def test_bad_export_parameters_are_422_naming_the_field(
+    collector: Any, http: httpx.Client, path: str, params: dict[str, str], field: str
+) -> None:
+    response = http.get(path, params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
