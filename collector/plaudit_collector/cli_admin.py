@@ -179,3 +179,20 @@ def db_prune(
 
     result = sweep(_database(db), retention_days)  # type: ignore[arg-type]
     console.print(f"Deleted {result.spans} spans, {result.feedback} feedback rows, {result.events} log events.")
+
+
+@db_app.command("rebuild")
+def db_rebuild(db: DbOption = None) -> None:
+    """Recompute the span rollup and the feedback's span copies from the stored spans.
+
+    Ingest and retention keep both up to date; run this after collectors of a version before the rollup
+    wrote to a migrated database (a rolling upgrade), or after loading spans straight into the tables."""
+    from plaudit_collector import crediting, rollup
+
+    database = _database(db)
+    with database.writing(), database.engine.begin() as conn:  # type: ignore[attr-defined]
+        crediting.forget_missing(conn, 2**63 - 1)
+        resolved = crediting.resolve_all(conn)
+        cells = rollup.rebuild(conn, database.dialect)  # type: ignore[attr-defined]
+    console.print(f"Rollup rebuilt: {cells} cells; {resolved} feedback rows credited to their spans.")
+    database.dispose()  # type: ignore[attr-defined]

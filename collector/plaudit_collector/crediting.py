@@ -1,10 +1,11 @@
 """Which span a feedback item credits, copied onto the feedback row so analytics never join the span table.
 
-A span-level item credits its span; a trace-level item (no span id) credits the trace's root span. When that
-span is stored, its row id and its dimensions are copied onto the feedback row (``span_pk``,
-``span_model``, ...). Spans never change once stored, so the copy never goes stale; feedback that arrives
-first is resolved when its span lands, and a span deleted by retention takes its copies with it.
-Session-level feedback credits several spans and keeps being joined at query time.
+A span-level item credits its span; a trace-level item (no span id) credits the trace's root span (the
+first stored, should a lost parent link leave a trace with several). When that span is stored, its row id
+and its dimensions are copied onto the feedback row (``span_pk``, ``span_model``, ...). Spans never change
+once stored, so the copy never goes stale; feedback that arrives first is resolved when its span lands,
+and a span deleted by retention takes its copies with it. Session-level feedback credits several spans
+and keeps being joined at query time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from plaudit_collector.tables import Feedback, Span
@@ -81,8 +82,19 @@ def _statements(extra: Sequence[Any]) -> list[Any]:
         *extra,
     ]
     by_span = update(f).values(values).where(*common, f.c.span_id.is_not(None), s.c.span_id == f.c.span_id)
-    by_trace = update(f).values(values).where(*common, f.c.span_id.is_(None), s.c.parent_span_id.is_(None))
+    by_trace = update(f).values(values).where(*common, f.c.span_id.is_(None), s.c.id == first_root(s))
     return [by_span, by_trace]
+
+
+def first_root(s: Any) -> Any:
+    """The row id of the root span of ``s``'s trace that was stored first: trace-level feedback credits it
+    (a trace has one root, unless a parent link was lost; then the choice stays fixed as spans arrive)."""
+    root = SPAN.alias("root")
+    return (
+        select(func.min(root.c.id))
+        .where(root.c.project == s.c.project, root.c.trace_id == s.c.trace_id, root.c.parent_span_id.is_(None))
+        .scalar_subquery()
+    )
 
 
 def resolve_traces(conn: Connection, project: str, trace_ids: Sequence[str]) -> int:
@@ -127,6 +139,15 @@ def forget_spans(conn: Connection, span_pks: Sequence[int]) -> None:
     cleared = {f.c[copy]: None for copy in COPIED.values()}
     for start in range(0, len(span_pks), CHUNK):
         conn.execute(update(f).values(cleared).where(f.c.span_pk.in_(list(span_pks[start : start + CHUNK]))))
+
+
+def forget_missing(conn: Connection, before_ns: int) -> None:
+    """Clear copies of spans (started before ``before_ns``) that no longer exist: a rating resolved in one
+    transaction while retention deleted its span in another keeps a copy neither could see (PostgreSQL)."""
+    f, s = FEEDBACK, SPAN
+    cleared = {f.c[copy]: None for copy in COPIED.values()}
+    gone = ~exists().where(s.c.id == f.c.span_pk)
+    conn.execute(update(f).values(cleared).where(f.c.span_pk.is_not(None), f.c.span_start_ns < before_ns, gone))
 
 
 def heal(db: Any, project: str) -> None:

@@ -48,19 +48,20 @@ def _delete_old_spans(db: Database, cutoff_ns: int, batch_size: int, result: Swe
     spans, feedback, events = Span.__table__, Feedback.__table__, SpanEvent.__table__  # type: ignore[attr-defined]
     while True:
         with db.writing(), db.engine.begin() as conn:
-            rows = conn.execute(
-                select(spans.c.id, spans.c.trace_id, *[spans.c[name] for name in rollup.ROW_COLUMNS])
-                .where(spans.c.start_ns < cutoff_ns)
-                .limit(batch_size)
-            ).all()
-            if not rows:
+            picked = conn.execute(select(spans.c.id).where(spans.c.start_ns < cutoff_ns).limit(batch_size)).all()
+            if not picked:
                 return
-            ids = [row.id for row in rows]
-            conn.execute(delete(spans).where(spans.c.id.in_(ids)))
+            # The rollup loses what this DELETE removed, not what the SELECT saw: a sweep running at the same
+            # time on another collector may have deleted some of them already.
+            rows = conn.execute(
+                delete(spans)
+                .where(spans.c.id.in_([row.id for row in picked]))
+                .returning(spans.c.id, spans.c.trace_id, *[spans.c[name] for name in rollup.ROW_COLUMNS])
+            ).all()
             deltas = rollup.Deltas()
             rollup.add_rows(deltas, rows, sign=-1)
             deltas.apply(conn, db.dialect)
-            crediting.forget_spans(conn, ids)
+            crediting.forget_spans(conn, [row.id for row in rows])
             result.spans += len(rows)
             by_project: dict[str, set[str]] = {}
             for row in rows:
@@ -74,7 +75,7 @@ def _delete_old_spans(db: Database, cutoff_ns: int, batch_size: int, result: Swe
                         delete(table).where(table.c.project == project, table.c.trace_id.in_(trace_ids), no_span_left)
                     ).rowcount
                     setattr(result, counter, getattr(result, counter) + (deleted or 0))
-        if len(rows) < batch_size:
+        if len(picked) < batch_size:
             return
 
 
@@ -87,6 +88,9 @@ def sweep(db: Database, retention_days: float, *, batch_size: int = BATCH_SIZE) 
     cutoff_at = cutoff.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if db.is_sqlite else cutoff
     result = SweepResult()
     _delete_old_spans(db, cutoff_ns, batch_size, result)
+    if result.spans:
+        with db.writing(), db.engine.begin() as conn:
+            crediting.forget_missing(conn, cutoff_ns)
     result.events += _delete_in_batches(
         db,
         "DELETE FROM span_events WHERE id IN (SELECT id FROM span_events WHERE time_ns < :cutoff LIMIT :limit)",

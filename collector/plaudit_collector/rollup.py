@@ -111,17 +111,17 @@ class Deltas:
         if not self.cells:
             return
         keyed = sorted(((key[0], key[1], digest(key[2:])), key) for key in self.cells)
-        stored = _locked(conn, dialect, [c for c, _ in keyed])
-        missing = [(c, key) for c, key in keyed if c not in stored]
-        if missing:  # a new day or combination: create the cell, then lock it like the others
-            zero = {**dict.fromkeys(COUNTS, 0), "latency": "[]"}
-            blank = [
-                {"project": c[0], "day": c[1], "cell": c[2], **dict(zip(DIMS, key[2:], strict=True)), **zero}
-                for c, key in missing
-            ]
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            conn.execute(insert(ROLLUP).on_conflict_do_nothing(index_elements=["project", "day", "cell"]), blank)
-            stored.update(_locked(conn, dialect, [c for c, _ in missing]))
+        if dialect == "postgresql":
+            # Create any missing cell, then lock them all, both in sorted order: a writer that has created
+            # a cell another one needs is never waiting for that other one, so writers cannot deadlock.
+            _create(conn, dialect, keyed)
+            stored = _locked(conn, dialect, [c for c, _ in keyed])
+        else:  # one writer at a time: look first, and create only what a new day or combination needs
+            stored = _locked(conn, dialect, [c for c, _ in keyed])
+            missing = [(c, key) for c, key in keyed if c not in stored]
+            if missing:
+                _create(conn, dialect, missing)
+                stored.update(_locked(conn, dialect, [c for c, _ in missing]))
         updates, emptied = [], []
         for c, key in keyed:
             row, change = stored[c], self.cells[key]
@@ -141,6 +141,16 @@ class Deltas:
             conn.execute(ROLLUP.update().where(ROLLUP.c.id == bindparam("b_id")), updates)
         for start in range(0, len(emptied), CHUNK):
             conn.execute(ROLLUP.delete().where(ROLLUP.c.id.in_(emptied[start : start + CHUNK])))
+
+
+def _create(conn: Connection, dialect: str, keyed: list[tuple[tuple[str, int, str], Key]]) -> None:
+    zero = {**dict.fromkeys(COUNTS, 0), "latency": "[]"}
+    blank = [
+        {"project": c[0], "day": c[1], "cell": c[2], **dict(zip(DIMS, key[2:], strict=True)), **zero}
+        for c, key in keyed
+    ]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    conn.execute(insert(ROLLUP).on_conflict_do_nothing(index_elements=["project", "day", "cell"]), blank)
 
 
 def _locked(conn: Connection, dialect: str, cells: list[tuple[str, int, str]]) -> dict[tuple[str, int, str], Any]:

@@ -3,7 +3,8 @@
 How feedback is credited (one place, so every answer agrees):
 
 * span-level feedback counts for its span;
-* trace-level feedback (no span id) counts for the trace's root span (``parent_span_id`` NULL);
+* trace-level feedback (no span id) counts for the trace's root span (``parent_span_id`` NULL; the first
+  stored, should a lost parent link leave several);
 * session-level feedback counts once per group that has a root span in that session: the session is
   the rated item there, so a long session does not outweigh a short one;
 * only current, undeleted feedback with a score counts (NULL scores, e.g. an ongoing session, are left
@@ -42,7 +43,7 @@ from sqlalchemy import (
 )
 
 from plaudit import semconv
-from plaudit_collector.crediting import RATED_SPANS, heal
+from plaudit_collector.crediting import RATED_SPANS, first_root, heal
 from plaudit_collector.errors import ApiError
 from plaudit_collector.tables import Feedback, Span
 
@@ -272,7 +273,7 @@ def credit_joins(s: Any, trace_col: Any, span_col: Any) -> list[tuple[Any, list[
     planners from using the span index."""
     return [
         (and_(s.c.trace_id == trace_col, s.c.span_id == span_col), []),
-        (and_(s.c.trace_id == trace_col, s.c.parent_span_id.is_(None)), [span_col.is_(None)]),
+        (and_(s.c.trace_id == trace_col, s.c.id == first_root(s)), [span_col.is_(None)]),
     ]
 
 
