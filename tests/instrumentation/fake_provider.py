@@ -1,15 +1,21 @@
-"""A local HTTP server speaking the OpenAI chat-completions and Anthropic messages wire formats.
+"""A local HTTP server speaking the OpenAI chat-completions and Responses and the Anthropic messages wire formats.
 
 The real ``openai``/``anthropic`` client libraries talk to it over real sockets (``base_url`` pointed
 here), so instrumentation is tested against the libraries' actual parsing and streaming code. Only the
-provider is fake. Shapes follow recorded OpenAI exchanges and the Anthropic Messages API reference.
+provider is fake. Shapes follow recorded OpenAI exchanges, the ``openai`` package's Responses types
+(``openai/types/responses/``) and the Anthropic Messages API reference.
 
 The request's ``model`` picks the scenario:
 
 * anything ordinary: a text answer (``"Hello from the fake provider."``);
 * ``...tool...``: a tool call (``get_weather`` with ``{"city": "Paris"}``);
 * ``error-<status>``: an API error with that HTTP status;
-* ``...stream-error...`` with ``stream=true``: two chunks, then an error inside the stream.
+* ``...stream-error...`` with ``stream=true``: two chunks, then an error inside the stream. On
+  ``/v1/responses`` the ``error`` event nests its fields under ``error`` as the live API sends it, which
+  makes the ``openai`` library raise;
+* Responses only: ``...error-event...`` with ``stream=true`` sends the ``error`` event in the documented
+  flat shape (the library yields it as an event), ``...failed...`` ends the stream with ``response.failed``,
+  and ``...incomplete...`` stops at ``max_output_tokens``.
 
 ``"stream": true`` answers with server-sent events; the first chunk waits ``first_chunk_delay`` seconds
 so the time to first chunk is measurable. ``replay_openai_body`` answers the next OpenAI call with a
@@ -77,6 +83,8 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             provider.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
             if self.path.rstrip("/").endswith("/chat/completions"):
                 self._openai(body)
+            elif self.path.rstrip("/").endswith("/v1/responses"):
+                self._responses(body)
             elif self.path.rstrip("/").endswith("/v1/messages"):
                 self._anthropic(body)
             else:
@@ -127,6 +135,21 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 self._sse(_openai_stream(body))
                 return
             self._json(200, _openai_completion(body))
+
+        def _responses(self, body: dict[str, Any]) -> None:
+            model = str(body.get("model", ""))
+            if provider.replay_openai_body is not None:
+                raw, provider.replay_openai_body = provider.replay_openai_body, None
+                self._json(200, None, raw=raw)
+                return
+            if model.startswith("error-"):
+                status = int(model.split("-", 1)[1])
+                self._json(status, {"error": {"message": f"fake {status}", "type": "fake_error", "code": str(status)}})
+                return
+            if body.get("stream"):
+                self._sse(_responses_stream(body))
+                return
+            self._json(200, _response_object(body, "fake1"))
 
         # --- Anthropic -------------------------------------------------------------------------------------
 
@@ -226,6 +249,137 @@ def _openai_stream(body: dict[str, Any]) -> list[tuple[str | None, Any]]:
         last["usage"] = _usage()
         events.append((None, last))
     events.append((None, "[DONE]"))
+    return events
+
+
+def _responses_usage() -> dict[str, Any]:
+    return {
+        "input_tokens": INPUT_TOKENS,
+        "input_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 0},
+        "output_tokens": OUTPUT_TOKENS,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS,
+    }
+
+
+def _message_item(suffix: str, text: str, status: str = "completed") -> dict[str, Any]:
+    content = [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}] if text else []
+    return {"id": f"msg_{suffix}", "type": "message", "status": status, "role": "assistant", "content": content}
+
+
+def _function_call_item(suffix: str, arguments: str, status: str = "completed") -> dict[str, Any]:
+    return {
+        "id": f"fc_{suffix}",
+        "type": "function_call",
+        "status": status,
+        "call_id": f"call_{suffix}",
+        "name": "get_weather",
+        "arguments": arguments,
+    }
+
+
+def _response_object(
+    body: dict[str, Any], suffix: str, status: str = "completed", output: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A ``Response`` as ``POST /v1/responses`` returns it, or as a stream's lifecycle events carry it."""
+    model = str(body.get("model"))
+    if output is None:
+        tool = "tool" in model
+        output = [_function_call_item(suffix, TOOL_ARGS) if tool else _message_item(suffix, TEXT)]
+    if "incomplete" in model and status == "completed":
+        status = "incomplete"
+    return {
+        "id": f"resp_{suffix}",
+        "object": "response",
+        "created_at": 1772011293,
+        "status": status,
+        "background": False,
+        "completed_at": 1772011294 if status == "completed" else None,
+        "error": {"code": "server_error", "message": "fake failure", "param": None, "type": None}
+        if status == "failed"
+        else None,
+        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "max_tool_calls": None,
+        "model": _served_model(body),
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "prompt_cache_key": None,
+        "reasoning": {"effort": None, "summary": None},
+        "safety_identifier": None,
+        "service_tier": "default",
+        "store": True,
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto",
+        "tools": body.get("tools") or [],
+        "top_logprobs": 0,
+        "top_p": body.get("top_p", 1.0),
+        "truncation": "disabled",
+        "usage": _responses_usage() if status in ("completed", "incomplete") else None,
+        "user": None,
+        "metadata": {},
+    }
+
+
+def _responses_stream(body: dict[str, Any]) -> list[tuple[str | None, Any]]:
+    """The typed events of a streamed response, each named by its ``type`` (no ``[DONE]`` on this endpoint)."""
+    model = str(body.get("model"))
+    events: list[tuple[str | None, Any]] = []
+
+    def emit(kind: str, **fields: Any) -> None:
+        events.append((kind, {"type": kind, "sequence_number": len(events), **fields}))
+
+    suffix = "fake2"
+    emit("response.created", response=_response_object(body, suffix, "in_progress", []))
+    emit("response.in_progress", response=_response_object(body, suffix, "in_progress", []))
+    if "tool" in model:
+        item = _function_call_item(suffix, "", "in_progress")
+        emit("response.output_item.added", output_index=0, item=item)
+        for piece in ('{"city"', ': "Par', 'is"}'):
+            emit("response.function_call_arguments.delta", item_id=item["id"], output_index=0, delta=piece)
+        emit("response.function_call_arguments.done", item_id=item["id"], output_index=0, arguments=TOOL_ARGS)
+        done_item = _function_call_item(suffix, TOOL_ARGS)
+    else:
+        item = _message_item(suffix, "", "in_progress")
+        emit("response.output_item.added", output_index=0, item=item)
+        part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+        emit("response.content_part.added", item_id=item["id"], output_index=0, content_index=0, part=part)
+        cut_short = any(s in model for s in ("stream-error", "error-event", "failed"))
+        for piece in TEXT_PIECES[:1] if cut_short else TEXT_PIECES:
+            emit(
+                "response.output_text.delta",
+                item_id=item["id"],
+                output_index=0,
+                content_index=0,
+                delta=piece,
+                logprobs=[],
+            )
+        if "stream-error" in model:
+            error = {
+                "type": "server_error",
+                "code": "server_error",
+                "message": "fake failure mid-stream",
+                "param": None,
+            }
+            emit("error", error=error)
+            return events
+        if "error-event" in model:
+            emit("error", code="server_error", message="fake failure mid-stream", param=None)
+            return events
+        if "failed" in model:
+            partial = [_message_item(suffix, TEXT_PIECES[0], "incomplete")]
+            emit("response.failed", response=_response_object(body, suffix, "failed", partial))
+            return events
+        emit("response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=TEXT, logprobs=[])
+        part = {**part, "text": TEXT}
+        emit("response.content_part.done", item_id=item["id"], output_index=0, content_index=0, part=part)
+        done_item = _message_item(suffix, TEXT)
+    emit("response.output_item.done", output_index=0, item=done_item)
+    final = _response_object(body, suffix, output=[done_item])
+    emit("response.incomplete" if final["status"] == "incomplete" else "response.completed", response=final)
     return events
 
 

@@ -80,7 +80,8 @@ def require(module: str, extra: str) -> None:
 
 
 def instrument_openai() -> Instrumentation:
-    """Trace every ``chat.completions.create`` call of the ``openai`` library (sync, async, streaming).
+    """Trace every ``chat.completions.create`` and ``responses.create`` call of the ``openai`` library (sync,
+    async, streaming, the ``.stream()`` helpers).
 
     Returns:
         The handle; ``.uninstrument()`` restores the library.
