@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -122,21 +123,15 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
         # --- OpenAI ----------------------------------------------------------------------------------------
 
         def _openai(self, body: dict[str, Any]) -> None:
-            model = str(body.get("model", ""))
-            if provider.replay_openai_body is not None:
-                raw, provider.replay_openai_body = provider.replay_openai_body, None
-                self._json(200, None, raw=raw)
-                return
-            if model.startswith("error-"):
-                status = int(model.split("-", 1)[1])
-                self._json(status, {"error": {"message": f"fake {status}", "type": "fake_error", "code": str(status)}})
-                return
-            if body.get("stream"):
-                self._sse(_openai_stream(body))
-                return
-            self._json(200, _openai_completion(body))
+            self._openai_like(body, _openai_stream, _openai_completion)
 
         def _responses(self, body: dict[str, Any]) -> None:
+            self._openai_like(body, _responses_stream, lambda b: _response_object(b, "fake1"))
+
+        def _openai_like(
+            self, body: dict[str, Any], stream: Callable[[dict[str, Any]], Any], answer: Callable[[dict[str, Any]], Any]
+        ) -> None:
+            """Chat completions and Responses share the replay, error and stream switches."""
             model = str(body.get("model", ""))
             if provider.replay_openai_body is not None:
                 raw, provider.replay_openai_body = provider.replay_openai_body, None
@@ -147,9 +142,9 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 self._json(status, {"error": {"message": f"fake {status}", "type": "fake_error", "code": str(status)}})
                 return
             if body.get("stream"):
-                self._sse(_responses_stream(body))
+                self._sse(stream(body))
                 return
-            self._json(200, _response_object(body, "fake1"))
+            self._json(200, answer(body))
 
         # --- Anthropic -------------------------------------------------------------------------------------
 

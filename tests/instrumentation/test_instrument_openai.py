@@ -316,10 +316,17 @@ def test_a_plaudit_failure_leaves_results_and_user_errors_unchanged(
             streamed = [c for c in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)]
             with pytest.raises(openai.RateLimitError, match="fake 429"):
                 client.chat.completions.create(model="error-429", messages=MESSAGES)
+            answer = client.responses.create(model="gpt-4o-mini", input="Weather?")
+            events = list(client.responses.create(model="gpt-4o-mini", input="Weather?", stream=True))
+            with pytest.raises(openai.RateLimitError, match="fake 429"):
+                client.responses.create(model="error-429", input="Weather?")
     finally:
         plaudit.shutdown()
         provider.shutdown()
     assert isinstance(result, openai.types.chat.ChatCompletion)
     assert result.choices[0].message.content == TEXT
     assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == TEXT
+    assert isinstance(answer, openai.types.responses.Response)  # the Responses API, likewise
+    assert answer.output_text == TEXT
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == TEXT
     assert any(r.name == "plaudit" and r.levelno == logging.ERROR for r in caplog.records)
