@@ -300,9 +300,11 @@ def insert_rows(db: Database, rows: list[tuple[Any, ...]]) -> None:
                 r[at["output_tokens"]],
                 r[at["cost"]],
             )
-        deltas.apply(conn, db.dialect)
         if rows:
             crediting.resolve_traces(conn, rows[0][0], [r[1] for r in rows])
+        # Last: on PostgreSQL this locks the day's cells, which every concurrent batch also needs, so they
+        # stay locked only for the update and the commit.
+        deltas.apply(conn, db.dialect)
 
 
 def _new_rows(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -329,7 +329,8 @@ def credited(
     by_session = (
         select(*dims_on(s), cast(literal(None), Integer).label("u_span"), f.c.session_id.label("u_session"), *common)
         .select_from(f.join(s, and_(s.c.session_id == f.c.session_id, s.c.parent_span_id.is_(None))))
-        .where(*fb_terms, *sp_terms, f.c.target_type == "session")
+        # an inline constant, so SQLite can use the partial index of session-level feedback
+        .where(*fb_terms, *sp_terms, f.c.target_type == literal("session", literal_execute=True))
         .distinct()
     )
     return union_all(*by_span, by_session)

@@ -19,7 +19,14 @@ class Feedback(SQLModel, table=True):
         UniqueConstraint("project", "idempotency_key", name="uq_feedback_project_idempotency"),
         Index("ix_feedback_target", "project", "trace_id", "span_id"),
         Index("ix_feedback_project_name", "project", "name", "is_current"),
-        Index("ix_feedback_project_target_type", "project", "target_type", "name"),
+        Index(  # session-level ratings, joined to their sessions' spans at query time
+            "ix_feedback_sessions",
+            "project",
+            "name",
+            "is_current",
+            sqlite_where=text("target_type = 'session'"),
+            postgresql_where=text("target_type = 'session'"),
+        ),
         Index(
             "ix_feedback_unresolved",
             "project",
