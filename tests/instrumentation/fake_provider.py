@@ -1,4 +1,4 @@
-"""A local HTTP server speaking the OpenAI chat-completions and Responses and the Anthropic messages wire formats.
+"""A local HTTP server speaking the OpenAI (chat completions, Responses, embeddings) and Anthropic wire formats.
 
 The real ``openai``/``anthropic`` client libraries talk to it over real sockets (``base_url`` pointed
 here), so instrumentation is tested against the libraries' actual parsing and streaming code. Only the
@@ -17,6 +17,13 @@ The request's ``model`` picks the scenario:
   flat shape (the library yields it as an event), ``...failed...`` ends the stream with ``response.failed``,
   and ``...incomplete...`` stops at ``max_output_tokens``.
 
+A chat request whose ``response_format`` (or a Responses request whose ``text.format``) has type
+``json_schema``, as the ``parse`` helpers send, is answered with ``STRUCTURED``, which fits a model with one
+``city: str`` field. ``POST /v1/embeddings`` answers one vector per input (``embedding_vector(i)``, with the
+request's ``dimensions`` or ``EMBEDDING_DIMENSIONS`` floats), as little-endian float32 base64 when
+``encoding_format`` is ``"base64"`` (the ``openai`` client's default), and ``EMBEDDING_TOKENS`` prompt
+tokens per input; ``error-<status>`` and the replay apply there too.
+
 ``"stream": true`` answers with server-sent events; the first chunk waits ``first_chunk_delay`` seconds
 so the time to first chunk is measurable. ``replay_openai_body`` answers the next OpenAI call with a
 recorded body verbatim.
@@ -24,7 +31,9 @@ recorded body verbatim.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +45,9 @@ TEXT_PIECES = ["Hello", " from the", " fake provider."]
 TOOL_ARGS = '{"city": "Paris"}'
 INPUT_TOKENS = 12
 OUTPUT_TOKENS = 7
+STRUCTURED = '{"city": "Paris"}'
+EMBEDDING_DIMENSIONS = 4
+EMBEDDING_TOKENS = 3
 
 
 class FakeProvider:
@@ -86,6 +98,8 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 self._openai(body)
             elif self.path.rstrip("/").endswith("/v1/responses"):
                 self._responses(body)
+            elif self.path.rstrip("/").endswith("/v1/embeddings"):
+                self._openai_like(body, None, _embedding_list)
             elif self.path.rstrip("/").endswith("/v1/messages"):
                 self._anthropic(body)
             else:
@@ -129,9 +143,12 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             self._openai_like(body, _responses_stream, lambda b: _response_object(b, "fake1"))
 
         def _openai_like(
-            self, body: dict[str, Any], stream: Callable[[dict[str, Any]], Any], answer: Callable[[dict[str, Any]], Any]
+            self,
+            body: dict[str, Any],
+            stream: Callable[[dict[str, Any]], Any] | None,
+            answer: Callable[[dict[str, Any]], Any],
         ) -> None:
-            """Chat completions and Responses share the replay, error and stream switches."""
+            """The OpenAI endpoints share the replay, error and stream switches (embeddings never stream)."""
             model = str(body.get("model", ""))
             if provider.replay_openai_body is not None:
                 raw, provider.replay_openai_body = provider.replay_openai_body, None
@@ -141,7 +158,7 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 status = int(model.split("-", 1)[1])
                 self._json(status, {"error": {"message": f"fake {status}", "type": "fake_error", "code": str(status)}})
                 return
-            if body.get("stream"):
+            if body.get("stream") and stream is not None:
                 self._sse(stream(body))
                 return
             self._json(200, answer(body))
@@ -178,9 +195,15 @@ def _usage() -> dict[str, Any]:
     }
 
 
+def _structured(text_format: Any) -> bool:
+    """Whether a request asks for JSON-schema output, as ``parse`` does with a pydantic class."""
+    return isinstance(text_format, dict) and text_format.get("type") == "json_schema"
+
+
 def _openai_completion(body: dict[str, Any]) -> dict[str, Any]:
     tool = "tool" in str(body.get("model"))
-    message: dict[str, Any] = {"role": "assistant", "content": None if tool else TEXT, "refusal": None}
+    text = STRUCTURED if _structured(body.get("response_format")) else TEXT
+    message: dict[str, Any] = {"role": "assistant", "content": None if tool else text, "refusal": None}
     if tool:
         message["tool_calls"] = [
             {"id": "call_fake1", "type": "function", "function": {"name": "get_weather", "arguments": TOOL_ARGS}}
@@ -278,9 +301,11 @@ def _response_object(
 ) -> dict[str, Any]:
     """A ``Response`` as ``POST /v1/responses`` returns it, or as a stream's lifecycle events carry it."""
     model = str(body.get("model"))
+    text_format = (body.get("text") or {}).get("format")
     if output is None:
         tool = "tool" in model
-        output = [_function_call_item(suffix, TOOL_ARGS) if tool else _message_item(suffix, TEXT)]
+        text = STRUCTURED if _structured(text_format) else TEXT
+        output = [_function_call_item(suffix, TOOL_ARGS) if tool else _message_item(suffix, text)]
     if "incomplete" in model and status == "completed":
         status = "incomplete"
     return {
@@ -307,7 +332,7 @@ def _response_object(
         "service_tier": "default",
         "store": True,
         "temperature": body.get("temperature", 1.0),
-        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "text": {"format": text_format or {"type": "text"}, "verbosity": "medium"},
         "tool_choice": "auto",
         "tools": body.get("tools") or [],
         "top_logprobs": 0,
@@ -376,6 +401,31 @@ def _responses_stream(body: dict[str, Any]) -> list[tuple[str | None, Any]]:
     final = _response_object(body, suffix, output=[done_item])
     emit("response.incomplete" if final["status"] == "incomplete" else "response.completed", response=final)
     return events
+
+
+def embedding_vector(index: int, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """The vector served for input ``index``: binary fractions, exact in float32, so base64 round-trips them."""
+    return [index + (j + 1) / 8 for j in range(dimensions)]
+
+
+def _embedding_list(body: dict[str, Any]) -> dict[str, Any]:
+    """A ``CreateEmbeddingResponse``: one vector per input (a string, or a token array), in input order."""
+    input_ = body.get("input")
+    count = len(input_) if isinstance(input_, list) and not all(isinstance(i, int) for i in input_) else 1
+    dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS
+    data = []
+    for index in range(count):
+        vector: Any = embedding_vector(index, dimensions)
+        if body.get("encoding_format") == "base64":
+            vector = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    tokens = EMBEDDING_TOKENS * count
+    return {
+        "object": "list",
+        "data": data,
+        "model": _served_model(body),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def _anthropic_message(body: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ import openai
 import pytest
 from fake_provider import INPUT_TOKENS, OUTPUT_TOKENS, TEXT, FakeProvider
 from openai.resources.chat.completions import AsyncCompletions, Completions
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from openai_helpers import ExplodingProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 
 import plaudit
@@ -287,19 +288,6 @@ def test_instrument_is_idempotent_and_uninstrument_restores_the_library(
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert exporter.get_finished_spans() == ()
     openai_instrumented.uninstrument()  # twice is fine
-
-
-class ExplodingProcessor(SpanProcessor):
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def on_start(self, span: Span, parent_context: object = None) -> None:
-        if self.where == "start":
-            raise RuntimeError("plaudit-side failure on start")
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.where == "end":
-            raise RuntimeError("plaudit-side failure on end")
 
 
 @pytest.mark.parametrize("where", ["start", "end"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import openai
 import pytest
 from fake_provider import INPUT_TOKENS, OUTPUT_TOKENS, TEXT, TEXT_PIECES, FakeProvider
 from openai.resources.responses import AsyncResponses, Responses
+from openai_helpers import async_client, content, llm_span
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -38,19 +38,6 @@ def client(fake: FakeProvider) -> Iterator[openai.OpenAI]:
 
 def sync_client(fake: FakeProvider) -> openai.OpenAI:
     return openai.OpenAI(api_key="k", base_url=fake.openai_url, max_retries=0)
-
-
-def async_client(fake: FakeProvider) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key="k", base_url=fake.openai_url, max_retries=0)
-
-
-def llm_span(exporter: InMemorySpanExporter) -> ReadableSpan:
-    (span,) = [s for s in exporter.get_finished_spans() if s.attributes.get(semconv.GEN_AI_PROVIDER_NAME) == "openai"]
-    return span
-
-
-def content(span: ReadableSpan, key: str) -> Any:
-    return json.loads(span.attributes[key])  # type: ignore[arg-type]
 
 
 def output_parts(span: ReadableSpan) -> Any:

@@ -81,7 +81,10 @@ def require(module: str, extra: str) -> None:
 
 def instrument_openai() -> Instrumentation:
     """Trace every ``chat.completions.create`` and ``responses.create`` call of the ``openai`` library (sync,
-    async, streaming, the ``.stream()`` helpers).
+    async, streaming, the ``.stream()`` helpers) as a GenAI ``chat`` span, and likewise the structured-output
+    ``chat.completions.parse`` and ``responses.parse``; ``embeddings.create`` becomes an ``embeddings`` span.
+
+    Methods an older ``openai`` lacks are skipped, so one call covers whatever the installed version offers.
 
     Returns:
         The handle; ``.uninstrument()`` restores the library.

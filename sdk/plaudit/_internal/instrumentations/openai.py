@@ -1,4 +1,4 @@
-"""Trace the ``openai`` library's chat completions and Responses API calls as OTel GenAI CLIENT spans.
+"""Trace the ``openai`` library's chat completions, Responses API and embeddings calls as OTel GenAI CLIENT spans.
 
 Our own thin wrapper rather than ``opentelemetry-instrumentation-openai-v2``: that package (2.4b0) pins
 ``opentelemetry-semantic-conventions~=0.60b0`` and pulls in ``opentelemetry-instrumentation``,
@@ -9,6 +9,11 @@ records no time to first chunk on the span. What we need is small: one span per
 covers both ``.stream()`` helpers), request and response attributes under the ``gen_ai.*`` names, and the
 stream observed in place. The GenAI conventions name a Responses API call ``chat`` like a chat completion
 and record its ``instructions`` under ``gen_ai.system_instructions`` (non-normative LLM-call examples).
+
+The structured-output ``parse`` methods of both resources post on their own rather than through ``create``,
+so they are wrapped too, as the same ``chat`` spans; the pydantic class they take (``response_format``,
+``text_format``) is not read. ``embeddings.create`` is an ``embeddings`` span whose attributes are built in
+``openai_extras.py``.
 
 Every wrapper follows the same order: our parsing in a try (on failure the original runs untraced),
 the user's call outside our try, user exceptions recorded and re-raised unchanged, the original
@@ -641,13 +646,14 @@ def _no_failure(result: Any) -> None:
 
 @dataclass(frozen=True)
 class _Endpoint:
-    """What differs between ``chat.completions.create`` and ``responses.create``; the wrappers are shared."""
+    """What differs between the traced endpoints (chat completions, Responses, embeddings); the wrappers are shared."""
 
     request_attributes: Callable[[dict[str, Any], bool], dict[str, Any]]
     response_attributes: Callable[[Any, bool], dict[str, Any]]
     result_field: str  # present on a parsed result only, not on a ``with_raw_response`` HTTP response
-    stream_state: type[_StreamState]
+    stream_state: type[_StreamState] = _StreamState  # the base class for an endpoint that never streams
     failure: Callable[[Any], tuple[str, str] | None] = _no_failure
+    operation: str = OPERATION
 
 
 _CHAT = _Endpoint(request_attributes, response_attributes, "choices", _ChatStreamState)
@@ -661,7 +667,7 @@ def _start(kwargs: dict[str, Any], endpoint: _Endpoint) -> tuple[trace_api.Span,
     capture = settings.capture_content and capture_allowed()
     attrs = endpoint.request_attributes(kwargs, capture)
     model = attrs.get(semconv.GEN_AI_REQUEST_MODEL)
-    span = get_tracer().start_span(span_name(OPERATION, model), kind=SpanKind.CLIENT, attributes=attrs)
+    span = get_tracer().start_span(span_name(endpoint.operation, model), kind=SpanKind.CLIENT, attributes=attrs)
     return span, capture
 
 
@@ -742,31 +748,69 @@ def wrap_async(
     return create
 
 
+def _patch(cls: type, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[], None]:
+    """Replace ``cls.name`` with ``wrap(original)``; the undo puts back exactly what was there.
+
+    A method this ``openai`` version lacks (``parse`` in older releases) is skipped, and its undo does nothing.
+    """
+    own = name in cls.__dict__
+    original = cls.__dict__[name] if own else getattr(cls, name, None)
+    if not callable(original):
+        return lambda: None
+    setattr(cls, name, wrap(original))
+
+    def undo() -> None:
+        if own:
+            setattr(cls, name, original)
+        else:
+            delattr(cls, name)
+
+    return undo
+
+
 def apply() -> Callable[[], None]:
-    """Patch ``create`` of the chat completions and Responses resources, sync and async; return the undo."""
+    """Patch ``create`` and ``parse`` of the chat completions and Responses resources and ``create`` of the
+    embeddings resource, sync and async; return the undo."""
     import openai
     from openai.resources.chat.completions import AsyncCompletions, Completions
 
-    originals: dict[type, Callable[..., Any]] = {
-        Completions: Completions.create,
-        AsyncCompletions: AsyncCompletions.create,
-    }
-    Completions.create = wrap_sync(originals[Completions], openai.Stream, _CHAT)  # type: ignore[method-assign]
-    AsyncCompletions.create = wrap_async(originals[AsyncCompletions], openai.AsyncStream, _CHAT)  # type: ignore[method-assign]
+    from plaudit._internal.instrumentations import openai_extras
+
+    embeddings = _Endpoint(
+        openai_extras.embeddings_request_attributes,
+        openai_extras.embeddings_response_attributes,
+        openai_extras.RESULT_FIELD,
+        operation=openai_extras.OPERATION,
+    )
+    # (sync resource, async resource, endpoint, traced methods)
+    targets: list[tuple[type, type, _Endpoint, tuple[str, ...]]] = [
+        (Completions, AsyncCompletions, _CHAT, ("create", "parse"))
+    ]
     try:
         from openai.resources.responses import AsyncResponses, Responses
-    except ImportError:  # openai before 1.66 has no Responses API; chat completions are still traced
+    except ImportError:  # openai before 1.66 has no Responses API; the other endpoints are still traced
         pass
     else:
-        originals[Responses] = Responses.create
-        originals[AsyncResponses] = AsyncResponses.create
-        Responses.create = wrap_sync(originals[Responses], openai.Stream, _RESPONSES)  # type: ignore[method-assign]
-        AsyncResponses.create = wrap_async(  # type: ignore[method-assign]
-            originals[AsyncResponses], openai.AsyncStream, _RESPONSES
-        )
+        targets.append((Responses, AsyncResponses, _RESPONSES, ("create", "parse")))
+    try:
+        from openai.resources.embeddings import AsyncEmbeddings, Embeddings
+    except ImportError:  # a layout without this module: embeddings stay untraced
+        pass
+    else:
+        targets.append((Embeddings, AsyncEmbeddings, embeddings, ("create",)))
+
+    undos: list[Callable[[], None]] = []
+    for sync_cls, async_cls, endpoint, names in targets:
+        for name in names:
+            undos.append(
+                _patch(sync_cls, name, functools.partial(wrap_sync, stream_cls=openai.Stream, endpoint=endpoint))
+            )
+            undos.append(
+                _patch(async_cls, name, functools.partial(wrap_async, stream_cls=openai.AsyncStream, endpoint=endpoint))
+            )
 
     def undo() -> None:
-        for cls, original in originals.items():
-            cls.create = original  # type: ignore[attr-defined]
+        for step in reversed(undos):
+            step()
 
     return undo
