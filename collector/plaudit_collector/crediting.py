@@ -54,7 +54,7 @@ class _Copies:
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return FEEDBACK.c[COPIED[name]]
+            return self[name]
         except KeyError:
             raise AttributeError(name) from None
 

@@ -64,6 +64,11 @@ def digest(values: Sequence[Any]) -> str:
     return hashlib.sha1(json.dumps(list(values), separators=(",", ":")).encode()).hexdigest()
 
 
+def _new_cell() -> list[Any]:
+    """A cell's sums in ``COUNTS`` order, then its latency histogram ``{bucket: count}``."""
+    return [0, 0, 0, 0, 0, 0, 0.0, 0, {}]
+
+
 class Deltas:
     """Changes to cells, collected in Python and applied in one pass (a few statements per batch)."""
 
@@ -85,7 +90,7 @@ class Deltas:
         key = (project, start_ns // DAY_NS, *dims)
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = [0, 0, 0, 0, 0, 0, 0.0, 0, {}]
+            cell = self.cells[key] = _new_cell()
         cell[0] += sign
         if status_code == "ERROR":
             cell[1] += sign
@@ -226,7 +231,7 @@ def rebuild(conn: Connection, dialect: str, project: str | None = None) -> int:
         key = (row.project, int(row.day), *[getattr(row, n) for n in DIMS])
         cell = cells.get(key)
         if cell is None:
-            cell = cells[key] = [0, 0, 0, 0, 0, 0, 0.0, 0, {}]
+            cell = cells[key] = _new_cell()
         for i, name in enumerate(COUNTS):
             cell[i] += getattr(row, name)
         cell[8][int(row.b)] = int(row.spans)

@@ -151,25 +151,29 @@ def _add_span_buckets(
         groups.add_bucket(key_of(row, width), counts, int(row.b), int(row.spans))
 
 
+def _split(start: int | None, end: int | None) -> tuple[tuple[int | None, int | None] | None, list[Any]]:
+    """A time filter as (first whole day, day after the last whole day), or None when no whole day lies
+    inside, plus the span-time ranges at the edges that must be read from the spans."""
+    first_day = None if start is None else -(-start // DAY_NS)
+    end_day = None if end is None else end // DAY_NS
+    if first_day is not None and end_day is not None and first_day >= end_day:
+        return None, [(start, end)]
+    edges = []
+    if start is not None and first_day is not None and start < first_day * DAY_NS:
+        edges.append((start, first_day * DAY_NS))
+    if end is not None and end_day is not None and end_day * DAY_NS < end:
+        edges.append((end_day * DAY_NS, end))
+    return (first_day, end_day), edges
+
+
 def _from_rollup(
     db: Database, project: str, group_by: Sequence[str], filters: Filters
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
-    start, end = filters.start_ns, filters.end_ns
-    first_day = None if start is None else -(-start // DAY_NS)  # the first whole day
-    end_day = None if end is None else end // DAY_NS  # days before this one are whole
-    edges: list[tuple[int | None, int | None]] = []
-    if first_day is not None and end_day is not None and first_day >= end_day:
-        edges, first_day, end_day = [(start, end)], None, None  # no whole day inside: read the spans
-        whole = False
-    else:
-        whole = True
-        if start is not None and first_day is not None and start < first_day * DAY_NS:
-            edges.append((start, first_day * DAY_NS))
-        if end is not None and end_day is not None and end_day * DAY_NS < end:
-            edges.append((end_day * DAY_NS, end))
+    days, edges = _split(filters.start_ns, filters.end_ns)
     groups = _Groups()
     with connect(db) as conn:
-        if whole:
+        if days is not None:
+            first_day, end_day = days
             r = ROLLUP
             dims = labelled(group_by, r)
             width = len(dims)
