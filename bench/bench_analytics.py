@@ -161,9 +161,10 @@ def timed(fn: Callable[[], Any], runs: int = 3) -> tuple[float, Any]:
 def run(label: str, url: str, spans: list[tuple[Any, ...]], feedback: list[tuple[Any, ...]]) -> bool:
     from sqlalchemy import text
 
-    from plaudit_collector import analytics, crediting, rollup
+    from plaudit_collector import analytics
     from plaudit_collector.analytics.core import Filters
-    from plaudit_collector.db import Database
+    from plaudit_collector.store import copies, rollup
+    from plaudit_collector.store.db import Database
 
     db = Database(url)
     db.create_schema()
@@ -175,7 +176,7 @@ def run(label: str, url: str, spans: list[tuple[Any, ...]], feedback: list[tuple
     # A bulk load bypasses ingest, so build what ingest maintains the way the schema migration does.
     start = time.perf_counter()
     with db.engine.begin() as conn:
-        resolved = crediting.resolve_all(conn)
+        resolved = copies.resolve_all(conn)
         cells = rollup.rebuild(conn, db.dialect)
     with db.engine.begin() as conn:
         conn.execute(text("ANALYZE"))

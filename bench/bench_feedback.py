@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 
-from plaudit_collector.db import Database
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
-from plaudit_collector.tables import Feedback, utcnow
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.tables import Feedback, utcnow
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 

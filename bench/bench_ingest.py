@@ -90,19 +90,20 @@ def make_batches(count: int, seed: int = 7) -> list[bytes]:
 
 def baseline(db_url: str, bodies: list[bytes]) -> float:
     """Spans/s of a bare executemany of the collector's own rows, one transaction per batch."""
-    from plaudit_collector import span_store
-    from plaudit_collector.db import Database
-    from plaudit_collector.tables import utcnow
+    from plaudit_collector.ingest.spans import build_batch
+    from plaudit_collector.store.db import Database
+    from plaudit_collector.store.spans import insert_sql, received_value
+    from plaudit_collector.store.tables import utcnow
 
     db = Database(db_url)
     db.prepare()
-    received = span_store.received_value(db, utcnow())
+    received = received_value(db, utcnow())
     batches = []
     for body in bodies:
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
-        batches.append(span_store.build_batch(request, "baseline", received=received).rows)
-    sql = span_store.insert_sql(db.dialect)
+        batches.append(build_batch(request, "baseline", received=received).rows)
+    sql = insert_sql(db.dialect)
     raw = db.engine.raw_connection()
     try:
         started = time.perf_counter()
@@ -182,7 +183,7 @@ def end_to_end(db_url: str, bodies: list[bytes]) -> tuple[float, float]:
 def _count(db_url: str, project: str) -> int:
     from sqlalchemy import text
 
-    from plaudit_collector.db import Database
+    from plaudit_collector.store.db import Database
 
     db = Database(db_url)
     try:

@@ -1,4 +1,7 @@
-"""The collector's FastAPI application factory."""
+"""The collector's FastAPI application factory: the API's routers and the dashboard, over one database.
+
+``create_app(settings)`` is what ``plaudit serve`` runs and what tests and embedding apps build.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from plaudit._version import __version__
-from plaudit_collector import errors, retention
-from plaudit_collector.db import Database
-from plaudit_collector.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
-from plaudit_collector.routes import export as export_routes
+from plaudit_collector.api import errors
+from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
+from plaudit_collector.api.routes import export as export_routes
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.store import retention
+from plaudit_collector.store.db import Database
+from plaudit_collector.web import routes as web_routes
 
 
 def create_app(settings: CollectorSettings | None = None, db: Database | None = None) -> FastAPI:
@@ -42,7 +47,17 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     app.state.settings = settings
     app.state.db = database
     errors.install(app)
-    for module in (traces, logs, feedback, feedback_tokens, score_configs, analytics, export_routes, health):
+    for module in (
+        traces,
+        logs,
+        feedback,
+        feedback_tokens,
+        score_configs,
+        analytics,
+        export_routes,
+        health,
+        web_routes,
+    ):
         app.include_router(module.router)
     feedback_tokens.install_cors(app, settings.feedback_cors_origins)
     _document_feedback_models(app)

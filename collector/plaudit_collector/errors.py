@@ -1,14 +1,12 @@
-"""One error shape for every endpoint: ``{"error": {"code", "message", "field"}}``."""
+"""The one error every stage raises for a bad request: ``ApiError(status, code, message, field)``.
+
+It carries no web framework: ingest, store and analytics raise it, and :mod:`plaudit_collector.api.errors`
+turns it into ``{"error": {"code", "message", "field"}}`` with its status.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class ApiError(Exception):
@@ -44,7 +42,8 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return "".join(parts) or "body"
 
 
-def validation_error(exc: ValidationError | RequestValidationError, prefix: tuple[Any, ...] = ()) -> ApiError:
+def validation_error(exc: Any, prefix: tuple[Any, ...] = ()) -> ApiError:
+    """The first problem of a pydantic (or FastAPI request) validation error, as a 422 naming its field."""
     first = exc.errors()[0]
     loc = tuple(first.get("loc", ()))
     # Drop pydantic's union-member tags such as "bool" or "function-after[...]" from the path.
@@ -52,19 +51,3 @@ def validation_error(exc: ValidationError | RequestValidationError, prefix: tupl
     field = field_path(prefix + loc)
     message = first.get("msg", "invalid value")
     return ApiError(422, "invalid_field", f"{field}: {message}", field)
-
-
-def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        err = validation_error(exc)
-        return JSONResponse(error_body(err.code, err.message, err.field), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail), None), status_code=exc.status_code)

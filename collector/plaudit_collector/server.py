@@ -1,4 +1,4 @@
-"""Run the collector with uvicorn, in the foreground or in a background thread."""
+"""Run the collector with uvicorn, in the foreground or in a background thread (the demo, tests)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ import uvicorn
 
 from plaudit_collector.app import create_app
 from plaudit_collector.settings import CollectorSettings
+
+LOOPBACK_HOSTS = frozenset(("127.0.0.1", "localhost", "::1", "[::1]"))
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (binding there needs no API keys)."""
+    return host.strip().lower() in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

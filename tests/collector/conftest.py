@@ -117,16 +117,16 @@ def http(collector: Any) -> Iterator[httpx.Client]:
 @pytest.fixture
 def auth_collector(db_url: str) -> Iterator[Any]:
     """A real collector that requires API keys, plus ``make_key(project)`` to mint them."""
-    from plaudit_collector import auth
-    from plaudit_collector.db import Database
     from plaudit_collector.server import BackgroundServer
     from plaudit_collector.settings import CollectorSettings
+    from plaudit_collector.store import projects
+    from plaudit_collector.store.db import Database
 
     server = BackgroundServer(CollectorSettings(db_url=db_url, auth=True)).start()
     database: Database = server.app.state.db
 
     def make_key(project: str) -> str:
-        key, _ = auth.create_key(database, project)
+        key, _ = projects.create_key(database, project)
         return key
 
     server.make_key = make_key  # type: ignore[attr-defined]

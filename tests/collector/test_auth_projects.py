@@ -16,7 +16,7 @@ def client(server: Any, key: str | None) -> httpx.Client:
 
 
 def test_missing_unknown_and_revoked_keys_get_401(auth_collector: Any, otlp: Any) -> None:
-    from plaudit_collector import auth
+    from plaudit_collector.store import projects
 
     doc = otlp.request([otlp.span("x")])
     with client(auth_collector, None) as anonymous:
@@ -31,8 +31,8 @@ def test_missing_unknown_and_revoked_keys_get_401(auth_collector: Any, otlp: Any
     key = auth_collector.make_key("alpha")
     with client(auth_collector, key) as good:
         assert good.post("/v1/traces", json=doc).status_code == 200
-        key_id = auth.list_keys(auth_collector.db, "alpha")[0]["id"]
-        assert auth.revoke_key(auth_collector.db, key_id)
+        key_id = projects.list_keys(auth_collector.db, "alpha")[0]["id"]
+        assert projects.revoke_key(auth_collector.db, key_id)
         assert good.post("/v1/traces", json=doc).status_code == 401
 
 
@@ -56,9 +56,9 @@ def test_a_key_never_sees_another_projects_data(auth_collector: Any, otlp: Any) 
 
 
 def test_project_that_stores_no_content(auth_collector: Any, otlp: Any) -> None:
-    from plaudit_collector import auth
+    from plaudit_collector.store import projects
 
-    auth.ensure_project(auth_collector.db, "private", store_content=False)
+    projects.ensure_project(auth_collector.db, "private", store_content=False)
     key = auth_collector.make_key("private")
     trace_id = otlp.trace_id()
     attrs = {
@@ -111,7 +111,7 @@ def test_cli_keys_and_the_bind_address_rule(tmp_path: Path, plaudit_cli: list[st
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_addresses(host: str) -> None:
-    from plaudit_collector.auth import is_loopback
+    from plaudit_collector.server import is_loopback
 
     assert is_loopback(host)
     assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.5")

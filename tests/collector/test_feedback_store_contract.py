@@ -1,4 +1,4 @@
-"""``feedback_store`` as other parts of the collector call it (OTLP-carried feedback uses
+"""The feedback store as other parts of the collector call it (OTLP-carried feedback uses
 ``insert_feedback`` with plain dicts), on SQLite and PostgreSQL: the stored columns analytics rely
 on, one current vote under concurrent writers, and project isolation."""
 
@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 
-from plaudit_collector import feedback_store, tokens
-from plaudit_collector.db import Database
-from plaudit_collector.tables import Feedback
+from plaudit_collector.store import feedback_reads, feedback_writes, score_configs, signing_keys
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.tables import Feedback
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -54,9 +54,9 @@ def test_ingest_shaped_dicts_store_with_the_columns_analytics_read(db: Database)
         },
         {"trace_id": TRACE, "span_id": SPAN, "name": "label", "value": "hallucinated", "source": "annotator"},
     ]
-    ids = feedback_store.insert_feedback(db, "default", items)
+    ids = feedback_writes.insert_feedback(db, "default", items)
     assert len(ids) == 3 and ids == sorted(ids)
-    assert feedback_store.insert_feedback(db, "default", [items[1]]) == [ids[1]]  # idempotent
+    assert feedback_writes.insert_feedback(db, "default", [items[1]]) == [ids[1]]  # idempotent
     rows = _rows(db)
     assert [(r.target_type, r.kind, r.score, r.label, r.source, r.is_current, r.deleted_at) for r in rows] == [
         ("span", "boolean", 0.0, None, "human", True, None),
@@ -67,9 +67,9 @@ def test_ingest_shaped_dicts_store_with_the_columns_analytics_read(db: Database)
 
 
 def test_strict_configs_apply_to_ingested_feedback_too(db: Database) -> None:
-    feedback_store.put_score_config(db, "default", "stars", {"type": "numeric", "min": 1, "max": 5, "strict": True})
-    with pytest.raises(feedback_store.FeedbackRejected) as caught:
-        feedback_store.insert_feedback(
+    score_configs.put_score_config(db, "default", "stars", {"type": "numeric", "min": 1, "max": 5, "strict": True})
+    with pytest.raises(feedback_writes.FeedbackRejected) as caught:
+        feedback_writes.insert_feedback(
             db,
             "default",
             [{"trace_id": TRACE, "name": "stars", "value": 3}, {"trace_id": TRACE, "name": "stars", "value": 9}],
@@ -93,7 +93,7 @@ def test_concurrent_vote_changes_leave_one_current_vote(db: Database) -> None:
                     "value": (n + round_) % 2 == 0,
                     "author": "alice",
                 }
-                feedback_store.insert_feedback(db, "default", [item])
+                feedback_writes.insert_feedback(db, "default", [item])
         except BaseException as exc:
             failures.append(exc)
 
@@ -110,22 +110,22 @@ def test_concurrent_vote_changes_leave_one_current_vote(db: Database) -> None:
 
 def test_projects_do_not_see_or_replace_each_others_feedback(db: Database) -> None:
     item = {"trace_id": TRACE, "span_id": SPAN, "name": "thumbs", "value": True, "author": "x", "idempotency_key": "k"}
-    (a_id,) = feedback_store.insert_feedback(db, "a", [item])
-    (b_id,) = feedback_store.insert_feedback(db, "b", [{**item, "value": False}])
+    (a_id,) = feedback_writes.insert_feedback(db, "a", [item])
+    (b_id,) = feedback_writes.insert_feedback(db, "b", [{**item, "value": False}])
     assert a_id != b_id
     assert [r.is_current for r in _rows(db, "a")] == [True]  # b's vote by "x" did not replace a's
-    assert feedback_store.get_feedback(db, "b", a_id) is None
-    assert feedback_store.delete_feedback(db, "b", a_id) is None
-    assert feedback_store.list_feedback(db, "a")["count"] == 1
-    assert feedback_store.find_orphans(db, "b")["count"] == 1
+    assert feedback_reads.get_feedback(db, "b", a_id) is None
+    assert feedback_writes.delete_feedback(db, "b", a_id) is None
+    assert feedback_reads.list_feedback(db, "a")["count"] == 1
+    assert feedback_reads.find_orphans(db, "b")["count"] == 1
 
 
 def test_the_signing_secret_is_created_once_and_shared(db: Database, db_url: str) -> None:
-    first = tokens.load_secret(db, None)
+    first = signing_keys.load_secret(db, None)
     other = Database(db_url)
     try:
-        assert tokens.load_secret(other, None) == first
+        assert signing_keys.load_secret(other, None) == first
     finally:
         other.dispose()
     assert len(first) >= 32
-    assert tokens.load_secret(db, "from-env") == b"from-env"
+    assert signing_keys.load_secret(db, "from-env") == b"from-env"

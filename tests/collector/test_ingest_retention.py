@@ -11,7 +11,7 @@ DAY_NS = 86_400 * 10**9
 
 
 def test_sweep_deletes_old_spans_and_their_orphaned_feedback(collector: Any, http: httpx.Client, otlp: Any) -> None:
-    from plaudit_collector.retention import sweep
+    from plaudit_collector.store.retention import sweep
 
     now = time.time_ns()
     old_trace, new_trace, pending_trace = otlp.trace_id(), otlp.trace_id(), otlp.trace_id()

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from plaudit_collector.db import Database
+from plaudit_collector.store.db import Database
 
 
 def schema_diff(db: Database) -> list[object]:

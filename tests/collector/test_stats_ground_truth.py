@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from plaudit_collector import stats
-from plaudit_collector.stats import Summary
+from plaudit_collector.analytics import stats
+from plaudit_collector.analytics.stats import Summary
 
 
 def _summary(values: np.ndarray) -> Summary:

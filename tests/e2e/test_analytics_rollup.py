@@ -19,9 +19,9 @@ import pytest
 from analytics_seed import BASE_NS, DAY_NS, Seeder
 from sqlalchemy import select, text, update
 
-from plaudit_collector import crediting, rollup
-from plaudit_collector.db import Database
-from plaudit_collector.tables import Feedback, SpanRollup
+from plaudit_collector.store import copies, rollup
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.tables import Feedback, SpanRollup
 
 LB = "/v1/analytics/leaderboard"
 HOUR_NS = 3600 * 10**9
@@ -82,7 +82,7 @@ def _seed(http: httpx.Client, rng: random.Random) -> list[dict[str, Any]]:
 
 
 def test_rollup_follows_ingest_resends_and_retention(collector: Any, http: httpx.Client) -> None:
-    from plaudit_collector.retention import sweep
+    from plaudit_collector.store.retention import sweep
 
     db = collector.app.state.db
     rng = random.Random(7)
@@ -210,8 +210,8 @@ def test_a_missed_copy_is_healed_on_postgresql(collector: Any, http: httpx.Clien
     seed.send()
     table = Feedback.__table__  # type: ignore[attr-defined]
     with db.engine.begin() as conn:  # the state such a race leaves behind
-        conn.execute(update(table).values({table.c[c]: None for c in crediting.COPIED.values()}))
-    crediting._resolved_at.clear()
+        conn.execute(update(table).values({table.c[c]: None for c in copies.COPIED.values()}))
+    copies._resolved_at.clear()
     assert _board(http, "variant", min_count=1)["a"]["count"] == 3
 
 
@@ -287,7 +287,7 @@ def test_plaudit_db_rebuild_repairs_what_an_older_collector_left(collector: Any,
     table = Feedback.__table__  # type: ignore[attr-defined]
     with db.engine.begin() as conn:  # what a collector that knows neither the rollup nor the copies leaves
         conn.execute(SpanRollup.__table__.delete())  # type: ignore[attr-defined]
-        conn.execute(update(table).values({table.c[c]: None for c in crediting.COPIED.values()}))
+        conn.execute(update(table).values({table.c[c]: None for c in copies.COPIED.values()}))
     done = subprocess.run(
         [sys.executable, "-m", "plaudit_collector.cli", "db", "rebuild", "--db", db.url],
         capture_output=True,
@@ -308,7 +308,7 @@ def test_sweeps_running_together_subtract_each_span_once(collector: Any, http: h
     """Two collectors on one PostgreSQL both run retention: each span leaves the rollup once."""
     import threading
 
-    from plaudit_collector.retention import sweep
+    from plaudit_collector.store.retention import sweep
 
     db = collector.app.state.db
     _seed(http, random.Random(5))

@@ -13,9 +13,10 @@ import pytest
 
 import plaudit
 from plaudit._internal import errors
-from plaudit_collector import auth, tokens
+from plaudit_collector.api import tokens
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.store import projects, signing_keys
 
 ORIGIN = "http://app.example:8000"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -30,8 +31,8 @@ class Env:
         self.server = BackgroundServer(settings).start()
         self.url = self.server.url
         db = self.server.app.state.db
-        self.key_a, _ = auth.create_key(db, "team-a")
-        self.key_b, _ = auth.create_key(db, "team-b")
+        self.key_a, _ = projects.create_key(db, "team-a")
+        self.key_b, _ = projects.create_key(db, "team-b")
 
     def client(self, key: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -155,7 +156,7 @@ def test_minting_needs_an_api_key_and_a_valid_grant(env: Env) -> None:
 def test_forged_tampered_foreign_and_expired_tokens_are_401(env: Env) -> None:
     token = env.mint(env.key_a, names=["thumbs"])
     head, payload, signature = token.split(".")
-    secret = tokens.load_secret(env.server.app.state.db, None)
+    secret = signing_keys.load_secret(env.server.app.state.db, None)
     scope = tokens.verify(token, secret)
     widened = tokens.TokenScope(scope.project, scope.trace_id, None, None, ("thumbs", "stars"), None, scope.expires_at)
     forged_payload = tokens.sign(widened, secret).split(".")[1]

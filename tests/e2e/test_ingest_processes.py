@@ -20,8 +20,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sqlalchemy import text
 
-from plaudit_collector.db import Database
 from plaudit_collector.server import free_port
+from plaudit_collector.store.db import Database
 
 PB = {"content-type": "application/x-protobuf"}
 

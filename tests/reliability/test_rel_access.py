@@ -21,9 +21,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from rel_helpers import CollectorProcess, code_env
 
-from plaudit_collector import auth
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.store import projects
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SID = "00f067aa0ba902b7"
@@ -50,11 +50,11 @@ def otlp(trace_id: str = TID, span_id: str = SID, name: str = "secret-span-name"
 class Keys:
     def __init__(self, server: BackgroundServer) -> None:
         db = server.app.state.db
-        self.alpha, _ = auth.create_key(db, "alpha")
-        self.beta, _ = auth.create_key(db, "beta")
-        self.revoked, revoked_id = auth.create_key(db, "alpha")
-        assert auth.revoke_key(db, revoked_id)
-        self.wrong = auth.KEY_PREFIX + "A" * 43
+        self.alpha, _ = projects.create_key(db, "alpha")
+        self.beta, _ = projects.create_key(db, "beta")
+        self.revoked, revoked_id = projects.create_key(db, "alpha")
+        assert projects.revoke_key(db, revoked_id)
+        self.wrong = projects.KEY_PREFIX + "A" * 43
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +205,7 @@ def test_secrets_never_reach_the_collector_logs(tmp_path: Path, pg_url: str) -> 
         check=True,
     )
     key = created.stdout.strip().splitlines()[-1]
-    assert key.startswith(auth.KEY_PREFIX)
+    assert key.startswith(projects.KEY_PREFIX)
     collector = CollectorProcess(db_url, tmp_path, extra_args=("--auth", "--log-level", "debug")).start()
     try:
         with httpx.Client(base_url=collector.url, timeout=30) as http:

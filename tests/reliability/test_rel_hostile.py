@@ -27,9 +27,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from rel_helpers import CollectorProcess
 
-from plaudit_collector import otlp
+from plaudit_collector.api.routes.feedback import parse_items
 from plaudit_collector.errors import ApiError
-from plaudit_collector.routes.feedback import parse_items
+from plaudit_collector.ingest import decode as otlp
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
 

@@ -12,9 +12,9 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 import plaudit
-from plaudit_collector import auth
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.store import projects
 
 EMAIL = "ada.lovelace+ai@example.co.uk"
 CARD = "4111 1111 1111 1111"
@@ -93,8 +93,8 @@ def test_a_content_free_project_stores_no_message_content(tmp_path: Path) -> Non
     settings = CollectorSettings(db_url=f"sqlite:///{tmp_path / 'quiet.db'}", auth=True)
     with BackgroundServer(settings) as srv:
         db = srv.app.state.db
-        auth.ensure_project(db, "quiet", store_content=False)
-        key, _ = auth.create_key(db, "quiet")
+        projects.ensure_project(db, "quiet", store_content=False)
+        key, _ = projects.create_key(db, "quiet")
         attrs = [
             KeyValue(key="plaudit.input", value=AnyValue(string_value=f"from {EMAIL}")),
             KeyValue(key="plaudit.output", value=AnyValue(string_value="secret answer")),

@@ -1,7 +1,9 @@
 """Analytics: which group of spans gets the best feedback, and is the difference real.
 
-``from plaudit_collector import analytics`` then ``analytics.leaderboard(db, project, "thumbs", ["model"])``.
-Aggregation runs in SQL; :mod:`plaudit_collector.stats` turns the aggregates into intervals and tests.
+Enters: a question (a score, dimensions, filters) against stored spans and feedback. Leaves: plain dicts
+with counts, means and intervals. One module per question (leaderboard, compare, trend, agreement,
+segments, preferences, export); aggregation runs in SQL, :mod:`.stats` turns the aggregates into
+intervals and tests. ``analytics.leaderboard(db, project, "thumbs", ["model"])``.
 """
 
 from __future__ import annotations

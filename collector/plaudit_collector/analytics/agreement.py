@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import case, func, literal, select
 
-from plaudit_collector import stats
+from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import FEEDBACK, Filters, connect, credited
-from plaudit_collector.db import Database
 from plaudit_collector.errors import ApiError
+from plaudit_collector.store.db import Database
 
 MAX_LEVELS = 11
 

@@ -15,7 +15,7 @@ from typing import Any
 from scipy import stats as sps
 from sqlalchemy import and_, case, func, select
 
-from plaudit_collector import stats
+from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import (
     FEEDBACK,
     Filters,
@@ -25,8 +25,8 @@ from plaudit_collector.analytics.core import (
     unit_scores,
 )
 from plaudit_collector.analytics.preferences import head_to_head
-from plaudit_collector.db import Database
 from plaudit_collector.errors import ApiError
+from plaudit_collector.store.db import Database
 
 MAX_ORDINAL_LEVELS = 11
 

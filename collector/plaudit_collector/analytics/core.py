@@ -43,9 +43,9 @@ from sqlalchemy import (
 )
 
 from plaudit import semconv
-from plaudit_collector.crediting import RATED_SPANS, first_root, heal
 from plaudit_collector.errors import ApiError
-from plaudit_collector.tables import Feedback, Span
+from plaudit_collector.store.copies import RATED_SPANS, first_root, heal
+from plaudit_collector.store.tables import Feedback, Span
 
 logger = logging.getLogger("plaudit_collector.analytics")
 
@@ -103,7 +103,7 @@ def check_group_by(group_by: Sequence[str], param: str = "group_by") -> list[str
 
 def connect(db: Any, project: str | None = None) -> Any:
     """A read connection for analytics (for ``project``: after healing its feedback copies, see
-    ``crediting.heal``).
+    ``copies.heal``).
 
     On PostgreSQL, tables never sampled by the planner, or changed a lot since (freshly loaded, before
     autovacuum's next round), get ANALYZEd first: without statistics the planner assumes one row per table,

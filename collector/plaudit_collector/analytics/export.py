@@ -23,7 +23,7 @@ from plaudit_collector.analytics.core import (
     span_conditions,
 )
 from plaudit_collector.analytics.preferences import pair_rows
-from plaudit_collector.db import Database
+from plaudit_collector.store.db import Database
 
 PAGE = 500
 SPAN_COLUMNS = (

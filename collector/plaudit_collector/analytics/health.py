@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import case, func, select
 
-from plaudit_collector import rollup
 from plaudit_collector.analytics.core import (
     DIMENSIONS,
     SPAN,
@@ -27,7 +26,8 @@ from plaudit_collector.analytics.core import (
     labelled,
     span_conditions,
 )
-from plaudit_collector.db import Database
+from plaudit_collector.store import rollup
+from plaudit_collector.store.db import Database
 
 ROLLUP = rollup.ROLLUP
 DAY_NS = rollup.DAY_NS

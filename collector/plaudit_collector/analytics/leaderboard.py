@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from plaudit_collector import stats
+from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import (
     FEEDBACK,
     Filters,
@@ -31,7 +31,7 @@ from plaudit_collector.analytics.core import (
     unit_scores,
 )
 from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
-from plaudit_collector.db import Database
+from plaudit_collector.store.db import Database
 
 DEFAULT_MIN_COUNT = 5
 

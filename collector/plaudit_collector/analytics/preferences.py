@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Select, func, select, union_all
 
-from plaudit_collector import stats
+from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import (
     FEEDBACK,
     SPAN,
@@ -28,7 +28,7 @@ from plaudit_collector.analytics.core import (
     group_dict,
     span_conditions,
 )
-from plaudit_collector.db import Database
+from plaudit_collector.store.db import Database
 
 LABELS = ("a", "b", "tie")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from plaudit_collector import stats
+from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import Filters, format_group, group_dict
 from plaudit_collector.analytics.leaderboard import DEFAULT_MIN_COUNT, leaderboard, score_groups
-from plaudit_collector.db import Database
 from plaudit_collector.errors import ApiError
+from plaudit_collector.store.db import Database
 
 
 def segments(

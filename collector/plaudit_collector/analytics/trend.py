@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import literal
 
-from plaudit_collector import stats
+from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import (
     Filters,
     connect,
@@ -22,7 +22,7 @@ from plaudit_collector.analytics.core import (
     method_for,
     unit_scores,
 )
-from plaudit_collector.db import Database
+from plaudit_collector.store.db import Database
 
 HOUR_NS = 3600 * 10**9
 BUCKETS = {"hour": HOUR_NS, "day": 24 * HOUR_NS, "week": 7 * 24 * HOUR_NS}

@@ -1,0 +1,1 @@
+"""One router per resource; :func:`plaudit_collector.app.create_app` mounts them all."""

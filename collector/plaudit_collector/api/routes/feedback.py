@@ -1,0 +1,265 @@
+"""Feedback: ingest (one item or a batch, validated whole before anything is stored), preferences,
+reads, history, deletes and the orphans report.
+
+``POST /v1/feedback`` accepts either an API key (``Authorization: Bearer``) or, from a browser, a
+feedback token in the ``X-Plaudit-Feedback-Token`` header: the token's project is used and every
+item must lie within its scope (403 otherwise).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from plaudit_collector.api import deps, tokens
+from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, read_body
+from plaudit_collector.errors import ApiError, validation_error
+from plaudit_collector.schemas import FeedbackAccepted, FeedbackBatch, FeedbackIn, PreferenceIn
+from plaudit_collector.store import feedback_reads, feedback_writes, signing_keys
+
+router = APIRouter(tags=["feedback"])
+
+TOKEN_HEADER = "X-Plaudit-Feedback-Token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is writing: a project (from the API key or the token) and, for a token, what it allows."""
+
+    project: str
+    scope: tokens.TokenScope | None = None
+
+
+async def signing_secret(request: Request) -> bytes:
+    """The feedback-token secret, loaded once per app (settings, else the database's shared one)."""
+    cached = getattr(request.app.state, "feedback_secret", None)
+    if cached is None:
+        settings = request.app.state.settings
+        cached = await run_in_threadpool(
+            signing_keys.load_secret, request.app.state.db, getattr(settings, "secret", None)
+        )
+        request.app.state.feedback_secret = cached
+    return cached  # type: ignore[no-any-return]
+
+
+async def feedback_principal(request: Request) -> Principal:
+    """A feedback token when one is sent (no API key needed), else the API key's project."""
+    token = request.headers.get(TOKEN_HEADER)
+    if token is not None:
+        try:
+            scope = tokens.verify(token, await signing_secret(request))
+        except tokens.TokenError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, TOKEN_HEADER) from None
+        return Principal(scope.project, scope)
+    project = deps.get_project(request)
+    if inspect.isawaitable(project):
+        project = await project
+    return Principal(str(project))
+
+
+PrincipalDep = Annotated[Principal, Depends(feedback_principal)]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}", "body") from None
+
+
+def parse_items(body: bytes) -> tuple[list[FeedbackIn], bool]:
+    """Decode and validate; the first problem becomes a 4xx naming the field. Returns (items, was a batch)."""
+    doc = _decode(body)
+    if not isinstance(doc, dict):
+        raise ApiError(422, "invalid_field", 'body must be a JSON object (one item or {"items": [...]})', "body")
+    batch = "items" in doc
+    try:
+        items = FeedbackBatch.model_validate(doc).items if batch else [FeedbackIn.model_validate(doc)]
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    for index, item in enumerate(items):
+        problem = item.problem()
+        if problem is not None:
+            field = f"items[{index}].{problem[0]}" if batch else problem[0]
+            raise ApiError(422, "invalid_field", f"{field}: {problem[1]}", field)
+    return items, batch
+
+
+async def _store(db: Any, project: str, items: list[dict[str, Any]], batch: bool) -> dict[str, Any]:
+    try:
+        stored = await run_in_threadpool(feedback_writes.store_feedback, db, project, items)
+    except feedback_writes.FeedbackRejected as exc:
+        field = f"items[{exc.index}].{exc.field}" if batch else exc.field
+        raise ApiError(422, "score_config_violation", f"{field}: {exc.message}", field) from None
+    except OperationalError as exc:
+        if exc.connection_invalidated or _is_unavailable(exc):
+            # The database is down, not the request wrong: tell clients to retry, as for a full queue.
+            raise ApiError(
+                503, "unavailable", "database unavailable; retry later", None, {"Retry-After": "1"}
+            ) from None
+        raise
+    return {"ids": [row["id"] for row in stored], "items": stored}
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(word in text for word in ("connection", "could not connect", "server closed", "database is locked"))
+
+
+@router.post(
+    "/v1/feedback",
+    status_code=201,
+    response_model=FeedbackAccepted,
+    summary="Attach feedback to spans, traces or sessions",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": TOKEN_HEADER,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "A feedback token from POST /v1/feedback-tokens, instead of an API key (browsers).",
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/FeedbackIn"},
+                            {"$ref": "#/components/schemas/FeedbackBatch"},
+                        ]
+                    }
+                }
+            },
+        },
+    },
+)
+async def post_feedback(request: Request, db: DatabaseDep, settings: SettingsDep, who: PrincipalDep) -> Any:
+    """Store every item or none; 201 means committed. Retried items with the same ``idempotency_key``
+    return the item stored the first time."""
+    body = await read_body(request, settings.max_feedback_bytes)
+    items, batch = parse_items(body)
+    dumped = [item.model_dump() for item in items]
+    if who.scope is not None:
+        for index, item in enumerate(dumped):
+            try:
+                who.scope.check(f"items[{index}]." if batch else "", item)
+            except tokens.TokenError as exc:
+                raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
+            if who.scope.author is not None:
+                item["author"] = who.scope.author
+    return await _store(db, who.project, dumped, batch)
+
+
+@router.post(
+    "/v1/preferences", status_code=201, response_model=FeedbackAccepted, summary="Record a pairwise preference"
+)
+async def post_preference(request: Request, db: DatabaseDep, settings: SettingsDep, project: ProjectDep) -> Any:
+    """``{"a": {"trace_id", "span_id"} | {"ref"}, "b": ..., "winner": "a"|"b"|"tie", "name": ...}``;
+    stored as one feedback row of kind ``preference`` (A in trace_id/span_id, B in other_*)."""
+    body = await read_body(request, settings.max_feedback_bytes)
+    try:
+        pref = PreferenceIn.model_validate(_decode(body))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    sides: list[tuple[str | None, str | None]] = []
+    for label, side in (("a", pref.a), ("b", pref.b)):
+        try:
+            trace_id, span_id = side.ids()
+        except ValueError as exc:
+            raise ApiError(422, "invalid_field", f"{label}.ref: {exc}", f"{label}.ref") from None
+        if trace_id is None:
+            raise ApiError(422, "invalid_field", f"{label}.trace_id: each side needs a trace_id or a ref", label)
+        sides.append((trace_id, span_id))
+    item = FeedbackIn(
+        trace_id=sides[0][0],
+        span_id=sides[0][1],
+        other_trace_id=sides[1][0],
+        other_span_id=sides[1][1],
+        name=pref.name,
+        kind="preference",
+        value=pref.winner,
+        comment=pref.comment,
+        source=pref.source,
+        author=pref.author,
+        metadata=pref.metadata,
+        idempotency_key=pref.idempotency_key,
+    )
+    problem = item.problem()
+    if problem is not None:
+        raise ApiError(422, "invalid_field", problem[1], "b")
+    return await _store(db, project, [item.model_dump()], False)
+
+
+@router.get("/v1/feedback", summary="List feedback")
+async def list_feedback(
+    db: DatabaseDep,
+    project: ProjectDep,
+    trace_id: Annotated[str | None, Query(max_length=32)] = None,
+    span_id: Annotated[str | None, Query(max_length=16)] = None,
+    session_id: Annotated[str | None, Query(max_length=200)] = None,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+    author: Annotated[str | None, Query(max_length=200)] = None,
+    history: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> Any:
+    """Current feedback matching the filters, newest first; ``history=true`` adds replaced and deleted rows."""
+    return await run_in_threadpool(
+        lambda: feedback_reads.list_feedback(
+            db,
+            project,
+            trace_id=trace_id.lower() if trace_id else None,
+            span_id=span_id.lower() if span_id else None,
+            session_id=session_id,
+            name=name,
+            author=author,
+            history=history,
+            limit=limit,
+            offset=offset,
+        )
+    )
+
+
+@router.get("/v1/feedback/orphans", summary="Feedback whose span never arrived")
+async def orphans(
+    db: DatabaseDep,
+    project: ProjectDep,
+    older_than: Annotated[float, Query(ge=0, le=365 * 24 * 3600, description="seconds; skip newer feedback")] = 0.0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> Any:
+    """Feedback kept for spans that are not (yet) stored. It joins its span as soon as that lands."""
+    return await run_in_threadpool(
+        lambda: feedback_reads.find_orphans(db, project, older_than=older_than, limit=limit, offset=offset)
+    )
+
+
+@router.get("/v1/feedback/{feedback_id}", summary="One feedback item")
+async def get_feedback(feedback_id: int, db: DatabaseDep, project: ProjectDep) -> Any:
+    found = await run_in_threadpool(feedback_reads.get_feedback, db, project, feedback_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no feedback with id {feedback_id}", "feedback_id")
+    return found
+
+
+@router.delete("/v1/feedback/{feedback_id}", summary="Delete one feedback item")
+async def delete_feedback(feedback_id: int, db: DatabaseDep, project: ProjectDep) -> Any:
+    """The row is kept for audit with ``deleted_at`` set and no longer counts anywhere."""
+    found = await run_in_threadpool(feedback_writes.delete_feedback, db, project, feedback_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no feedback with id {feedback_id}", "feedback_id")
+    return found

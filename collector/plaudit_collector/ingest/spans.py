@@ -1,0 +1,185 @@
+"""OTLP spans → span rows and the feedback they carry (pure: a decoded request in, an IngestBatch out).
+
+Each span is checked (ids), normalised (:mod:`.conventions` maps the LLM attribute conventions to one set of
+columns) and checked for carried feedback (:mod:`.carried_feedback`): a span that only carries feedback (a
+post-hoc annotation span, a Logfire feedback span) becomes feedback items, not a row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from plaudit_collector.ingest import carried_feedback, decode
+from plaudit_collector.ingest.batch import IngestBatch
+from plaudit_collector.ingest.conventions import is_content_key, normalise, without_content
+
+MAX_TIME_NS = 2**63 - 1
+"""fixed64 on the wire, signed 64-bit in the database: absurd far-future times are clamped."""
+
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+
+
+def _event_dicts(span: Any, store_content: bool) -> list[dict[str, Any]]:
+    events = []
+    for ev in span.events:
+        attrs = decode.attributes(ev.attributes)
+        if not store_content:
+            attrs = {key: value for key, value in attrs.items() if not is_content_key(key) and key != "content"}
+        events.append({"name": ev.name, "time_ns": ev.time_unix_nano, "attributes": attrs})
+    return events
+
+
+def build_batch(
+    request: ExportTraceServiceRequest, project: str, *, received: Any, store_content: bool = True
+) -> IngestBatch:
+    """Turn a decoded OTLP request into span rows (tuples in ``SPAN_COLUMNS`` order) and feedback items.
+
+    A span with malformed ids is rejected on its own (OTLP partial success); feedback carriers
+    (OpenInference post-hoc annotations, Logfire annotation spans) become feedback, not spans.
+    ``received`` is the ``received_at`` value every row carries, in the form the database wants.
+    """
+    batch = IngestBatch(project)
+    rows = batch.rows
+    kind_names = decode.KIND_NAMES
+    status_names = decode.STATUS_NAMES
+    attributes = decode.attributes
+    dumps = decode.dumps
+    feedback_prefixes = carried_feedback.ANNOTATION_PREFIXES
+    for rs in request.resource_spans:
+        resource = attributes(rs.resource.attributes)
+        service = resource.get("service.name")
+        service_name = str(service)[:200] if service not in (None, "") else None
+        resource_json = dumps(resource)
+        for ss in rs.scope_spans:
+            scope = ss.scope.name[:200] or None
+            for span in ss.spans:
+                tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
+                if len(tid) != 16 or tid == _ZERO_TRACE:
+                    batch.reject(
+                        f"span {span.name[:60]!r}: trace_id must be 16 non-zero bytes (32 hex characters)", "trace_id"
+                    )
+                    continue
+                if len(sid) != 8 or sid == _ZERO_SPAN:
+                    batch.reject(
+                        f"span {span.name[:60]!r}: span_id must be 8 non-zero bytes (16 hex characters)", "span_id"
+                    )
+                    continue
+                if pid and len(pid) != 8:
+                    batch.reject(
+                        f"span {span.name[:60]!r}: parent_span_id must be 8 bytes (16 hex characters)", "parent_span_id"
+                    )
+                    continue
+                trace_id, span_id = tid.hex(), sid.hex()
+                parent_id = pid.hex() if pid and pid != _ZERO_SPAN else None
+                attrs = attributes(span.attributes)
+                events = _event_dicts(span, store_content) if span.events else []
+                links = (
+                    [
+                        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(), **attributes(link.attributes)}
+                        for link in span.links
+                    ]
+                    if span.links
+                    else []
+                )
+                carries_feedback = bool(events) or carried_feedback.LOGFIRE_FEEDBACK_NAME in attrs
+                if not carries_feedback:
+                    for key in attrs:  # a plain loop: cheaper than any() over a generator on the hot path
+                        if key.startswith(feedback_prefixes):
+                            carries_feedback = True
+                            break
+                if carries_feedback:
+                    if _collect_feedback(batch, attrs, events, links, trace_id, span_id, parent_id):
+                        continue  # a feedback carrier: its content is the feedback, not a span to analyse
+                start = min(span.start_time_unix_nano, MAX_TIME_NS)
+                end = min(span.end_time_unix_nano, MAX_TIME_NS)
+                if end < start:
+                    end = start
+                norm = normalise(attrs)
+                if not store_content:
+                    attrs = without_content(attrs)
+                    norm["input"] = norm["output"] = None
+                rows.append(
+                    (
+                        project,
+                        trace_id,
+                        span_id,
+                        parent_id,
+                        span.name[:1000] or "(unnamed)",
+                        kind_names.get(span.kind, "INTERNAL"),
+                        norm["span_kind"],
+                        start,
+                        end,
+                        (end - start) / 1e6,
+                        status_names.get(span.status.code, "UNSET"),
+                        span.status.message or None,
+                        service_name,
+                        norm["model"],
+                        norm["response_model"],
+                        norm["provider"],
+                        norm["input_tokens"],
+                        norm["output_tokens"],
+                        norm["cost"],
+                        norm["input"],
+                        norm["output"],
+                        norm["prompt_name"],
+                        norm["prompt_version"],
+                        norm["config_hash"],
+                        norm["variant"],
+                        norm["user_id"],
+                        norm["session_id"],
+                        dumps(attrs),
+                        resource_json,
+                        scope,
+                        dumps(events) if events else "[]",
+                        dumps(links) if links else "[]",
+                        received,
+                    )
+                )
+    return batch
+
+
+def _collect_feedback(
+    batch: IngestBatch,
+    attrs: dict[str, Any],
+    events: list[dict[str, Any]],
+    links: list[dict[str, Any]],
+    trace_id: str,
+    span_id: str,
+    parent_id: str | None,
+) -> bool:
+    """Add the span's feedback to the batch; True when the span only carried feedback (not stored as a span)."""
+    if carried_feedback.is_logfire_feedback(attrs):
+        item = carried_feedback.logfire_item(attrs, trace_id=trace_id, span_id=span_id, parent_id=parent_id)
+        if item is None:
+            batch.note(f"span {span_id}: Logfire feedback without a usable name and value ignored")
+        else:
+            batch.feedback.append(item)
+        return True
+    evaluations = [ev for ev in events if ev["name"] == carried_feedback.EVALUATION_EVENT]
+    annotated = carried_feedback.has_annotations(attrs)
+    if not annotated and not evaluations:
+        return False
+    carrier = len(links) == 1
+    link = (links[0]["trace_id"], links[0]["span_id"]) if carrier else None
+    skipped = 0
+    if annotated:
+        items, skipped = carried_feedback.annotation_items(attrs, trace_id=trace_id, span_id=span_id, link=link)
+        batch.feedback.extend(items)
+    target_trace, target_span = link if link else (trace_id, span_id)
+    for index, ev in enumerate(evaluations):
+        item = carried_feedback.evaluation_event_item(
+            ev["attributes"],
+            target_trace=target_trace,
+            target_span=target_span,
+            key_parts=(trace_id, span_id, "event", index, ev["time_ns"]),
+        )
+        if item is None:
+            skipped += 1
+        else:
+            batch.feedback.append(item)
+    if skipped:
+        batch.note(f"span {span_id}: {skipped} feedback object(s) without a name and a result ignored")
+    return carrier

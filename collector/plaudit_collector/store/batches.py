@@ -1,0 +1,69 @@
+"""An IngestBatch written in one transaction: span rows, the rollup cells and feedback copies they feed,
+span events, and the feedback the telemetry carried. Either all of it is stored or none of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from plaudit_collector.ingest.batch import COLUMN_AT, IngestBatch
+from plaudit_collector.store import copies, events, rollup, spans
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.feedback_writes import prepare, store_items
+from plaudit_collector.store.score_configs import split_by_configs
+
+_DIM_AT = [COLUMN_AT[name] for name in rollup.DIMS]
+_ROLLUP_AT = [
+    COLUMN_AT[name] for name in ("start_ns", "duration_ms", "status_code", "input_tokens", "output_tokens", "cost")
+]
+_ATTEMPTS = 3
+
+
+def write_batch(db: Database, batch: IngestBatch) -> None:
+    """Store the batch; on return it is committed. Carried feedback that breaks a strict score config is
+    left out and named in ``batch.problems`` (the spans are not refused for it)."""
+    if batch.empty:
+        return
+    for attempt in range(_ATTEMPTS):
+        try:
+            with db.writing(), db.engine.begin() as conn:
+                _write(conn, db, batch)
+            return
+        except IntegrityError:  # a concurrent request stored the same feedback idempotency key: look again
+            if attempt == _ATTEMPTS - 1:
+                raise
+
+
+def _write(conn: Connection, db: Database, batch: IngestBatch) -> None:
+    project = batch.project
+    if batch.rows:
+        stored = spans.insert_rows(conn, db.dialect, batch.rows)
+        if stored:
+            copies.resolve_traces(conn, project, [r[1] for r in stored])
+        deltas = _deltas(stored)
+    else:
+        deltas = None
+    if batch.events:
+        events.insert_events(conn, db.insert(events.EVENTS_TABLE), project, batch.events)
+    if batch.feedback:
+        items, problems = split_by_configs(conn, project, [prepare(item) for item in batch.feedback])
+        for problem in problems:
+            batch.note(problem)
+        if items:
+            store_items(conn, project, items, lock=not db.is_sqlite)
+    if deltas is not None:
+        # Last: on PostgreSQL this locks the day's cells, which every concurrent batch also needs, so they
+        # stay locked only for the update and the commit.
+        deltas.apply(conn, db.dialect)
+
+
+def _deltas(rows: list[tuple[Any, ...]]) -> rollup.Deltas:
+    deltas = rollup.Deltas()
+    start, duration, status, tokens_in, tokens_out, cost = _ROLLUP_AT
+    for r in rows:
+        deltas.add(
+            r[0], r[start], [r[i] for i in _DIM_AT], r[duration], r[status], r[tokens_in], r[tokens_out], r[cost]
+        )
+    return deltas

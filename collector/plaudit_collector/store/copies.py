@@ -1,0 +1,168 @@
+"""Which span a feedback item credits, copied onto the feedback row so analytics never join the span table.
+
+A span-level item credits its span; a trace-level item (no span id) credits the trace's root span (the
+first stored, should a lost parent link leave a trace with several). When that span is stored, its row id
+and its dimensions are copied onto the feedback row (``span_pk``, ``span_model``, ...). Spans never change
+once stored, so the copy never goes stale; feedback that arrives first is resolved when its span lands,
+and a span deleted by retention takes its copies with it. Session-level feedback credits several spans
+and keeps being joined at query time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.engine import Connection
+
+from plaudit_collector.store.tables import Feedback, Span
+
+logger = logging.getLogger("plaudit_collector.store.copies")
+
+SPAN = Span.__table__  # type: ignore[attr-defined]
+FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
+
+COPIED: dict[str, str] = {
+    "id": "span_pk",
+    "start_ns": "span_start_ns",
+    "name": "span_name",
+    "span_kind": "span_kind",
+    "service_name": "span_service_name",
+    "model": "span_model",
+    "provider": "span_provider",
+    "prompt_name": "span_prompt_name",
+    "prompt_version": "span_prompt_version",
+    "config_hash": "span_config_hash",
+    "variant": "span_variant",
+    "user_id": "span_user_id",
+    "session_id": "span_session_id",
+}
+"""Span column → the feedback column holding its copy."""
+
+CHUNK = 500
+RESOLVE_EVERY_SECONDS = 30.0
+_resolved_at: dict[tuple[str, str], float] = {}
+
+
+class _Copies:
+    def __getitem__(self, name: str) -> Any:
+        return FEEDBACK.c[COPIED[name]]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class RatedSpans:
+    """The feedback table seen as the spans it credits: ``RATED_SPANS.c.model`` is ``feedback.span_model``.
+
+    Lets the analytics' dimension and filter builders, written against the span table, run on the copies.
+    """
+
+    c = _Copies()
+
+
+RATED_SPANS = RatedSpans()
+
+
+def _statements(extra: Sequence[Any]) -> list[Any]:
+    f, s = FEEDBACK, SPAN
+    values = {f.c[copy]: s.c[column] for column, copy in COPIED.items()}
+    common = [
+        f.c.span_pk.is_(None),
+        or_(f.c.target_type.is_(None), f.c.target_type != "session"),
+        s.c.project == f.c.project,
+        s.c.trace_id == f.c.trace_id,
+        *extra,
+    ]
+    by_span = update(f).values(values).where(*common, f.c.span_id.is_not(None), s.c.span_id == f.c.span_id)
+    by_trace = update(f).values(values).where(*common, f.c.span_id.is_(None), s.c.id == first_root(s))
+    return [by_span, by_trace]
+
+
+def first_root(s: Any) -> Any:
+    """The row id of the root span of ``s``'s trace that was stored first: trace-level feedback credits it
+    (a trace has one root, unless a parent link was lost; then the choice stays fixed as spans arrive)."""
+    root = SPAN.alias("root")
+    return (
+        select(func.min(root.c.id))
+        .where(root.c.project == s.c.project, root.c.trace_id == s.c.trace_id, root.c.parent_span_id.is_(None))
+        .scalar_subquery()
+    )
+
+
+def resolve_traces(conn: Connection, project: str, trace_ids: Sequence[str]) -> int:
+    """Copy span dimensions onto this project's unresolved feedback for ``trace_ids`` (after spans landed)."""
+    f = FEEDBACK
+    pending = conn.execute(
+        f.select()
+        .with_only_columns(f.c.id)
+        .where(f.c.project == project, f.c.span_pk.is_(None), f.c.trace_id.is_not(None))
+        .limit(1)
+    ).first()
+    if pending is None:  # the common case: nothing waits for a span, so ingest pays one index probe
+        return 0
+    unique = sorted(set(trace_ids))
+    done = 0
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        for statement in _statements([f.c.project == project, f.c.trace_id.in_(chunk)]):
+            done += conn.execute(statement).rowcount or 0
+    return done
+
+
+def resolve_feedback(conn: Connection, feedback_ids: Sequence[int]) -> int:
+    """Copy span dimensions onto just-stored feedback rows whose span is already here."""
+    done = 0
+    for start in range(0, len(feedback_ids), CHUNK):
+        chunk = list(feedback_ids[start : start + CHUNK])
+        for statement in _statements([FEEDBACK.c.id.in_(chunk)]):
+            done += conn.execute(statement).rowcount or 0
+    return done
+
+
+def resolve_all(conn: Connection, project: str | None = None) -> int:
+    """Resolve every waiting item (after a bulk load or a migration, or to heal a concurrent-write race)."""
+    extra = [FEEDBACK.c.project == project] if project is not None else []
+    return sum(conn.execute(statement).rowcount or 0 for statement in _statements(extra))
+
+
+def forget_spans(conn: Connection, span_pks: Sequence[int]) -> None:
+    """Spans deleted: their feedback credits nothing until the span is stored again."""
+    f = FEEDBACK
+    cleared = {f.c[copy]: None for copy in COPIED.values()}
+    for start in range(0, len(span_pks), CHUNK):
+        conn.execute(update(f).values(cleared).where(f.c.span_pk.in_(list(span_pks[start : start + CHUNK]))))
+
+
+def forget_missing(conn: Connection, before_ns: int) -> None:
+    """Clear copies of spans (started before ``before_ns``) that no longer exist: a rating resolved in one
+    transaction while retention deleted its span in another keeps a copy neither could see (PostgreSQL)."""
+    f, s = FEEDBACK, SPAN
+    cleared = {f.c[copy]: None for copy in COPIED.values()}
+    gone = ~exists().where(s.c.id == f.c.span_pk)
+    conn.execute(update(f).values(cleared).where(f.c.span_pk.is_not(None), f.c.span_start_ns < before_ns, gone))
+
+
+def heal(db: Any, project: str) -> None:
+    """PostgreSQL only, at most every 30 s per project: feedback and its span stored at the same moment by
+    two transactions may each miss the other; resolve what such a race left behind. (SQLite serialises
+    writers, so it cannot happen there.)"""
+    if db.dialect != "postgresql":
+        return
+    key = (db.url, project)
+    now = time.monotonic()
+    if now - _resolved_at.get(key, -math.inf) < RESOLVE_EVERY_SECONDS:
+        return
+    _resolved_at[key] = now
+    try:
+        with db.writing(), db.engine.begin() as conn:
+            resolve_all(conn, project)
+    except Exception:
+        logger.debug("could not resolve waiting feedback", exc_info=True)

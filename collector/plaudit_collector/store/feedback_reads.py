@@ -1,0 +1,146 @@
+"""Feedback reads: one item, filtered lists with history, orphans, a trace's feedback, and the JSON form."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session as OrmSession
+
+from plaudit_collector.schemas import WINNERS
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.tables import Feedback, Span
+
+
+def get_feedback(db: Database, project: str, feedback_id: int) -> dict[str, Any] | None:
+    with OrmSession(db.engine) as session:
+        row = session.execute(
+            select(Feedback).where(Feedback.project == project, Feedback.id == feedback_id)
+        ).scalar_one_or_none()
+        return None if row is None else feedback_dict(row)
+
+
+def list_feedback(
+    db: Database,
+    project: str,
+    *,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    session_id: str | None = None,
+    name: str | None = None,
+    author: str | None = None,
+    history: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Feedback matching every given filter, newest first; ``history`` adds replaced and deleted rows."""
+    conditions: list[ColumnElement[bool]] = [Feedback.project == project]
+    for column, value in (
+        (Feedback.trace_id, trace_id),
+        (Feedback.span_id, span_id),
+        (Feedback.session_id, session_id),
+        (Feedback.name, name),
+        (Feedback.author, author),
+    ):
+        if value is not None:
+            conditions.append(column == value)  # type: ignore[arg-type]
+    if not history:
+        conditions += [Feedback.is_current.is_(True), Feedback.deleted_at.is_(None)]  # type: ignore[attr-defined, union-attr]
+    with OrmSession(db.engine) as session:
+        total = session.execute(select(func.count()).select_from(Feedback).where(*conditions)).scalar_one()
+        rows = session.execute(
+            select(Feedback).where(*conditions).order_by(Feedback.id.desc()).limit(limit).offset(offset)  # type: ignore[union-attr]
+        ).scalars()
+        data = [feedback_dict(row) for row in rows]
+    return {"data": data, "count": int(total)}
+
+
+def find_orphans(
+    db: Database, project: str, *, older_than: float = 0.0, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """Current feedback whose span (or, for trace-level feedback, any span of the trace) has not arrived.
+
+    ``older_than`` (seconds) leaves out feedback still within the normal export delay of its spans.
+    A preference is an orphan when either side is missing.
+    """
+
+    def missing(trace_col: Any, span_col: Any) -> ColumnElement[bool]:
+        span_match = or_(span_col.is_(None), Span.span_id == span_col)
+        return ~exists().where(Span.project == project, Span.trace_id == trace_col, span_match)
+
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=max(older_than, 0.0))
+    conditions = [
+        Feedback.project == project,
+        Feedback.is_current.is_(True),  # type: ignore[attr-defined]
+        Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+        Feedback.target_type != "session",
+        Feedback.created_at <= cutoff,  # type: ignore[operator]
+        or_(
+            missing(Feedback.trace_id, Feedback.span_id),
+            and_(Feedback.other_trace_id.is_not(None), missing(Feedback.other_trace_id, Feedback.other_span_id)),  # type: ignore[union-attr]
+        ),
+    ]
+    with OrmSession(db.engine) as session:
+        total = session.execute(select(func.count()).select_from(Feedback).where(*conditions)).scalar_one()
+        rows = session.execute(
+            select(Feedback).where(*conditions).order_by(Feedback.id).limit(limit).offset(offset)
+        ).scalars()
+        data = [feedback_dict(row) for row in rows]
+    return {"data": data, "count": int(total), "older_than": older_than}
+
+
+def feedback_for_trace(session: OrmSession, project: str, trace_id: str) -> list[Feedback]:
+    """Current feedback on a trace or its spans, including preferences where it is the B side."""
+    return list(
+        session.execute(
+            select(Feedback)
+            .where(
+                Feedback.project == project,
+                or_(Feedback.trace_id == trace_id, Feedback.other_trace_id == trace_id),
+                Feedback.is_current.is_(True),  # type: ignore[attr-defined]
+                Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
+            )
+            .order_by(Feedback.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def feedback_dict(fb: Any) -> dict[str, Any]:
+    """The JSON form of a stored row (an ORM ``Feedback`` or a Core row of the feedback table)."""
+    meta = fb.meta if isinstance(fb, Feedback) else fb._mapping["metadata"]
+    return {
+        "id": fb.id,
+        "target_type": fb.target_type,
+        "trace_id": fb.trace_id,
+        "span_id": fb.span_id,
+        "session_id": fb.session_id,
+        "other_trace_id": fb.other_trace_id,
+        "other_span_id": fb.other_span_id,
+        "name": fb.name,
+        "value": fb.value,
+        "kind": fb.kind,
+        "score": fb.score,
+        "label": fb.label,
+        "winner": fb.label if fb.kind == "preference" and fb.label in WINNERS else None,
+        "comment": fb.comment,
+        "correction": fb.correction,
+        "source": fb.source,
+        "author": fb.author,
+        "metadata": meta,
+        "idempotency_key": fb.idempotency_key,
+        "is_current": fb.is_current,
+        "created_at": iso_utc(fb.created_at),
+        "deleted_at": iso_utc(fb.deleted_at),
+    }
+
+
+def iso_utc(moment: Any) -> str | None:
+    """SQLite drops the zone; stored times are UTC, so say so."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,122 @@
+"""Projects and API keys: create, list, revoke, and resolve a presented key to its project.
+
+A key is 32 random bytes (``plk_`` + URL-safe base64). Only its SHA-256 is stored: a key that high in entropy
+needs no slow password hash, and the lookup by hash is one indexed read. The final comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session as OrmSession
+
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.tables import ApiKey, Project, utcnow
+
+KEY_PREFIX = "plk_"
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    name: str
+    store_content: bool = True
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def valid_project_name(name: str) -> bool:
+    return bool(PROJECT_NAME.match(name))
+
+
+def ensure_project(db: Database, name: str, *, store_content: bool | None = None) -> ProjectSettings:
+    """Create the project row if missing; change ``store_content`` when given."""
+    with db.writing(), OrmSession(db.engine) as session, session.begin():
+        project = session.get(Project, name)
+        if project is None:
+            project = Project(name=name, store_content=True if store_content is None else store_content)
+            session.add(project)
+        elif store_content is not None:
+            project.store_content = store_content
+        return ProjectSettings(project.name, project.store_content)
+
+
+def project_settings(db: Database, name: str) -> ProjectSettings:
+    """The project's settings; a project without a row has the defaults."""
+    with db.engine.connect() as conn:
+        stored = conn.execute(select(Project.store_content).where(Project.name == name)).scalar_one_or_none()
+    return ProjectSettings(name, True if stored is None else bool(stored))
+
+
+def list_projects(db: Database) -> list[dict[str, Any]]:
+    with OrmSession(db.engine) as session:
+        rows = session.execute(select(Project).order_by(Project.name)).scalars().all()
+        return [{"name": p.name, "store_content": p.store_content, "created_at": p.created_at} for p in rows]
+
+
+def create_key(db: Database, project: str, *, name: str | None = None) -> tuple[str, int]:
+    """A new key for ``project`` (created if missing): the clear key, shown once, and its id."""
+    ensure_project(db, project)
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(project=project, name=name, prefix=key[:12], key_hash=hash_key(key))
+    with db.writing(), OrmSession(db.engine) as session, session.begin():
+        session.add(row)
+        session.flush()
+        key_id = int(row.id or 0)
+    return key, key_id
+
+
+def list_keys(db: Database, project: str | None = None) -> list[dict[str, Any]]:
+    query = select(ApiKey).order_by(ApiKey.id)
+    if project is not None:
+        query = query.where(ApiKey.project == project)
+    with OrmSession(db.engine) as session:
+        return [
+            {
+                "id": k.id,
+                "project": k.project,
+                "name": k.name,
+                "prefix": k.prefix,
+                "created_at": k.created_at,
+                "revoked_at": k.revoked_at,
+            }
+            for k in session.execute(query).scalars().all()
+        ]
+
+
+def revoke_key(db: Database, key_id: int) -> bool:
+    """Revoke by id; False when no active key has that id."""
+    with db.writing(), db.engine.begin() as conn:
+        result = conn.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+            .values(revoked_at=utcnow())
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def resolve_key(db: Database, key: str) -> str | None:
+    """The project of an active key, or None."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    digest = hash_key(key)
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            select(ApiKey.project, ApiKey.key_hash, ApiKey.revoked_at).where(ApiKey.key_hash == digest)
+        ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return str(row.project) if hmac.compare_digest(str(row.key_hash), digest) else None
+
+
+def describe_time(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,198 @@
+"""Span rows: the batched INSERT (idempotent: a re-sent span changes nothing) and trace reads.
+
+Writes take an open connection: :mod:`.batches` runs them inside the one transaction that also keeps the
+rollup, the feedback copies and the carried feedback in step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, and_, bindparam, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session as OrmSession
+
+from plaudit_collector.ingest.batch import JSON_COLUMNS, SPAN_COLUMNS
+from plaudit_collector.ingest.logs import content_from_events
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.events import event_dict
+from plaudit_collector.store.feedback_reads import feedback_dict, feedback_for_trace
+from plaudit_collector.store.tables import Span, SpanEvent
+
+SPAN_TABLE = Span.__table__  # type: ignore[attr-defined]
+_SQL: dict[str, str] = {}
+
+
+def insert_sql(dialect: str) -> str:
+    """One INSERT for a batch of span tuples; a span already stored (same project, trace, span) is skipped."""
+    sql = _SQL.get(dialect)
+    if sql is None:
+        if dialect == "postgresql":
+            values = ", ".join("CAST(%s AS JSONB)" if col in JSON_COLUMNS else "%s" for col in SPAN_COLUMNS)
+        else:
+            values = ", ".join("?" for _ in SPAN_COLUMNS)
+        sql = _SQL[dialect] = (
+            f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({values}) "
+            "ON CONFLICT (project, trace_id, span_id) DO NOTHING"
+        )
+    return sql
+
+
+def received_value(db: Database, moment: datetime) -> Any:
+    """``received_at`` as the driver wants it: SQLAlchemy's text format on SQLite, a datetime on PostgreSQL."""
+    if db.is_sqlite:
+        return moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment
+
+
+def insert_rows(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Write span tuples with one executemany; returns the rows actually stored (re-sent spans are not)."""
+    stored = conn.exec_driver_sql(insert_sql(dialect), rows).rowcount  # type: ignore[arg-type]
+    return rows if stored == len(rows) else _new_rows(conn, rows)
+
+
+def _new_rows(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows this batch stored, when some were already there (a re-sent export): every row of a batch
+    carries the batch's ``received_at``, so stored rows are those whose stored value is this batch's."""
+    project, received = rows[0][0], rows[0][-1]
+    # SQLite stores SQLAlchemy's text format (see received_value): compare it as text, not as a datetime
+    value = bindparam("received", received, type_=String) if isinstance(received, str) else received
+    received_match = SPAN_TABLE.c.received_at == value
+    fresh: set[tuple[str, str]] = set()
+    traces = sorted({r[1] for r in rows})
+    for start in range(0, len(traces), 500):
+        query = select(SPAN_TABLE.c.trace_id, SPAN_TABLE.c.span_id).where(
+            SPAN_TABLE.c.project == project, SPAN_TABLE.c.trace_id.in_(traces[start : start + 500]), received_match
+        )
+        fresh.update((row.trace_id, row.span_id) for row in conn.execute(query))
+    out = []
+    for r in rows:
+        key = (r[1], r[2])
+        if key in fresh:
+            fresh.discard(key)  # a span twice in one batch was stored once
+            out.append(r)
+    return out
+
+
+def _iso(ns: int) -> str:
+    from datetime import timezone
+
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# What a trace read returns per span: the stored columns, less the ones it renames or has no use for.
+SPAN_FIELDS = tuple(
+    column
+    for column in SPAN_COLUMNS
+    if column not in {"project", "trace_id", "otel_kind", "start_ns", "end_ns", "status_code", "received_at"}
+)
+
+
+def get_trace(db: Database, project: str, trace_id: str) -> dict[str, Any] | None:
+    with OrmSession(db.engine) as session:
+        spans = (
+            session.execute(
+                select(Span).where(Span.project == project, Span.trace_id == trace_id).order_by(Span.start_ns)
+            )
+            .scalars()
+            .all()
+        )
+        feedback = feedback_for_trace(session, project, trace_id)  # current, not deleted; both preference sides
+        logged = (
+            session.execute(
+                select(SpanEvent)
+                .where(SpanEvent.project == project, SpanEvent.trace_id == trace_id)
+                .order_by(SpanEvent.time_ns, SpanEvent.id)
+            )
+            .scalars()
+            .all()
+        )
+    if not spans and not feedback:
+        return None
+    events_by_span: dict[str | None, list[dict[str, Any]]] = {}
+    for ev in logged:
+        events_by_span.setdefault(ev.span_id, []).append(event_dict(ev))
+    by_span: dict[str | None, list[dict[str, Any]]] = {}
+    for fb in feedback:
+        by_span.setdefault(fb.span_id if fb.trace_id == trace_id else fb.other_span_id, []).append(feedback_dict(fb))
+    out_spans = []
+    for sp in spans:
+        record = {field: getattr(sp, field) for field in SPAN_FIELDS}
+        extra_events = events_by_span.get(sp.span_id)
+        if extra_events:  # GenAI content events that came as OTLP logs
+            record["events"] = sorted([*record["events"], *extra_events], key=lambda ev: ev.get("time_ns") or 0)
+            if record["input"] is None or record["output"] is None:
+                derived_input, derived_output = content_from_events(extra_events)
+                record["input"] = record["input"] if record["input"] is not None else derived_input
+                record["output"] = record["output"] if record["output"] is not None else derived_output
+        record.update(
+            kind=sp.otel_kind,
+            start_time=_iso(sp.start_ns),
+            end_time=_iso(sp.end_ns),
+            status=sp.status_code,
+            feedback=by_span.pop(sp.span_id, []),
+        )
+        out_spans.append(record)
+    return {
+        "trace_id": trace_id,
+        "spans": out_spans,
+        "feedback": by_span.pop(None, []),
+        "pending_feedback": [item for items in by_span.values() for item in items],
+    }
+
+
+def list_traces(db: Database, project: str, limit: int, offset: int) -> dict[str, Any]:
+    """Recent traces, newest first, with their root span's name and span count."""
+    with db.engine.connect() as conn:
+        recent = (
+            select(
+                Span.trace_id,
+                func.min(Span.start_ns).label("start_ns"),
+                func.max(Span.end_ns).label("end_ns"),
+                func.count().label("span_count"),
+                func.max(Span.model).label("any_model"),
+                func.max(Span.variant).label("any_variant"),
+            )
+            .where(Span.project == project)
+            .group_by(Span.trace_id)
+            .order_by(func.min(Span.start_ns).desc())
+            .limit(limit)
+            .offset(offset)
+            .subquery()
+        )
+        root = Span.__table__.alias("root")  # type: ignore[attr-defined]
+        rows = conn.execute(
+            select(recent, root.c.name, root.c.status_code, root.c.model, root.c.variant)
+            .select_from(
+                recent.outerjoin(
+                    root,
+                    and_(
+                        root.c.project == project,
+                        root.c.trace_id == recent.c.trace_id,
+                        root.c.parent_span_id.is_(None),
+                    ),
+                )
+            )
+            .order_by(recent.c.start_ns.desc())
+        ).all()
+        total = conn.execute(select(func.count(func.distinct(Span.trace_id))).where(Span.project == project)).scalar()
+    data = []
+    seen: set[str] = set()
+    for row in rows:
+        if row.trace_id in seen:
+            continue
+        seen.add(row.trace_id)
+        data.append(
+            {
+                "trace_id": row.trace_id,
+                "name": row.name,
+                "start_time": _iso(row.start_ns),
+                "duration_ms": (row.end_ns - row.start_ns) / 1e6,
+                "span_count": row.span_count,
+                "status": row.status_code,
+                "model": row.model or row.any_model,
+                "variant": row.variant or row.any_variant,
+            }
+        )
+    return {"data": data, "count": int(total or 0)}

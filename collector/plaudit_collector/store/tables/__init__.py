@@ -1,0 +1,24 @@
+"""All tables; importing this package registers them on ``SQLModel.metadata``."""
+
+from __future__ import annotations
+
+from plaudit_collector.store.tables.feedback import Feedback
+from plaudit_collector.store.tables.projects import ApiKey, Project
+from plaudit_collector.store.tables.rollup import SpanRollup
+from plaudit_collector.store.tables.score_configs import ScoreConfig
+from plaudit_collector.store.tables.signing_keys import SigningKey
+from plaudit_collector.store.tables.spans import Span, SpanEvent
+from plaudit_collector.store.tables.types import JSONType, utcnow
+
+__all__ = [
+    "ApiKey",
+    "Feedback",
+    "JSONType",
+    "Project",
+    "ScoreConfig",
+    "SigningKey",
+    "Span",
+    "SpanEvent",
+    "SpanRollup",
+    "utcnow",
+]

@@ -1,0 +1,85 @@
+"""The spans table: one row per OpenTelemetry span, normalised dimensions as columns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from plaudit_collector.store.tables.types import JSONType, utcnow
+
+
+class Span(SQLModel, table=True):
+    """One OpenTelemetry span; dimensions the analytics group by are columns, the rest stays in JSON."""
+
+    __tablename__ = "spans"
+    __table_args__ = (
+        UniqueConstraint("project", "trace_id", "span_id", name="uq_spans_project_trace_span"),
+        Index("ix_spans_project_start", "project", "start_ns"),
+        Index("ix_spans_project_variant", "project", "variant"),
+        Index("ix_spans_project_model", "project", "model"),
+        Index("ix_spans_project_prompt", "project", "prompt_name", "prompt_version"),
+        Index("ix_spans_project_session", "project", "session_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(default="default", max_length=100)
+    trace_id: str = Field(max_length=32)
+    span_id: str = Field(max_length=16)
+    parent_span_id: str | None = Field(default=None, max_length=16)
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    otel_kind: str = Field(default="INTERNAL", max_length=16)
+    span_kind: str | None = Field(default=None, max_length=32)
+    start_ns: int = Field(sa_column=Column(BigInteger, nullable=False))
+    end_ns: int = Field(sa_column=Column(BigInteger, nullable=False))
+    duration_ms: float = 0.0
+    status_code: str = Field(default="UNSET", max_length=8)
+    status_message: str | None = Field(default=None, sa_column=Column(Text))
+    service_name: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    response_model: str | None = Field(default=None, max_length=200, description="model the provider reported")
+    provider: str | None = Field(default=None, max_length=100)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = Field(default=None, description="cost in USD when the producer reported one")
+    input: str | None = Field(default=None, sa_column=Column(Text))
+    output: str | None = Field(default=None, sa_column=Column(Text))
+    prompt_name: str | None = Field(default=None, max_length=200)
+    prompt_version: str | None = Field(default=None, max_length=100)
+    config_hash: str | None = Field(default=None, max_length=64)
+    variant: str | None = Field(default=None, max_length=200)
+    user_id: str | None = Field(default=None, max_length=200)
+    session_id: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    resource: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    scope: str | None = Field(default=None, max_length=200)
+    events: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    links: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SpanEvent(SQLModel, table=True):
+    """An OTLP log record (a GenAI content or evaluation event) that belongs to a span.
+
+    Logs and spans travel separately and in any order, so events are kept in their own table and joined
+    to the span when it is read; ``dedupe_key`` makes a re-sent log batch a no-op.
+    """
+
+    __tablename__ = "span_events"
+    __table_args__ = (
+        UniqueConstraint("project", "dedupe_key", name="uq_span_events_project_dedupe"),
+        Index("ix_span_events_target", "project", "trace_id", "span_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(default="default", max_length=100)
+    trace_id: str = Field(max_length=32)
+    span_id: str | None = Field(default=None, max_length=16)
+    name: str = Field(max_length=200)
+    time_ns: int = Field(sa_column=Column(BigInteger, nullable=False))
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    body: Any = Field(default=None, sa_column=Column(JSONType))
+    dedupe_key: str = Field(max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
