@@ -40,8 +40,8 @@ from plaudit import semconv
 from plaudit._internal.context import capture_allowed
 from plaudit._internal.errors import handle_internal_errors, log_internal_error
 from plaudit._internal.genai import scalar, span_name, text_part, tool_call_part, tool_response_part
+from plaudit._internal.provider import get_settings, get_tracer
 from plaudit._internal.serialize import capture_text, dumps
-from plaudit._internal.tracing import get_settings, get_tracer
 
 PROVIDER = "openai"
 OPERATION = "chat"
