@@ -13,7 +13,7 @@ and record its ``instructions`` under ``gen_ai.system_instructions`` (non-normat
 The structured-output ``parse`` methods of both resources post on their own rather than through ``create``,
 so they are wrapped too, as the same ``chat`` spans; the pydantic class they take (``response_format``,
 ``text_format``) is not read. ``embeddings.create`` is an ``embeddings`` span whose attributes are built in
-``openai_extras.py``.
+``openai_embeddings.py``.
 
 Every wrapper follows the same order: our parsing in a try (on failure the original runs untraced),
 the user's call outside our try, user exceptions recorded and re-raised unchanged, the original
@@ -25,7 +25,6 @@ attribute is missing (another ``openai`` layout) the span ends at once, without 
 from __future__ import annotations
 
 import functools
-import json
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -39,12 +38,19 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from plaudit import semconv
 from plaudit._internal.context import capture_allowed
 from plaudit._internal.errors import handle_internal_errors, log_internal_error
-from plaudit._internal.genai import scalar, span_name, text_part, tool_call_part, tool_response_part
+from plaudit._internal.genai import span_name, text_part, tool_call_part, tool_response_part
+from plaudit._internal.instrumentations import openai_embeddings
+from plaudit._internal.instrumentations.openai_common import (
+    OPERATION,
+    captured,
+    common_request_attributes,
+    get_field,
+    identity_attributes,
+    listed,
+    parse_arguments,
+    usage_attributes,
+)
 from plaudit._internal.provider import get_settings, get_tracer
-from plaudit._internal.serialize import capture_text, dumps
-
-PROVIDER = "openai"
-OPERATION = "chat"
 
 _REQUEST_PARAMS = (
     ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
@@ -65,108 +71,40 @@ _CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "c
 _RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
 
 
-def _get(obj: Any, name: str) -> Any:
-    """A field of a response model or of a plain dict (``with_raw_response`` and tests hand either)."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _listed(value: Any) -> list[Any]:
-    """``value`` as a list when it is one already; any other iterable may be one-shot and stays unread."""
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def _arguments(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
-def _captured(value: Any, *, redact: bool = True) -> str:
-    """Serialise content for a span attribute under the configured size limit and redact hook."""
-    settings = get_settings()
-    return capture_text(dumps(value), settings.max_value_length, settings.redact if redact else None)
-
-
-def _request_common(kwargs: dict[str, Any], params: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    model = kwargs.get("model")
-    attrs: dict[str, Any] = {
-        semconv.GEN_AI_OPERATION_NAME: OPERATION,
-        semconv.GEN_AI_PROVIDER_NAME: PROVIDER,
-        semconv.SPAN_KIND: "llm",
-    }
-    if isinstance(model, str):
-        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-    for param, key in params:
-        value = kwargs.get(param)
-        if scalar(value) and key not in attrs:
-            attrs[key] = value
-    if kwargs.get("stream") is True:
-        attrs[semconv.GEN_AI_REQUEST_STREAM] = True
-    return attrs
-
-
-def _usage_attributes(usage: Any, fields: tuple[str, str, str, str]) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    if usage is None:
-        return attrs
-    input_field, output_field, input_details, output_details = fields
-    for field, key in (
-        (input_field, semconv.GEN_AI_USAGE_INPUT_TOKENS),
-        (output_field, semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-    ):
-        value = _get(usage, field)
-        if isinstance(value, int):
-            attrs[key] = value
-    cached = _get(_get(usage, input_details), "cached_tokens")
-    if isinstance(cached, int):
-        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
-    reasoning = _get(_get(usage, output_details), "reasoning_tokens")
-    if isinstance(reasoning, int):
-        attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
-    return attrs
-
-
-def _identity_attributes(response: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    for field, key in (("model", semconv.GEN_AI_RESPONSE_MODEL), ("id", semconv.GEN_AI_RESPONSE_ID)):
-        value = _get(response, field)
-        if isinstance(value, str):
-            attrs[key] = value
-    return attrs
-
-
 # --- chat completions: request ------------------------------------------------------------------------------
 
 
 def _message_parts(message: Any) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    content = _get(message, "content")
+    content = get_field(message, "content")
     if isinstance(content, str):
         parts.append(text_part(content))
     elif isinstance(content, list):
         for block in content:
-            if _get(block, "type") == "text":
-                parts.append(text_part(str(_get(block, "text"))))
+            if get_field(block, "type") == "text":
+                parts.append(text_part(str(get_field(block, "text"))))
             else:
-                parts.append({"type": str(_get(block, "type") or "unknown")})
-    for call in _get(message, "tool_calls") or ():
-        function = _get(call, "function") or {}
-        parts.append(tool_call_part(_get(call, "id"), _get(function, "name"), _arguments(_get(function, "arguments"))))
+                parts.append({"type": str(get_field(block, "type") or "unknown")})
+    for call in get_field(message, "tool_calls") or ():
+        function = get_field(call, "function") or {}
+        parts.append(
+            tool_call_part(
+                get_field(call, "id"), get_field(function, "name"), parse_arguments(get_field(function, "arguments"))
+            )
+        )
     return parts
 
 
 def _input_messages(messages: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for message in _listed(messages):
-        role = str(_get(message, "role") or "user")
+    for message in listed(messages):
+        role = str(get_field(message, "role") or "user")
         if role == "tool":
             out.append(
-                {"role": "tool", "parts": [tool_response_part(_get(message, "tool_call_id"), _get(message, "content"))]}
+                {
+                    "role": "tool",
+                    "parts": [tool_response_part(get_field(message, "tool_call_id"), get_field(message, "content"))],
+                }
             )
         else:
             out.append({"role": role, "parts": _message_parts(message)})
@@ -175,7 +113,7 @@ def _input_messages(messages: Any) -> list[dict[str, Any]]:
 
 def request_attributes(kwargs: dict[str, Any], capture: bool) -> dict[str, Any]:
     """Span attributes known before the call, from ``chat.completions.create``'s keyword arguments."""
-    attrs = _request_common(kwargs, _REQUEST_PARAMS)
+    attrs = common_request_attributes(kwargs, _REQUEST_PARAMS)
     stop = kwargs.get("stop")
     if isinstance(stop, str):
         attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
@@ -185,10 +123,10 @@ def request_attributes(kwargs: dict[str, Any], capture: bool) -> dict[str, Any]:
     if isinstance(n, int) and n != 1:
         attrs[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
     if capture:
-        attrs[semconv.GEN_AI_INPUT_MESSAGES] = _captured(_input_messages(kwargs.get("messages")))
-        tools = _listed(kwargs.get("tools"))
+        attrs[semconv.GEN_AI_INPUT_MESSAGES] = captured(_input_messages(kwargs.get("messages")))
+        tools = listed(kwargs.get("tools"))
         if tools:
-            attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = _captured(tools, redact=False)
+            attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = captured(tools, redact=False)
     return attrs
 
 
@@ -197,7 +135,7 @@ def request_attributes(kwargs: dict[str, Any], capture: bool) -> dict[str, Any]:
 
 def _output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
     return {
-        "role": str(_get(message, "role") or "assistant"),
+        "role": str(get_field(message, "role") or "assistant"),
         "parts": _message_parts(message),
         "finish_reason": str(finish_reason) if finish_reason is not None else "",
     }
@@ -205,15 +143,15 @@ def _output_message(message: Any, finish_reason: Any) -> dict[str, Any]:
 
 def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
     """Span attributes from a ``ChatCompletion``."""
-    attrs = _identity_attributes(response)
-    choices = _get(response, "choices") or []
-    reasons = [str(_get(c, "finish_reason")) for c in choices if _get(c, "finish_reason") is not None]
+    attrs = identity_attributes(response)
+    choices = get_field(response, "choices") or []
+    reasons = [str(get_field(c, "finish_reason")) for c in choices if get_field(c, "finish_reason") is not None]
     if reasons:
         attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    attrs.update(_usage_attributes(_get(response, "usage"), _CHAT_USAGE))
+    attrs.update(usage_attributes(get_field(response, "usage"), _CHAT_USAGE))
     if capture and choices:
-        messages = [_output_message(_get(c, "message"), _get(c, "finish_reason")) for c in choices]
-        attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = _captured(messages)
+        messages = [_output_message(get_field(c, "message"), get_field(c, "finish_reason")) for c in choices]
+        attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = captured(messages)
     return attrs
 
 
@@ -225,12 +163,12 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [text_part(content)]
     parts: list[dict[str, Any]] = []
-    for block in _listed(content):
-        kind = _get(block, "type")
+    for block in listed(content):
+        kind = get_field(block, "type")
         if kind in ("input_text", "output_text", "text"):
-            parts.append(text_part(str(_get(block, "text"))))
+            parts.append(text_part(str(get_field(block, "text"))))
         elif kind == "refusal":
-            parts.append({"type": "refusal", "content": str(_get(block, "refusal"))})
+            parts.append({"type": "refusal", "content": str(get_field(block, "refusal"))})
         else:
             parts.append({"type": str(kind or "unknown")})
     return parts
@@ -238,13 +176,17 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
 
 def _item_parts(item: Any) -> list[dict[str, Any]]:
     """Parts of one model-produced item (an ``output`` entry, or one replayed in ``input``)."""
-    kind = _get(item, "type")
+    kind = get_field(item, "type")
     if kind == "message":
-        return _content_parts(_get(item, "content"))
+        return _content_parts(get_field(item, "content"))
     if kind == "function_call":
-        return [tool_call_part(_get(item, "call_id"), _get(item, "name"), _arguments(_get(item, "arguments")))]
+        return [
+            tool_call_part(
+                get_field(item, "call_id"), get_field(item, "name"), parse_arguments(get_field(item, "arguments"))
+            )
+        ]
     if kind == "reasoning":
-        texts = [_get(s, "text") for s in _listed(_get(item, "summary"))]
+        texts = [get_field(s, "text") for s in listed(get_field(item, "summary"))]
         text = "\n".join(t for t in texts if isinstance(t, str))
         return [{"type": "reasoning", "content": text}] if text else []
     return [{"type": str(kind or "unknown")}]
@@ -259,13 +201,15 @@ def _responses_input_messages(input_: Any) -> list[dict[str, Any]]:
     if isinstance(input_, str):
         return [{"role": "user", "parts": [text_part(input_)]}]
     out: list[dict[str, Any]] = []
-    for item in _listed(input_):
-        kind = _get(item, "type")
-        role = _get(item, "role")
+    for item in listed(input_):
+        kind = get_field(item, "type")
+        role = get_field(item, "role")
         if role is not None and kind in (None, "message"):
-            out.append({"role": str(role), "parts": _content_parts(_get(item, "content"))})
+            out.append({"role": str(role), "parts": _content_parts(get_field(item, "content"))})
         elif kind == "function_call_output":
-            out.append({"role": "tool", "parts": [tool_response_part(_get(item, "call_id"), _get(item, "output"))]})
+            out.append(
+                {"role": "tool", "parts": [tool_response_part(get_field(item, "call_id"), get_field(item, "output"))]}
+            )
         elif out and out[-1]["role"] == "assistant":
             out[-1]["parts"].extend(_item_parts(item))
         else:
@@ -275,15 +219,15 @@ def _responses_input_messages(input_: Any) -> list[dict[str, Any]]:
 
 def responses_request_attributes(kwargs: dict[str, Any], capture: bool) -> dict[str, Any]:
     """Span attributes known before the call, from ``responses.create``'s keyword arguments."""
-    attrs = _request_common(kwargs, _RESPONSES_PARAMS)
+    attrs = common_request_attributes(kwargs, _RESPONSES_PARAMS)
     if capture:
         instructions = kwargs.get("instructions")
         if isinstance(instructions, str):
-            attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = _captured([text_part(instructions)])
-        attrs[semconv.GEN_AI_INPUT_MESSAGES] = _captured(_responses_input_messages(kwargs.get("input")))
-        tools = _listed(kwargs.get("tools"))
+            attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = captured([text_part(instructions)])
+        attrs[semconv.GEN_AI_INPUT_MESSAGES] = captured(_responses_input_messages(kwargs.get("input")))
+        tools = listed(kwargs.get("tools"))
         if tools:
-            attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = _captured(tools, redact=False)
+            attrs[semconv.GEN_AI_TOOL_DEFINITIONS] = captured(tools, redact=False)
     return attrs
 
 
@@ -301,12 +245,12 @@ _LIFECYCLE_EVENTS = frozenset(
 
 def _finish_reason(response: Any) -> str | None:
     """Why generation stopped, or None while a (background) response is still queued or running."""
-    status = _get(response, "status")
-    output = _listed(_get(response, "output"))
+    status = get_field(response, "status")
+    output = listed(get_field(response, "output"))
     if status == "completed" or (status is None and output):
-        return "tool_call" if any(_get(item, "type") == "function_call" for item in output) else "stop"
+        return "tool_call" if any(get_field(item, "type") == "function_call" for item in output) else "stop"
     if status == "incomplete":
-        reason = _get(_get(response, "incomplete_details"), "reason")
+        reason = get_field(get_field(response, "incomplete_details"), "reason")
         return _INCOMPLETE_REASONS.get(str(reason), str(reason or "incomplete"))
     if status == "failed":
         return "error"
@@ -315,10 +259,10 @@ def _finish_reason(response: Any) -> str | None:
 
 def _response_failure(response: Any) -> tuple[str, str] | None:
     """``(error.type, message)`` of a response that failed without the library raising."""
-    if _get(response, "status") != "failed":
+    if get_field(response, "status") != "failed":
         return None
-    error = _get(response, "error")
-    return str(_get(error, "code") or "failed"), str(_get(error, "message") or "response failed")
+    error = get_field(response, "error")
+    return str(get_field(error, "code") or "failed"), str(get_field(error, "message") or "response failed")
 
 
 def _responses_output(parts: list[dict[str, Any]], finish_reason: str | None) -> list[dict[str, Any]]:
@@ -328,15 +272,15 @@ def _responses_output(parts: list[dict[str, Any]], finish_reason: str | None) ->
 
 def responses_response_attributes(response: Any, capture: bool) -> dict[str, Any]:
     """Span attributes from a ``Response``."""
-    attrs = _identity_attributes(response)
+    attrs = identity_attributes(response)
     reason = _finish_reason(response)
     if reason is not None:
         attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
-    attrs.update(_usage_attributes(_get(response, "usage"), _RESPONSES_USAGE))
-    output = _listed(_get(response, "output"))
+    attrs.update(usage_attributes(get_field(response, "usage"), _RESPONSES_USAGE))
+    output = listed(get_field(response, "output"))
     if capture and output:
         parts = [part for item in output for part in _item_parts(item)]
-        attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = _captured(_responses_output(parts, reason))
+        attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = captured(_responses_output(parts, reason))
     return attrs
 
 
@@ -400,31 +344,33 @@ class _ChatStreamState(_StreamState):
         self.choices: dict[int, dict[str, Any]] = {}
 
     def _add(self, chunk: Any) -> None:
-        self.model = _get(chunk, "model") or self.model
-        self.response_id = _get(chunk, "id") or self.response_id
-        usage = _get(chunk, "usage")
+        self.model = get_field(chunk, "model") or self.model
+        self.response_id = get_field(chunk, "id") or self.response_id
+        usage = get_field(chunk, "usage")
         if usage is not None:  # the final chunk, with stream_options={"include_usage": True}
             self.usage = usage
-        for choice in _get(chunk, "choices") or ():
-            index = _get(choice, "index") or 0
+        for choice in get_field(chunk, "choices") or ():
+            index = get_field(choice, "index") or 0
             acc = self.choices.setdefault(index, {"text": [], "tools": {}, "finish_reason": None, "role": None})
-            finish = _get(choice, "finish_reason")
+            finish = get_field(choice, "finish_reason")
             if finish is not None:
                 acc["finish_reason"] = str(finish)
-            delta = _get(choice, "delta")
+            delta = get_field(choice, "delta")
             if delta is None:
                 continue
-            acc["role"] = _get(delta, "role") or acc["role"]
-            content = _get(delta, "content")
+            acc["role"] = get_field(delta, "role") or acc["role"]
+            content = get_field(delta, "content")
             if isinstance(content, str) and self.capture:
                 acc["text"].append(content)
-            for call in _get(delta, "tool_calls") or ():
-                slot = acc["tools"].setdefault(_get(call, "index") or 0, {"id": None, "name": None, "arguments": []})
-                slot["id"] = _get(call, "id") or slot["id"]
-                function = _get(call, "function")
+            for call in get_field(delta, "tool_calls") or ():
+                slot = acc["tools"].setdefault(
+                    get_field(call, "index") or 0, {"id": None, "name": None, "arguments": []}
+                )
+                slot["id"] = get_field(call, "id") or slot["id"]
+                function = get_field(call, "function")
                 if function is not None:
-                    slot["name"] = _get(function, "name") or slot["name"]
-                    arguments = _get(function, "arguments")
+                    slot["name"] = get_field(function, "name") or slot["name"]
+                    arguments = get_field(function, "arguments")
                     if isinstance(arguments, str) and self.capture:
                         slot["arguments"].append(arguments)
 
@@ -438,7 +384,7 @@ class _ChatStreamState(_StreamState):
         reasons = [c["finish_reason"] for c in ordered if c["finish_reason"] is not None]
         if reasons:
             attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-        attrs.update(_usage_attributes(self.usage, _CHAT_USAGE))
+        attrs.update(usage_attributes(self.usage, _CHAT_USAGE))
         if self.capture and ordered:
             messages = []
             for choice in ordered:
@@ -447,7 +393,7 @@ class _ChatStreamState(_StreamState):
                 if text:
                     parts.append(text_part(text))
                 for _, tool in sorted(choice["tools"].items()):
-                    parts.append(tool_call_part(tool["id"], tool["name"], _arguments("".join(tool["arguments"]))))
+                    parts.append(tool_call_part(tool["id"], tool["name"], parse_arguments("".join(tool["arguments"]))))
                 messages.append(
                     {
                         "role": choice["role"] or "assistant",
@@ -455,7 +401,7 @@ class _ChatStreamState(_StreamState):
                         "finish_reason": choice["finish_reason"] or "",
                     }
                 )
-            attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = _captured(messages)
+            attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = captured(messages)
         return attrs
 
 
@@ -473,30 +419,32 @@ class _ResponsesStreamState(_StreamState):
         self.error: tuple[str, str] | None = None
 
     def _slot(self, event: Any) -> dict[str, Any]:
-        index = _get(event, "output_index") or 0
+        index = get_field(event, "output_index") or 0
         return self.items.setdefault(index, {"item": None, "text": [], "arguments": []})
 
     def _add(self, event: Any) -> None:
-        kind = _get(event, "type")
+        kind = get_field(event, "type")
         if kind == "error":  # the documented flat shape, which the library yields rather than raises
-            self.error = (str(_get(event, "code") or "error"), str(_get(event, "message") or "stream error"))
+            self.error = (str(get_field(event, "code") or "error"), str(get_field(event, "message") or "stream error"))
         elif kind in _LIFECYCLE_EVENTS:
-            self.response = _get(event, "response") or self.response
+            self.response = get_field(event, "response") or self.response
         elif kind in ("response.output_item.added", "response.output_item.done"):
-            self._slot(event)["item"] = _get(event, "item")
+            self._slot(event)["item"] = get_field(event, "item")
         elif kind == "response.output_text.delta" and self.capture:
-            self._slot(event)["text"].append(str(_get(event, "delta")))
+            self._slot(event)["text"].append(str(get_field(event, "delta")))
         elif kind == "response.function_call_arguments.delta" and self.capture:
-            self._slot(event)["arguments"].append(str(_get(event, "delta")))
+            self._slot(event)["arguments"].append(str(get_field(event, "delta")))
 
     def _partial_parts(self) -> list[dict[str, Any]]:
         """Output parts assembled from the deltas, for a stream that ended before its terminal event."""
         parts: list[dict[str, Any]] = []
         for _, slot in sorted(self.items.items()):
             item = slot["item"]
-            if _get(item, "type") == "function_call":
-                arguments = "".join(slot["arguments"]) or _get(item, "arguments")
-                parts.append(tool_call_part(_get(item, "call_id"), _get(item, "name"), _arguments(arguments)))
+            if get_field(item, "type") == "function_call":
+                arguments = "".join(slot["arguments"]) or get_field(item, "arguments")
+                parts.append(
+                    tool_call_part(get_field(item, "call_id"), get_field(item, "name"), parse_arguments(arguments))
+                )
             elif slot["text"]:
                 parts.append(text_part("".join(slot["text"])))
             elif item is not None:
@@ -507,15 +455,15 @@ class _ResponsesStreamState(_StreamState):
         attrs = super().attributes()
         if self.response is None:
             return attrs
-        if _get(self.response, "status") in _TERMINAL_STATUSES:
+        if get_field(self.response, "status") in _TERMINAL_STATUSES:
             attrs.update(responses_response_attributes(self.response, self.capture))
         else:
-            attrs.update(_identity_attributes(self.response))
+            attrs.update(identity_attributes(self.response))
         if self.capture and semconv.GEN_AI_OUTPUT_MESSAGES not in attrs:
             parts = self._partial_parts()
             if parts:
                 output = _responses_output(parts, _finish_reason(self.response))
-                attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = _captured(output)
+                attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = captured(output)
         return attrs
 
     def failure(self) -> tuple[str, str] | None:
@@ -660,6 +608,12 @@ _CHAT = _Endpoint(request_attributes, response_attributes, "choices", _ChatStrea
 _RESPONSES = _Endpoint(
     responses_request_attributes, responses_response_attributes, "output", _ResponsesStreamState, _response_failure
 )
+_EMBEDDINGS = _Endpoint(
+    openai_embeddings.embeddings_request_attributes,
+    openai_embeddings.embeddings_response_attributes,
+    openai_embeddings.RESULT_FIELD,
+    operation=openai_embeddings.OPERATION,
+)
 
 
 def _start(kwargs: dict[str, Any], endpoint: _Endpoint) -> tuple[trace_api.Span, bool]:
@@ -680,7 +634,7 @@ def _finish(
         weakref.finalize(result, state.end)  # a stream dropped unread and unclosed still ends its span
         (_observe_async if stream_kind == "async" else _observe_sync)(result, state)
         return
-    if _get(result, endpoint.result_field) is not None:
+    if get_field(result, endpoint.result_field) is not None:
         span.set_attributes(endpoint.response_attributes(result, capture))
         failure = endpoint.failure(result)
         if failure is not None:
@@ -774,14 +728,6 @@ def apply() -> Callable[[], None]:
     import openai
     from openai.resources.chat.completions import AsyncCompletions, Completions
 
-    from plaudit._internal.instrumentations import openai_extras
-
-    embeddings = _Endpoint(
-        openai_extras.embeddings_request_attributes,
-        openai_extras.embeddings_response_attributes,
-        openai_extras.RESULT_FIELD,
-        operation=openai_extras.OPERATION,
-    )
     # (sync resource, async resource, endpoint, traced methods)
     targets: list[tuple[type, type, _Endpoint, tuple[str, ...]]] = [
         (Completions, AsyncCompletions, _CHAT, ("create", "parse"))
@@ -797,7 +743,7 @@ def apply() -> Callable[[], None]:
     except ImportError:  # a layout without this module: embeddings stay untraced
         pass
     else:
-        targets.append((Embeddings, AsyncEmbeddings, embeddings, ("create",)))
+        targets.append((Embeddings, AsyncEmbeddings, _EMBEDDINGS, ("create",)))
 
     undos: list[Callable[[], None]] = []
     for sync_cls, async_cls, endpoint, names in targets:
