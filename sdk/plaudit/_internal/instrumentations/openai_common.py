@@ -1,4 +1,5 @@
-"""What every traced ``openai`` endpoint shares: reading response fields, capturing content, common attributes.
+"""What every traced ``openai`` endpoint shares: reading response fields, capturing content, common
+attributes, recording failures.
 
 The chat completions, Responses API and embeddings modules each build their own span attributes, but they read
 the library's objects the same way (a model or a plain dict), serialise content under the same capture and
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
+from opentelemetry import trace as trace_api
+from opentelemetry.trace import Status, StatusCode
 
 from plaudit import semconv
 from plaudit._internal.genai import scalar
@@ -67,6 +71,8 @@ def common_request_attributes(kwargs: dict[str, Any], params: tuple[tuple[str, s
 
 
 def usage_attributes(usage: Any, fields: tuple[str, str, str, str]) -> dict[str, Any]:
+    """Token counts from a usage object whose (input tokens, output tokens, input details, output details)
+    fields are named in ``fields``: each endpoint names them differently."""
     attrs: dict[str, Any] = {}
     if usage is None:
         return attrs
@@ -94,3 +100,16 @@ def identity_attributes(response: Any) -> dict[str, Any]:
         if isinstance(value, str):
             attrs[key] = value
     return attrs
+
+
+def record_error(span: trace_api.Span, exc: BaseException) -> None:
+    """Mark the span failed by an exception the call or its stream raised."""
+    span.record_exception(exc, escaped=True)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
+
+
+def record_failure(span: trace_api.Span, error_type: str, message: str) -> None:
+    """Mark the span failed by a failure the provider reported in a result the library returned without raising."""
+    span.set_status(Status(StatusCode.ERROR, message))
+    span.set_attribute(semconv.ERROR_TYPE, error_type)
