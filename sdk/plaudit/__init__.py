@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plaudit._internal.context import context
+from plaudit._internal.decorator import trace
 from plaudit._internal.feedback.api import (
     afeedback,
     delete_feedback,
@@ -26,12 +27,14 @@ from plaudit._internal.feedback.api import (
     session_feedback,
     signal,
 )
-from plaudit._internal.feedback.refs import SpanRef
+from plaudit._internal.feedback.refs import SpanRef, current_ref
 from plaudit._internal.handle import SpanHandle
 from plaudit._internal.instrumentations import Instrumentation, instrument, instrument_anthropic, instrument_openai
 from plaudit._internal.pii import redact_pii
 from plaudit._internal.prompt import Prompt
-from plaudit._internal.tracing import configure, current_ref, flush, shutdown, span, trace
+from plaudit._internal.provider import configure
+from plaudit._internal.shutdown import flush, shutdown
+from plaudit._internal.span_block import span
 from plaudit._version import __version__
 from plaudit.exceptions import PlauditConfigError
 

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from plaudit._internal.tracing import configure, shutdown
+from plaudit._internal.provider import configure
+from plaudit._internal.shutdown import shutdown
 
 __all__ = ["InMemorySpanExporter", "capture_spans"]
 

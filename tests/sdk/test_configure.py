@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import plaudit
 from plaudit import semconv
-from plaudit._internal.tracing import get_settings
+from plaudit._internal.provider import get_settings
 from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
@@ -251,7 +251,7 @@ def test_first_use_without_configure_sets_up_from_the_environment() -> None:
     out = run_python(
         """
         import plaudit
-        from plaudit._internal.tracing import get_settings
+        from plaudit._internal.provider import get_settings
 
         @plaudit.trace
         def handler():

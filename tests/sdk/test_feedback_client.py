@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 import plaudit
-from plaudit._internal import tracing
 from plaudit._internal.feedback.client import AsyncFeedbackClient, FeedbackClient
 from plaudit._internal.feedback.items import build_item
+from plaudit._internal.state import STATE
 from plaudit.testing import InMemorySpanExporter
 
 ENDPOINT = "http://collector.test:4318/"
@@ -369,7 +369,7 @@ def test_plaudit_feedback_goes_through_the_configured_client(
 ) -> None:
     """The facade: ``ref=None`` means the current span, a ref string works, ``flush()`` drains, ``wait`` replies."""
     collector = Collector(lambda request, n: httpx.Response(200, json={"ids": [f"fb-{n}"]}))
-    tracing.STATE.feedback = FeedbackClient(ENDPOINT, transport=httpx.MockTransport(collector), sleep=sleeps.append)
+    STATE.feedback = FeedbackClient(ENDPOINT, transport=httpx.MockTransport(collector), sleep=sleeps.append)
 
     @plaudit.trace
     def handler() -> plaudit.SpanRef | None:

@@ -10,7 +10,9 @@ from typing import Any
 from opentelemetry import trace as trace_api
 
 from plaudit import semconv
+from plaudit._internal.context import capture_allowed
 from plaudit._internal.errors import handle_internal_errors
+from plaudit._internal.provider import get_settings
 from plaudit._internal.serialize import capture_text
 
 
@@ -53,9 +55,6 @@ class Prompt:
             span = trace_api.get_current_span()
             if span.is_recording():
                 span.set_attributes(self.attributes())
-                from plaudit._internal.context import capture_allowed
-                from plaudit._internal.tracing import get_settings
-
                 settings = get_settings()
                 if settings.capture_content and capture_allowed():  # variables are content: same rules
                     span.set_attribute(

@@ -16,8 +16,9 @@ from plaudit._internal.feedback.items import (
     build_session_item,
     build_signal,
 )
-from plaudit._internal.feedback.refs import SpanRef
-from plaudit._internal.tracing import STATE, current_ref, get_settings
+from plaudit._internal.feedback.refs import SpanRef, current_ref
+from plaudit._internal.provider import get_settings
+from plaudit._internal.state import STATE
 
 if TYPE_CHECKING:
     from plaudit._internal.feedback.client import FeedbackClient

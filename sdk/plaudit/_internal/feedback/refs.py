@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from opentelemetry import trace as trace_api
+
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 _NO_SPAN = "0" * 16
@@ -47,3 +49,11 @@ class SpanRef:
     def from_ids(cls, trace_id: int, span_id: int | None) -> SpanRef:
         """Build a reference from OpenTelemetry's integer ids."""
         return cls(format(trace_id, "032x"), format(span_id, "016x") if span_id else None)
+
+
+def current_ref() -> SpanRef | None:
+    """A reference to the innermost active span, to hand to a frontend for feedback."""
+    ctx = trace_api.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return SpanRef.from_ids(ctx.trace_id, ctx.span_id)

@@ -32,7 +32,7 @@ from opentelemetry.util.types import Attributes
 
 from plaudit import semconv
 from plaudit._internal import processors
-from plaudit._internal.tracing import STATE
+from plaudit._internal.state import STATE
 from plaudit.exceptions import PlauditConfigError
 
 SCOPE = "com.anthropic.sdk.python"

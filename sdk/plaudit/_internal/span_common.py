@@ -1,0 +1,119 @@
+"""What ``@trace`` and ``span()`` share: their arguments turned into span attributes, the context the
+traced code runs in, and how a span ends when that code raises.
+
+Both openers take the same ``kind``/``prompt``/``config``/``variant``/``model``/``provider`` arguments and
+must validate them, stamp them and pass the inherited part on to LLM spans opened inside identically;
+keeping that here lets ``decorator.py`` and ``span_block.py`` depend on it instead of on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as context_api
+from opentelemetry import trace as trace_api
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from plaudit import semconv
+from plaudit._internal.context import CAPTURE_KEY, VARIANT_KEY
+from plaudit._internal.errors import log_internal_error
+from plaudit._internal.genai import fingerprint
+from plaudit._internal.prompt import Prompt
+from plaudit._internal.serialize import config_attributes, config_hash
+
+_INHERITED_KEYS = (
+    semconv.PROMPT_NAME,
+    semconv.PROMPT_VERSION,
+    semconv.PROMPT_TEMPLATE_HASH,
+    semconv.CONFIG_HASH,
+    semconv.VARIANT,
+    semconv.CODE_HASH,
+)
+
+
+def static_attributes(
+    kind: str | None,
+    prompt: Prompt | None,
+    config: Mapping[str, Any] | None,
+    variant: str | None,
+    model: str | None,
+    provider: str | None,
+    attributes: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Validate decorator/span arguments once and turn them into span attributes (fingerprint included)."""
+    attrs: dict[str, Any] = {}
+    if kind is not None:
+        if kind not in semconv.SPAN_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(semconv.SPAN_KINDS)}; got {kind!r}")
+        attrs[semconv.SPAN_KIND] = kind
+    if prompt is not None:
+        if not isinstance(prompt, Prompt):
+            raise TypeError(f"prompt must be a plaudit.Prompt, got {type(prompt).__name__}")
+        attrs.update(prompt.attributes())
+    if config is not None:
+        if not isinstance(config, Mapping):
+            raise TypeError(f"config must be a mapping, got {type(config).__name__}")
+        attrs.update(config_attributes(config, semconv.CONFIG_PREFIX))
+        attrs[semconv.CONFIG_HASH] = config_hash(config)
+    if variant is not None:
+        if not isinstance(variant, str):
+            raise TypeError(f"variant must be a string, got {type(variant).__name__}")
+        attrs[semconv.VARIANT] = variant
+    if model is not None:
+        if not isinstance(model, str):
+            raise TypeError(f"model must be a string, got {type(model).__name__}")
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    if provider is not None:
+        if not isinstance(provider, str):
+            raise TypeError(f"provider must be a string, got {type(provider).__name__}")
+        attrs[semconv.GEN_AI_PROVIDER_NAME] = provider
+    if attributes:
+        attrs.update(attributes)
+    fp = fingerprint(attrs)
+    if fp is not None:
+        attrs[semconv.FINGERPRINT] = fp
+    return attrs
+
+
+def inherited_attributes(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The part of a span's static attributes that LLM spans opened inside it inherit, or None."""
+    inherited = {key: attrs[key] for key in attrs if key in _INHERITED_KEYS or key.startswith(semconv.CONFIG_PREFIX)}
+    return inherited or None
+
+
+def child_context(
+    otel_span: trace_api.Span, inherited: dict[str, Any] | None, capture: bool | None
+) -> context_api.Context:
+    """The context the traced code runs in: the span, plus what its descendants inherit."""
+    if inherited is None and capture is None:
+        return trace_api.set_span_in_context(otel_span)
+    ctx = context_api.get_current()
+    if inherited is not None:
+        outer = ctx.get(VARIANT_KEY)
+        ctx = context_api.set_value(VARIANT_KEY, {**outer, **inherited} if outer else inherited, ctx)  # type: ignore[dict-item]
+    if capture is not None:
+        ctx = context_api.set_value(CAPTURE_KEY, capture, ctx)
+    return trace_api.set_span_in_context(otel_span, ctx)
+
+
+def otel_kind(kind: str | None) -> SpanKind:
+    """OTel's span kind: CLIENT for LLM and embedding calls (a request to a provider), INTERNAL otherwise."""
+    return SpanKind.CLIENT if kind in ("llm", "embedding") else SpanKind.INTERNAL
+
+
+def check_flag(name: str, flag: object) -> None:
+    """Refuse a capture switch that is not True, False or None: a truthy string such as "no" would capture content."""
+    if flag is not None and not isinstance(flag, bool):
+        raise TypeError(f"{name} must be True, False or None, got {type(flag).__name__}")
+
+
+def end_with_error(span: trace_api.Span, token: object, exc: BaseException) -> None:
+    """Leave the span's context and end it with the user's exception recorded; never raise our own."""
+    try:
+        context_api.detach(token)  # type: ignore[arg-type]
+        span.record_exception(exc, escaped=True)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        span.end()
+    except Exception:  # noqa: BLE001 - the user's exception matters more than ours
+        log_internal_error()
