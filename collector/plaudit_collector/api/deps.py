@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from plaudit.semconv import PROJECT_HEADER
 from plaudit_collector.errors import ApiError
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import projects
@@ -24,17 +25,65 @@ def get_settings(request: Request) -> CollectorSettings:
 
 
 def get_project(request: Request) -> str:
-    """The project every read and write is scoped to: the API key's when auth is on, else the default.
+    """The project every read and write is scoped to.
+
+    Without auth: the project named in the ``X-Plaudit-Project`` header (the SDK sends it when
+    ``configure(project=...)`` or ``PLAUDIT_PROJECT`` is set), created on its first write, else the default.
+    With auth: the API key's project; a header naming another project is refused.
 
     Raises:
-        ApiError: 401 ``unauthorized`` for a missing, unknown or revoked key while auth is on.
+        ApiError: 400 ``invalid_project`` for a malformed project name; 401 ``unauthorized`` for a missing,
+            unknown or revoked key while auth is on; 403 ``project_mismatch`` when the key belongs to another
+            project than the one named.
     """
-    settings: CollectorSettings = request.app.state.settings
-    if not settings.auth:
-        return settings.default_project
     cached = getattr(request.state, "plaudit_project", None)
     if cached is not None:
         return str(cached)
+    settings: CollectorSettings = request.app.state.settings
+    named = _named_project(request)
+    if not settings.auth:
+        project = named or settings.default_project
+        if named and request.method not in ("GET", "HEAD", "OPTIONS"):
+            _create_on_first_write(request, named)
+    else:
+        project = _key_project(request)
+        if named and named != project:
+            raise ApiError(
+                403,
+                "project_mismatch",
+                f"this API key belongs to project {project!r}, not {named!r}: use a key of {named!r} "
+                f"or stop naming a project",
+                PROJECT_HEADER,
+            )
+    request.state.plaudit_project = project
+    return project
+
+
+def _named_project(request: Request) -> str | None:
+    named = request.headers.get(PROJECT_HEADER, "").strip()
+    if not named:
+        return None
+    if not projects.valid_project_name(named):
+        raise ApiError(
+            400,
+            "invalid_project",
+            "a project name is 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            PROJECT_HEADER,
+        )
+    return named
+
+
+def _create_on_first_write(request: Request, name: str) -> None:
+    """Give a project named by its first write a row, so ``plaudit projects list`` shows it (once per process)."""
+    known: set[str] | None = getattr(request.app.state, "known_projects", None)
+    if known is None:
+        known = request.app.state.known_projects = set()
+    if name not in known:
+        projects.add_project(request.app.state.db, name)
+        known.add(name)
+
+
+def _key_project(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -42,7 +91,6 @@ def get_project(request: Request) -> str:
     project = projects.resolve_key(request.app.state.db, key.strip())
     if project is None:
         raise _unauthorized("the API key is unknown or revoked")
-    request.state.plaudit_project = project
     return project
 
 

@@ -50,6 +50,20 @@ def ensure_project(db: Database, name: str, *, store_content: bool | None = None
         return ProjectSettings(project.name, project.store_content)
 
 
+def add_project(db: Database, name: str) -> None:
+    """Create the project with the default settings unless it exists (safe when collectors race)."""
+    with db.writing(), db.engine.begin() as conn:
+        row = {"name": name, "store_content": True, "created_at": utcnow()}
+        conn.execute(db.insert(Project.__table__).values(**row).on_conflict_do_nothing())  # type: ignore[attr-defined]
+
+
+def has_active_keys(db: Database) -> bool:
+    """Whether any API key is unrevoked: a collector requiring keys answers 401 to everything without one."""
+    with db.engine.connect() as conn:
+        found = conn.execute(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)).first()  # type: ignore[union-attr]
+    return found is not None
+
+
 def project_settings(db: Database, name: str) -> ProjectSettings:
     """The project's settings; a project without a row has the defaults."""
     with db.engine.connect() as conn:

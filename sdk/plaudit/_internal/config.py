@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from plaudit.exceptions import PlauditConfigError
+from plaudit.semconv import PROJECT_HEADER
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_MAX_VALUE_LENGTH = 16 * 1024
 DEFAULT_MAX_QUEUE_SPANS = 65_536
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+"""What the collector accepts as a project name (its ``X-Plaudit-Project`` header)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,19 @@ class Settings:
     """Head-sampling ratio for new traces (``PLAUDIT_SAMPLE_RATE``); None keeps every trace."""
     redact: Callable[[str], str] | None = None
     """Applied to every captured input/output text before it is put on a span (code only, no env var)."""
+
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers every request to the collector carries (see :func:`request_headers`)."""
+        return request_headers(self.api_key, self.project)
+
+
+def request_headers(api_key: str | None, project: str | None) -> dict[str, str]:
+    """The API key, and the project: a collector without keys stores the data in the project the app names;
+    with keys, the key's project must be the one named."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    if project:
+        headers[PROJECT_HEADER] = project
+    return headers
 
 
 def _env(*names: str) -> str | None:
@@ -104,10 +121,15 @@ def resolve(
         sample_rate = float(sample_rate)
     if max_value_length < 64:
         raise PlauditConfigError(f"max_value_length must be at least 64, got {max_value_length}")
+    project = project or _env("PLAUDIT_PROJECT")
+    if project is not None and (not isinstance(project, str) or not PROJECT_NAME.match(project)):
+        raise PlauditConfigError(
+            f"project must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit; got {project!r}"
+        )
     return Settings(
         endpoint=endpoint.rstrip("/"),
         api_key=api_key or _env("PLAUDIT_API_KEY"),
-        project=project or _env("PLAUDIT_PROJECT"),
+        project=project,
         service_name=service_name or _env("PLAUDIT_SERVICE_NAME", "OTEL_SERVICE_NAME") or "unknown_service",
         capture_content=capture_content,
         max_value_length=max_value_length,

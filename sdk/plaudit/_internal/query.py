@@ -213,7 +213,8 @@ class Client:
 
     Every analysis accepts the same filters as keyword arguments: ``start``/``end`` (ISO 8601, unix
     seconds or datetime), ``span_name``, ``span_kind``, ``tags``, ``metadata`` (dict), ``where``
-    (dict of dimension → value) and ``source`` ("human", "llm_judge", ...).
+    (dict of dimension → value) and ``source`` ("human", "llm_judge", ...). ``project`` (default
+    ``PLAUDIT_PROJECT``) is the project read on a collector without keys; with a key, the key's project.
     """
 
     def __init__(
@@ -223,10 +224,12 @@ class Client:
         *,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        project: str | None = None,
     ) -> None:
-        settings = resolve(endpoint=endpoint, api_key=api_key)
-        headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
-        self._http = httpx.Client(base_url=settings.endpoint, headers=headers, timeout=timeout, transport=transport)
+        settings = resolve(endpoint=endpoint, api_key=api_key, project=project)
+        self._http = httpx.Client(
+            base_url=settings.endpoint, headers=settings.headers(), timeout=timeout, transport=transport
+        )
 
     def __enter__(self) -> Client:
         return self

@@ -28,7 +28,7 @@ def build_span_exporter(settings: Settings) -> SpanExporter:
     """
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None
+    headers = settings.headers() or None
     session, last_status = _status_session()
     inner = OTLPSpanExporter(
         endpoint=f"{settings.endpoint}/v1/traces", headers=headers, timeout=EXPORT_TIMEOUT_SECONDS, session=session

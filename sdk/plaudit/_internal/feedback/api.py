@@ -33,7 +33,9 @@ def _client() -> FeedbackClient:
     with STATE.lock:
         if STATE.feedback is None:
             settings = get_settings()
-            STATE.feedback = FeedbackClient(settings.endpoint, settings.api_key, spool_dir=settings.spool_dir)
+            STATE.feedback = FeedbackClient(
+                settings.endpoint, settings.api_key, spool_dir=settings.spool_dir, project=settings.project
+            )
         return STATE.feedback  # type: ignore[no-any-return]
 
 
@@ -138,7 +140,7 @@ async def afeedback(
 
     settings = get_settings()
     try:
-        return await AsyncFeedbackClient(settings.endpoint, settings.api_key).send(item)
+        return await AsyncFeedbackClient(settings.endpoint, settings.api_key, project=settings.project).send(item)
     except Exception:  # noqa: BLE001 - delivery failure is logged, never raised into the app
         log_internal_error()
         return None

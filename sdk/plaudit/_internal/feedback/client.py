@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from plaudit._internal.config import request_headers
 from plaudit._internal.errors import logger
 
 RETRYABLE = frozenset({408, 429, 502, 503, 504})
@@ -58,10 +59,12 @@ class _Aborted(Exception):
 class _BaseFeedbackClient:
     """Request building shared by the sync and async clients."""
 
-    def __init__(self, endpoint: str, api_key: str | None, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, endpoint: str, api_key: str | None, *, timeout: float = 10.0, project: str | None = None
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.url = f"{self.endpoint}/v1/feedback"
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.headers = request_headers(api_key, project)
         self.timeout = timeout
 
 
@@ -84,8 +87,9 @@ class FeedbackClient(_BaseFeedbackClient):
         spool_dir: str | os.PathLike[str] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
+        project: str | None = None,
     ) -> None:
-        super().__init__(endpoint, api_key, timeout=timeout)
+        super().__init__(endpoint, api_key, timeout=timeout, project=project)
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
         self._max_queue = max_queue
         self._batch_size = batch_size
@@ -369,8 +373,9 @@ class AsyncFeedbackClient(_BaseFeedbackClient):
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        project: str | None = None,
     ) -> None:
-        super().__init__(endpoint, api_key, timeout=timeout)
+        super().__init__(endpoint, api_key, timeout=timeout, project=project)
         self._transport = transport
 
     async def send(self, item: dict[str, Any]) -> dict[str, Any] | None:
