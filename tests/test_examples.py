@@ -7,25 +7,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+from plaudit_collector.server import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_plaudit_demo_puts_the_truly_best_variant_first(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     result = subprocess.run(
-        [sys.executable, "-m", "plaudit_collector.cli", "demo", "--db", str(db)],
+        [sys.executable, "-m", "plaudit_collector.cli", "demo", "--db", str(db), "--port", str(free_port())],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
+        stdin=subprocess.DEVNULL,  # not a terminal: the demo finishes on its own
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    first_rows = [line for line in lines if line.startswith("│ 1 │")]
-    assert "v3/fake-large ★" in first_rows[0]  # the simulation's best variant, marked as a clear leader
-    assert "fake-large ★" in first_rows[1]
+    first_rows = [line for line in lines if line.startswith("1  ")]
+    assert first_rows[0].split()[1:3] == ["v3/fake-large", "★"]  # the simulation's best variant, a clear leader
+    assert first_rows[1].split()[1:3] == ["fake-large", "★"]
     assert "Dashboard:" in result.stdout
     assert "Queue full" not in result.stdout + result.stderr
     assert db.exists()
@@ -36,9 +38,7 @@ def test_chat_app_example_serves_its_page_and_rates_through_a_token(tmp_path: Pa
 
     import httpx
 
-    from plaudit_collector.server import free_port
-
-    port = free_port()
+    port, collector_port = free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -48,6 +48,8 @@ def test_chat_app_example_serves_its_page_and_rates_through_a_token(tmp_path: Pa
             str(port),
             "--db",
             str(tmp_path / "chat.db"),
+            "--collector-port",
+            str(collector_port),
         ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -69,6 +71,7 @@ def test_chat_app_example_serves_its_page_and_rates_through_a_token(tmp_path: Pa
         assert "👍" in page.text and "👎" in page.text and "Edit answer" in page.text
         turn = httpx.post(f"{base}/api/chat", json={"question": "How do I reset my password?"}, timeout=30).json()
         assert turn["answer"] and turn["token"]
+        assert turn["collector"] == f"http://127.0.0.1:{collector_port}"  # the fixed, printed port
         vote = httpx.post(
             f"{turn['collector']}/v1/feedback",
             json={"trace_id": turn["trace_id"], "span_id": turn["span_id"], "name": "thumbs", "value": False},

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from plaudit._version import __version__
 from plaudit_collector.api import errors
@@ -37,7 +38,8 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
             sweeper.stop()
         database.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's and ReDoc's assets from the package: /docs works with no network.
+    app = FastAPIOffline(
         title="Plaudit collector",
         version=__version__,
         description="Stores OpenTelemetry spans and human feedback; tells which variant scores best.",

@@ -10,6 +10,7 @@ import uvicorn
 
 from plaudit_collector.app import create_app
 from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.store.db import Database
 
 LOOPBACK_HOSTS = frozenset(("127.0.0.1", "localhost", "::1", "[::1]"))
 
@@ -25,8 +26,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(settings: CollectorSettings, host: str, port: int, log_level: str = "info") -> None:
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+def serve(
+    settings: CollectorSettings, host: str, port: int, log_level: str = "info", *, db: Database | None = None
+) -> None:
+    """Serve in the foreground; ``db``: a database already opened (and checked) by the caller."""
+    uvicorn.run(create_app(settings, db), host=host, port=port, log_level=log_level, access_log=False)
 
 
 class BackgroundServer:

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--with-collector", action="store_true", help="start a collector in this process")
     parser.add_argument("--db", default="chat-example.db", help="SQLite file for --with-collector")
+    parser.add_argument("--collector-port", type=int, default=4318, help="port for --with-collector's collector")
     args = parser.parse_args(argv)
     endpoint = os.environ.get("PLAUDIT_ENDPOINT", "http://127.0.0.1:4318")
     server = None
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
         origin = f"http://{args.host}:{args.port}"
         settings = CollectorSettings(db_url=args.db, feedback_cors_origins=(origin,))
-        server = BackgroundServer(settings).start()
+        server = BackgroundServer(settings, port=args.collector_port).start()
         endpoint = server.url
         print(f"collector on {endpoint} (database {args.db})", flush=True)
     plaudit.configure(endpoint=endpoint, service_name="chat-example")

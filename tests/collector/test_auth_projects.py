@@ -96,7 +96,7 @@ def test_cli_keys_and_the_bind_address_rule(tmp_path: Path, plaudit_cli: list[st
     refused = subprocess.run(
         [*plaudit_cli, "serve", "--host", "0.0.0.0", "--db", db], capture_output=True, text=True, timeout=60
     )
-    assert refused.returncode == 2 and "--no-auth" in refused.stdout
+    assert refused.returncode == 2 and "--no-auth" in refused.stderr
     server = BackgroundServer(CollectorSettings(db_url=db, auth=True)).start()
     try:
         with client(server, key) as c:

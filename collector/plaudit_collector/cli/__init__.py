@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from plaudit_collector.cli.database import open_database
+from plaudit_collector.cli.failures import CliFailure, explain, shown_url
 from plaudit_collector.settings import CollectorSettings
 
-app = typer.Typer(help="Plaudit: LLM tracing built around human feedback.", no_args_is_help=True, add_completion=False)
-console = Console()
+app = typer.Typer(
+    help="Plaudit: LLM tracing built around human feedback.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from plaudit._version import __version__
+
+        typer.echo(f"plaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="print the version and exit", is_eager=True, callback=_print_version)
+    ] = False,
+) -> None:
+    """Plaudit: LLM tracing built around human feedback."""
 
 
 @app.command()
 def serve(
     db: Annotated[
         str | None,
-        typer.Option(envvar="PLAUDIT_DB", help="database URL or SQLite file (default: ./plaudit.db, or $PLAUDIT_DB)"),
+        typer.Option(
+            envvar="PLAUDIT_DB",
+            metavar="URL",
+            help="database URL or SQLite file (default: ./plaudit.db, or $PLAUDIT_DB)",
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on (OTLP/HTTP default)")] = 4318,
@@ -48,12 +78,12 @@ def serve(
     url = normalise_url(db)
     if auth is None:
         if not is_loopback(host):
-            console.print(
-                f"[red]Refusing to serve on {host} without API keys.[/] Create one with "
+            raise CliFailure(
+                f"refusing to serve on {host} without API keys: create one with "
                 "`plaudit keys create --project NAME` and start with --auth, or pass --no-auth to accept "
-                "unauthenticated traffic from the network deliberately."
+                "unauthenticated traffic from the network deliberately",
+                code=2,
             )
-            raise typer.Exit(2)
         auth = False
     settings = CollectorSettings(
         db_url=url,
@@ -65,34 +95,72 @@ def serve(
         max_concurrent_ingests=max_concurrent_ingests,
         ingest_wait_seconds=ingest_wait,
     )
+    database = open_database(url, migrate=migrate)
+    if auth:
+        from plaudit_collector.store.projects import has_active_keys
+
+        if not has_active_keys(database):
+            errors.print(
+                f"Warning: --auth is on and {shown_url(url)} holds no API key, so every request will get 401. "
+                f"Create one with `plaudit keys create --project NAME --db {shown_url(url)}`.",
+                soft_wrap=True,
+            )
     mode = "API keys required" if auth else "no auth"
-    console.print(f"[bold]Plaudit collector[/] on http://{host}:{port}  (database: {_redact(url)}; {mode})")
-    run(settings, host, port, log_level)
+    console.print(
+        f"[bold]Plaudit collector[/] on http://{host}:{port}  (database: {shown_url(url)}; {mode})", soft_wrap=True
+    )
+    run(settings, host, port, log_level, db=database)
 
 
 @app.command()
 def demo(
-    db: Annotated[str, typer.Option(help="SQLite file for the demo (recreated)")] = "plaudit-demo.db",
-    keep_serving: Annotated[bool, typer.Option(help="keep the collector running after the demo")] = False,
+    db: Annotated[str, typer.Option(metavar="FILE", help="SQLite file for the demo (recreated)")] = "plaudit-demo.db",
+    port: Annotated[
+        int | None, typer.Option(metavar="PORT", help="port for the demo's collector (default: 4318 if free)")
+    ] = None,
+    keep_serving: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-serving/--no-keep-serving",
+            help="keep the collector and its dashboard up until Ctrl-C (default: when run in a terminal)",
+        ),
+    ] = None,
 ) -> None:
-    """Start a collector, run examples/quickstart.py against it, print the leaderboard."""
+    """Start a collector, run the quickstart app against it, print the leaderboard."""
     from plaudit_collector.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(db, keep_serving=keep_serving, console=console))
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL before printing it."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
-    return url
+    if keep_serving is None:
+        keep_serving = sys.stdin is not None and sys.stdin.isatty()
+    raise typer.Exit(run_demo(db, port=port, keep_serving=keep_serving, console=console))
 
 
 def main() -> None:
+    """Run the CLI; a failure the user can fix is one line on stderr and a non-zero exit, not a traceback."""
     from plaudit_collector.cli import admin, analytics
 
     admin.register(app)
     analytics.register(app)
-    app()
+    command = typer.main.get_command(app)
+    _name_values(command)
+    try:
+        command(prog_name="plaudit")
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        errors.print(f"plaudit: {message}", soft_wrap=True)
+        sys.exit(exc.code if isinstance(exc, CliFailure) else 1)
+
+
+_VALUE_NAMES = {"<str>": "TEXT", "<list[str]>": "TEXT", "<int>": "INTEGER", "<float>": "NUMBER"}
+
+
+def _name_values(command: Any) -> None:
+    """Help shows ``--score TEXT`` (Click's way) rather than Typer's ``<str>`` type labels."""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "metavar", "") is None and not getattr(param, "is_flag", False):
+            label = _VALUE_NAMES.get(param.display_type(None)) if hasattr(param, "display_type") else None
+            if label is not None:
+                param.metavar = label
+    for sub in getattr(command, "commands", {}).values():
+        _name_values(sub)

@@ -6,16 +6,20 @@ and on a collector that requires keys.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-console = Console()
+from plaudit_collector.cli.database import admin_database, database_errors
+from plaudit_collector.cli.failures import CliFailure
+from plaudit_collector.cli.output import Column, View, show
+
+console = Console(highlight=False)
 
 DbOption = Annotated[
-    str | None, typer.Option("--db", help="database URL or SQLite file (default: ./plaudit.db, or $PLAUDIT_DB)")
+    str | None,
+    typer.Option("--db", metavar="URL", help="database URL or SQLite file (default: ./plaudit.db, or $PLAUDIT_DB)"),
 ]
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -30,23 +34,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
 
 
-def _database(db: str | None) -> object:
+def _database(db: str | None, *, must_exist: bool = False) -> Any:
     """An up-to-date database: admin commands migrate first, as ``serve`` does."""
-    import os
-
-    from plaudit_collector.store.db import Database
-
-    database = Database(db or os.environ.get("PLAUDIT_DB") or None)
-    database.prepare()
-    return database
+    return admin_database(db, must_exist=must_exist)
 
 
 def _check_project(project: str) -> None:
     from plaudit_collector.store.projects import valid_project_name
 
     if not valid_project_name(project):
-        console.print(f"[red]Invalid project name {project!r}:[/] use letters, digits, '.', '_' or '-' (max 100).")
-        raise typer.Exit(2)
+        raise CliFailure(f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (max 100)", code=2)
 
 
 @keys_app.command("create")
@@ -65,8 +62,8 @@ def keys_create(
     _check_project(project)
     database = _database(db)
     if store_content is not None:
-        projects.ensure_project(database, project, store_content=store_content)  # type: ignore[arg-type]
-    key, key_id = projects.create_key(database, project, name=name)  # type: ignore[arg-type]
+        projects.ensure_project(database, project, store_content=store_content)
+    key, key_id = projects.create_key(database, project, name=name)
     console.print(f"API key {key_id} for project [bold]{project}[/] (shown once; store it now):", highlight=False)
     typer.echo(key)
 
@@ -78,17 +75,20 @@ def keys_list(
     """List keys (prefix only; the keys themselves are not stored)."""
     from plaudit_collector.store import projects
 
-    table = Table("id", "project", "name", "prefix", "created", "revoked")
-    for key in projects.list_keys(_database(db), project):  # type: ignore[arg-type]
-        table.add_row(
-            str(key["id"]),
+    columns = [Column("id", "int"), Column("project", "group"), Column("name", "text"), Column("prefix", "text")]
+    columns += [Column("created", "text"), Column("revoked", "text")]
+    rows = [
+        [
+            key["id"],
             key["project"],
             key["name"] or "",
             key["prefix"] + "…",
             projects.describe_time(key["created_at"]),
             projects.describe_time(key["revoked_at"]),
-        )
-    console.print(table)
+        ]
+        for key in projects.list_keys(_database(db, must_exist=True), project)
+    ]
+    show([View("", columns, rows)], None, "table", console)
 
 
 @keys_app.command("revoke")
@@ -98,9 +98,8 @@ def keys_revoke(
     """Revoke a key: requests carrying it get 401 from then on."""
     from plaudit_collector.store import projects
 
-    if not projects.revoke_key(_database(db), key_id):  # type: ignore[arg-type]
-        console.print(f"[red]No active key with id {key_id}.[/]")
-        raise typer.Exit(1)
+    if not projects.revoke_key(_database(db, must_exist=True), key_id):
+        raise CliFailure(f"no active key with id {key_id} (`plaudit keys list` shows them)")
     console.print(f"Key {key_id} revoked.")
 
 
@@ -109,12 +108,12 @@ def projects_list(db: DbOption = None) -> None:
     """List projects that have settings or keys."""
     from plaudit_collector.store import projects
 
-    table = Table("project", "store content", "created")
-    for project in projects.list_projects(_database(db)):  # type: ignore[arg-type]
-        table.add_row(
-            project["name"], "yes" if project["store_content"] else "no", projects.describe_time(project["created_at"])
-        )
-    console.print(table)
+    columns = [Column("project", "group"), Column("store content", "text"), Column("created", "text")]
+    rows = [
+        [p["name"], "yes" if p["store_content"] else "no", projects.describe_time(p["created_at"])]
+        for p in projects.list_projects(_database(db, must_exist=True))
+    ]
+    show([View("", columns, rows)], None, "table", console)
 
 
 @projects_app.command("set")
@@ -133,20 +132,17 @@ def projects_set(
     from plaudit_collector.store import projects
 
     _check_project(project)
-    settings = projects.ensure_project(_database(db), project, store_content=store_content)  # type: ignore[arg-type]
+    settings = projects.ensure_project(_database(db), project, store_content=store_content)
     console.print(f"Project {settings.name}: store content = {'yes' if settings.store_content else 'no'}")
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None, revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
     """Apply the schema migrations (``plaudit serve`` does this at startup unless --no-migrate)."""
-    import os
-
-    from plaudit_collector.store.db import Database
-
-    database = Database(db or os.environ.get("PLAUDIT_DB") or None)
-    database.upgrade(revision)
-    console.print(f"Database at revision {database.current_revision()}")
+    database = admin_database(db, migrate=False)
+    with database_errors(database.url):
+        database.upgrade(revision)
+        console.print(f"Database at revision {database.current_revision()}")
     database.dispose()
 
 
@@ -157,14 +153,11 @@ def db_revision(
     db: DbOption = None,
 ) -> None:
     """Autogenerate a migration from the difference between the tables in code and the database at --db."""
-    import os
-
     from alembic import command
 
-    from plaudit_collector.store.db import Database, alembic_config
+    from plaudit_collector.store.db import alembic_config
 
-    database = Database(db or os.environ.get("PLAUDIT_DB") or None)
-    database.upgrade()
+    database = _database(db)
     command.revision(alembic_config(database.url), message=message, autogenerate=True, rev_id=rev_id)
     database.dispose()
 
@@ -177,7 +170,7 @@ def db_prune(
     """Delete old spans, their log events and the feedback left without a span, in bounded batches."""
     from plaudit_collector.store.retention import sweep
 
-    result = sweep(_database(db), retention_days)  # type: ignore[arg-type]
+    result = sweep(_database(db, must_exist=True), retention_days)
     console.print(f"Deleted {result.spans} spans, {result.feedback} feedback rows, {result.events} log events.")
 
 
@@ -189,10 +182,10 @@ def db_rebuild(db: DbOption = None) -> None:
     wrote to a migrated database (a rolling upgrade), or after loading spans straight into the tables."""
     from plaudit_collector.store import copies, rollup
 
-    database = _database(db)
-    with database.writing(), database.engine.begin() as conn:  # type: ignore[attr-defined]
+    database = _database(db, must_exist=True)
+    with database.writing(), database.engine.begin() as conn:
         copies.forget_missing(conn, 2**63 - 1)
         resolved = copies.resolve_all(conn)
-        cells = rollup.rebuild(conn, database.dialect)  # type: ignore[attr-defined]
+        cells = rollup.rebuild(conn, database.dialect)
     console.print(f"Rollup rebuilt: {cells} cells; {resolved} feedback rows credited to their spans.")
-    database.dispose()  # type: ignore[attr-defined]
+    database.dispose()
