@@ -26,7 +26,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 install: $(STAMP_DEV) ## create .venv and install Plaudit with the collector and dev tools
 
 demo: $(STAMP_RUN) ## start a collector, run the example app, print the leaderboard
-	$(BIN)/plaudit demo
+	$(BIN)/plaudit demo --no-keep-serving
 
 test: $(STAMP_DEV) ## run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PG_URL = os.environ.get("PLAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(os.environ.get("PLAUDIT_TEST_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 
 
 def _pg_available() -> str | None:

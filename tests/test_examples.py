@@ -85,3 +85,46 @@ def test_chat_app_example_serves_its_page_and_rates_through_a_token(tmp_path: Pa
         proc.wait(timeout=30)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_plaudit_demo_in_a_terminal_serves_until_ctrl_c(tmp_path: Path) -> None:
+    """Run in a terminal, the demo keeps its collector (and the dashboard URL it printed) up until Ctrl-C."""
+    import pty
+    import signal
+    import time
+
+    import httpx
+
+    port = free_port()
+    terminal, child_end = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plaudit_collector.cli", "demo", "--db", str(tmp_path / "d.db"), "--port", str(port)],
+        cwd=tmp_path,
+        stdin=child_end,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "QUICKSTART_REQUESTS_PER_VARIANT": "10"},
+    )
+    os.close(child_end)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while "until Ctrl-C" not in (line := proc.stdout.readline()):
+            assert line and time.monotonic() < deadline, "the demo did not say it keeps serving"
+        time.sleep(1)  # still up after it finished printing
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(terminal)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        raise AssertionError("the collector still answers after Ctrl-C")
+    except httpx.TransportError:
+        pass

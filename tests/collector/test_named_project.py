@@ -135,3 +135,44 @@ def test_configure_refuses_a_project_the_collector_would_refuse(name: str) -> No
         return
     with pytest.raises(plaudit.PlauditConfigError, match="project"):
         plaudit.Client("http://127.0.0.1:9", project=name)
+
+
+def test_the_cli_reads_the_project_named_in_the_environment(shop_sdk: Any, plaudit_cli: list[str]) -> None:
+    import json
+    import os
+    import subprocess
+
+    with plaudit.span("rated") as span:
+        ref = span.ref
+    assert plaudit.flush(timeout=30)
+    assert plaudit.feedback(ref, "thumbs", True, wait=True) is not None
+    args = [*plaudit_cli, "leaderboard", "--score", "thumbs", "--by", "span.name", "--min-count", "1"]
+    args += ["--endpoint", shop_sdk.url, "--format", "json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAUDIT_", "OTEL_"))}
+    for project, expected in (("shop", [{"span.name": "rated"}]), (None, [])):
+        run_env = {**env, "PLAUDIT_PROJECT": project} if project else env
+        result = subprocess.run(args, capture_output=True, text=True, env=run_env, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        assert [row["group"] for row in json.loads(result.stdout)["rows"]] == expected
+
+
+def test_segment_by_context_metadata_uses_its_stored_key(collector: Any) -> None:
+    """``plaudit.context(metadata={"plan": ...})`` is stored as ``plaudit.metadata.plan``: that is the attr key."""
+    errors.RAISE_INTERNAL_ERRORS = True
+    plaudit.configure(endpoint=collector.url, service_name="segments")
+    try:
+        for i in range(6):
+            with plaudit.context(metadata={"plan": "pro" if i % 2 else "free"}), plaudit.span("s", variant="A") as s:
+                ref = s.ref
+            plaudit.feedback(ref, "thumbs", i % 3 != 0, author=f"u{i}")
+        assert plaudit.flush(timeout=30)
+    finally:
+        plaudit.shutdown()
+        errors.RAISE_INTERNAL_ERRORS = False
+    with plaudit.Client(collector.url) as client:
+        by_metadata = client.segments("thumbs", "attr.plaudit.metadata.plan", min_count=1)
+        by_bare_key = client.segments("thumbs", "attr.plan", min_count=1)
+        filtered = client.leaderboard("thumbs", group_by=["variant"], min_count=1, metadata={"plan": "pro"})
+    assert sorted(str(e["segment"]) for e in by_metadata.segments) == ["free", "pro"]
+    assert [e["segment"] for e in by_bare_key.segments] == [None]  # no attribute is literally named "plan"
+    assert [r.rated for r in filtered.rows] == [3]

@@ -40,13 +40,14 @@ def get_project(request: Request) -> str:
     if cached is not None:
         return str(cached)
     settings: CollectorSettings = request.app.state.settings
-    named = _named_project(request)
     if not settings.auth:
+        named = _named_project(request)
         project = named or settings.default_project
         if named and request.method not in ("GET", "HEAD", "OPTIONS"):
             _create_on_first_write(request, named)
     else:
-        project = _key_project(request)
+        project = _key_project(request)  # who is asking comes first: no key, no other answer
+        named = _named_project(request)
         if named and named != project:
             raise ApiError(
                 403,

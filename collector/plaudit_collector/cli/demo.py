@@ -89,7 +89,7 @@ def run_demo(db_file: str, *, port: int | None, keep_serving: bool, console: Con
         else:
             console.print(
                 f"The collector stopped with the demo. To explore the data, run `plaudit serve --db {db_file}` and "
-                "open http://127.0.0.1:4318/ (in a terminal, `plaudit demo` keeps it up until Ctrl-C).",
+                "open http://127.0.0.1:4318/ (`plaudit demo --keep-serving` keeps it up until Ctrl-C).",
                 soft_wrap=True,
             )
         return 0
