@@ -85,5 +85,5 @@ def collector(db_url: str) -> Iterator[object]:
 @pytest.fixture
 def corpus() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")
+        pytest.skip(f"shared corpus not found at {CORPUS} (PLAUDIT_TEST_CORPUS names another place)")
     return CORPUS

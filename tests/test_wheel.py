@@ -28,35 +28,24 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A virtual environment with the wheel installed; its ``bin`` folder."""
     work = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(work)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
+    pip = [sys.executable, "-m", "pip"]
+    step(*pip, "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(work))
     (wheel,) = work.glob("plaudit-*.whl")
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    step(sys.executable, "-m", "venv", "--without-pip", str(venv))
     python = venv / "bin" / "python"
-    installed = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    step(*pip, "--python", str(python), "install", "--no-deps", "--quiet", str(wheel))
+    site = step(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()
     # Dependencies from this environment; its own editable plaudit (a .pth there) is not processed this way.
     Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     yield venv / "bin"
+
+
+def step(*command: str) -> str:
+    """Run one step of the set-up; its output, or a failure that shows what it said."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def clean_env() -> dict[str, str]:

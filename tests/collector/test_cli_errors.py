@@ -74,19 +74,24 @@ def test_admin_commands_name_the_database_they_used(tmp_path: Path, plaudit_cli:
         assert f"Database: {url}" in done.stderr
 
 
-def test_serve_with_auth_and_no_key_warns_that_everything_gets_401(tmp_path: Path, plaudit_cli: list[str]) -> None:
+def serve_with_auth(plaudit_cli: list[str], db: str) -> subprocess.Popen[str]:
+    """``plaudit serve --auth`` on a free port, its stdout and stderr in one pipe."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAUDIT_", "OTEL_"))}
-    db = str(tmp_path / "auth.db")
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [*plaudit_cli, "serve", "--auth", "--port", str(free_port()), "--db", db],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         env=env,
     )
+
+
+def test_serve_with_auth_and_no_key_warns_that_everything_gets_401(tmp_path: Path, plaudit_cli: list[str]) -> None:
+    db = str(tmp_path / "auth.db")
+    proc = serve_with_auth(plaudit_cli, db)
     try:
-        assert proc.stderr is not None
-        warning = proc.stderr.readline()
+        assert proc.stdout is not None
+        warning = proc.stdout.readline()  # the warning comes before anything else
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
@@ -97,14 +102,7 @@ def test_serve_with_auth_and_no_key_warns_that_everything_gets_401(tmp_path: Pat
 def test_serve_with_auth_and_a_key_does_not_warn(tmp_path: Path, plaudit_cli: list[str]) -> None:
     db = str(tmp_path / "auth.db")
     assert run_cli(plaudit_cli, "keys", "create", "--project", "p", "--db", db).returncode == 0
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAUDIT_", "OTEL_"))}
-    proc = subprocess.Popen(
-        [*plaudit_cli, "serve", "--auth", "--port", str(free_port()), "--db", db],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    proc = serve_with_auth(plaudit_cli, db)
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 60
