@@ -104,6 +104,7 @@ def serve(
                 f"Warning: --auth is on and {shown_url(url)} holds no API key, so every request will get 401. "
                 f"Create one with `plaudit keys create --project NAME --db {shown_url(url)}`.",
                 soft_wrap=True,
+                markup=False,
             )
     mode = "API keys required" if auth else "no auth"
     console.print(
@@ -148,7 +149,7 @@ def main() -> None:
         message = explain(exc)
         if message is None:
             raise
-        errors.print(f"plaudit: {message}", soft_wrap=True)
+        errors.print(f"plaudit: {message}", soft_wrap=True, markup=False)
         sys.exit(exc.code if isinstance(exc, CliFailure) else 1)
 
 

@@ -48,5 +48,5 @@ def admin_database(db: str | None, *, migrate: bool = True, must_exist: bool = F
     """The database an admin command works on (``--db``, else ``$PLAUDIT_DB``, else ./plaudit.db), named on
     stderr so that it is never a surprise which one was changed."""
     database = open_database(db or os.environ.get("PLAUDIT_DB") or None, migrate=migrate, must_exist=must_exist)
-    Console(stderr=True, highlight=False).print(f"Database: {shown_url(database.url)}", soft_wrap=True)
+    Console(stderr=True, highlight=False).print(f"Database: {shown_url(database.url)}", soft_wrap=True, markup=False)
     return database
