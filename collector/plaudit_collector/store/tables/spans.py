@@ -12,6 +12,7 @@ from plaudit_collector.store import search_index
 from plaudit_collector.store.tables.types import JSONType, utcnow
 
 _ROOT = text("parent_span_id IS NULL")
+_ERROR = text("status_code = 'ERROR'")
 
 
 class Span(SQLModel, table=True):
@@ -27,6 +28,7 @@ class Span(SQLModel, table=True):
         Index("ix_spans_project_session", "project", "session_id"),
         # trace search lists traces by their root span: newest first without reading the other spans
         Index("ix_spans_project_roots", "project", "start_ns", "id", sqlite_where=_ROOT, postgresql_where=_ROOT),
+        Index("ix_spans_project_errors", "project", "trace_id", sqlite_where=_ERROR, postgresql_where=_ERROR),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,7 +1,7 @@
 """score direction, estimated cost, trace search
 
 Score configs get ``higher_is_better`` (true for existing ones); spans get ``cost_estimated`` (false: every
-stored cost came from its producer), a partial index on root spans for trace search, and the full-text
+stored cost came from its producer), partial indexes on root spans and error spans for trace search, and the full-text
 index over input and output (SQLite FTS5 kept by triggers, PostgreSQL GIN on a tsvector), filled from
 the spans already stored.
 
@@ -23,6 +23,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _ROOT = sa.text("parent_span_id IS NULL")
+_ERROR = sa.text("status_code = 'ERROR'")
 
 
 def upgrade() -> None:
@@ -38,6 +39,14 @@ def upgrade() -> None:
         sqlite_where=_ROOT,
         postgresql_where=_ROOT,
     )
+    op.create_index(
+        "ix_spans_project_errors",
+        "spans",
+        ["project", "trace_id"],
+        unique=False,
+        sqlite_where=_ERROR,
+        postgresql_where=_ERROR,
+    )
     bind = op.get_bind()
     search_index.create(bind, bind.dialect.name, backfill=True)
 
@@ -45,6 +54,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     search_index.drop(bind, bind.dialect.name)
+    op.drop_index("ix_spans_project_errors", table_name="spans")
     op.drop_index("ix_spans_project_roots", table_name="spans")
     with op.batch_alter_table("spans", schema=None) as batch_op:
         batch_op.drop_column("cost_estimated")
