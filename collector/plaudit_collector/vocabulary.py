@@ -413,8 +413,11 @@ def term(question: str, name: str) -> Term:
 
 
 def close_matches(name: str, known: Iterable[str]) -> list[str]:
-    """Known names that look like ``name`` (a typo, another door's spelling), best first."""
-    return difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    """Known names that look like ``name`` (a typo, another door's spelling, a part of a name), best first."""
+    known = list(known)
+    found = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    parts = [k for k in known if name in k.replace(".", "_").split("_") and k not in found]
+    return (found + parts)[:3]
 
 
 def unknown_message(kind: str, name: str, known: Iterable[str]) -> str:
