@@ -204,7 +204,7 @@ def test_every_door_accepts_every_term_and_answers_alike(seeded: Any, http: http
         cursor = first.next_cursor
         assert cursor is not None
         for question, name in _cases():
-            term = vocabulary.term(question, name)
+            vocabulary.term(question, name)  # declared
             asked = dict(BASE[question])
             if name == "cursor":
                 value: Any = cursor

@@ -115,6 +115,9 @@ def asked(question: str) -> Callable[..., Any]:
         request: Request = kwargs.pop("request")
         check_known(request, question, terms)
         values = {t.name: kwargs[py_name(t.name)] for t in terms}
+        for name, value in values.items():
+            if any("\x00" in v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)):
+                raise ApiError(422, "invalid_field", f"{name}: must not contain NUL characters", name)
         return Asked(question, values, filters_of(values))
 
     dependency.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
