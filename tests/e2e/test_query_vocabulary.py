@@ -287,3 +287,13 @@ def test_the_cli_takes_every_declared_term() -> None:
         for term in vocabulary.terms_for(question):
             for flag in term.cli_flags:
                 assert set(flag.split("/")) <= flags, (question, flag)
+
+
+def test_the_dashboard_builds_its_controls_from_the_served_declaration(collector: Any, http: httpx.Client) -> None:
+    page = http.get("/").text
+    assert 'api("/v1/query-model")' in page
+    script = page[page.index("<script>") :]
+    for dimension in vocabulary.DIMENSIONS:  # no list of its own to drift from the declaration
+        if "." in dimension.name:
+            assert f'"{dimension.name}"' not in script, dimension.name
+    assert '<input type="search" id="tr-q"' in page and "Search" in page
