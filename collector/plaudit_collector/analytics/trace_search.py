@@ -50,7 +50,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[float, int]:
         ok = data["s"] == sort and isinstance(row_id, int) and isinstance(key, (int, float))
     except (ValueError, TypeError, KeyError):
         ok = False
-    if not ok or isinstance(key, bool) or not math.isfinite(key):
+    if not ok or isinstance(key, bool) or not math.isfinite(key) or not 0 < row_id < 2**31 or abs(key) >= 2**63:
         raise _bad("cursor", "not a next_cursor of this search (pass it back unchanged, with the same sort)")
     return float(key), int(row_id)
 
