@@ -47,7 +47,10 @@ def run(label: str, url: str, spans: list[Any], feedback: list[Any]) -> bool:
     window = Filters(start_ns=START_NS + 5 * DAY_NS, end_ns=START_NS + 25 * DAY_NS, where=(("model", "gpt-4o"),))
 
     def baseline() -> Any:
-        sql = "SELECT trace_id, min(start_ns) AS s FROM spans WHERE project = :p GROUP BY trace_id ORDER BY s DESC LIMIT 50"
+        sql = (
+            "SELECT trace_id, min(start_ns) AS s FROM spans WHERE project = :p "
+            "GROUP BY trace_id ORDER BY s DESC LIMIT 50"
+        )
         with db.read_engine.connect() as conn:
             return conn.execute(text(sql), {"p": PROJECT}).all()
 

@@ -456,3 +456,25 @@ def served() -> dict[str, Any]:
             for t in TERMS
         ],
     }
+
+
+def markdown_table() -> str:
+    """The vocabulary as the README's table (a test keeps the README's copy equal to this)."""
+    short = {"export_spans": "export spans", "export_finetune": "export finetune", "export_preferences":
+             "export preferences"}
+    lines = ["| parameter | `plaudit.Client` | CLI | questions | meaning |", "| --- | --- | --- | --- | --- |"]
+    seen: set[tuple[str, str]] = set()
+    for t in TERMS:
+        if set(t.questions) == set(QUESTIONS):
+            where = "all"
+        else:
+            where = ", ".join(short.get(q, q) for q in t.questions)
+        if (t.name, where) in seen:
+            continue
+        seen.add((t.name, where))
+        text = t.help.replace("|", "\\|")
+        if t.choices:
+            text += " (" + ", ".join(t.choices) + ")"
+        flags = " ".join(f"`{f}`" for f in t.cli_flags)
+        lines.append(f"| `{t.name}` | `{t.client_name}` | {flags} | {where} | {text} |")
+    return "\n".join(lines) + "\n"

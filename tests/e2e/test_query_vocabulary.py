@@ -297,3 +297,9 @@ def test_the_dashboard_builds_its_controls_from_the_served_declaration(collector
         if "." in dimension.name:
             assert f'"{dimension.name}"' not in script, dimension.name
     assert '<input type="search" id="tr-q"' in page and "Search" in page
+
+
+def test_the_readme_documents_the_vocabulary_once() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- vocabulary:start -->\n", 1)[1].split("<!-- vocabulary:end -->", 1)[0]
+    assert block == vocabulary.markdown_table()
