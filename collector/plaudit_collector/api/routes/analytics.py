@@ -27,8 +27,9 @@ def _dims(values: list[str] | None, default: list[str]) -> list[str]:
 
 
 @router.get("/v1/query-model", summary="The query vocabulary: every dimension, filter and option, per question")
-def query_model() -> dict[str, Any]:
-    """What every door (REST, ``plaudit.Client``, the CLI, the dashboard) accepts, declared once."""
+def query_model(project: ProjectDep) -> dict[str, Any]:
+    """What every door (REST, ``plaudit.Client``, the CLI, the dashboard) accepts, declared once (behind the
+    same key as the data, like every route but the health check)."""
     return vocabulary.served()
 
 
