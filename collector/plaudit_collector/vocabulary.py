@@ -460,8 +460,11 @@ def served() -> dict[str, Any]:
 
 def markdown_table() -> str:
     """The vocabulary as the README's table (a test keeps the README's copy equal to this)."""
-    short = {"export_spans": "export spans", "export_finetune": "export finetune", "export_preferences":
-             "export preferences"}
+    short = {
+        "export_spans": "export spans",
+        "export_finetune": "export finetune",
+        "export_preferences": "export preferences",
+    }
     lines = ["| parameter | `plaudit.Client` | CLI | questions | meaning |", "| --- | --- | --- | --- | --- |"]
     seen: set[tuple[str, str]] = set()
     for t in TERMS:
