@@ -233,6 +233,8 @@ class ScoreConfigIn(BaseModel):
     max: StrictInt | StrictFloat | None = None
     categories: list[StrictStr] | None = Field(default=None, min_length=1, max_length=100)
     strict: StrictBool = True
+    higher_is_better: StrictBool = True
+    """Score direction: false for scores where less is better (hallucination, latency, toxicity)."""
     description: str | None = Field(default=None, max_length=2000)
 
     @field_validator("min", "max")

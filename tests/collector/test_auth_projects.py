@@ -46,7 +46,7 @@ def test_a_key_never_sees_another_projects_data(auth_collector: Any, otlp: Any) 
         assert a.post("/v1/feedback", json=fb).status_code == 201
         assert a.get(f"/v1/traces/{trace_id}").json()["spans"][0]["feedback"][0]["name"] == "thumbs"
         assert b.get(f"/v1/traces/{trace_id}").status_code == 404
-        assert b.get("/v1/traces").json()["data"] == []
+        assert b.get("/v1/traces").json()["traces"] == []
         board = b.get("/v1/analytics/leaderboard", params={"score": "thumbs", "group_by": "variant"})
         assert board.status_code == 200 and board.json()["rows"] == []
         # The same span sent under project B is B's own copy; A's stays untouched.

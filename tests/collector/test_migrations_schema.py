@@ -15,12 +15,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
+from plaudit_collector.store import search_index
 from plaudit_collector.store.db import Database
 
 
 def schema_diff(db: Database) -> list[object]:
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": search_index.include_name}
+        context = MigrationContext.configure(conn, opts=opts)
         return list(compare_metadata(context, SQLModel.metadata))
 
 

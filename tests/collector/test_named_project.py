@@ -70,8 +70,8 @@ def test_a_project_is_created_by_its_first_write_not_by_a_read(collector: Any, o
         assert http.get("/v1/traces", headers={"X-Plaudit-Project": "just-looking"}).status_code == 200
         sent = http.post("/v1/traces", json=otlp.request([otlp.span("x")]), headers={"X-Plaudit-Project": "new.app"})
         assert sent.status_code == 200
-        assert http.get("/v1/traces", headers={"X-Plaudit-Project": "new.app"}).json()["data"]
-        assert http.get("/v1/traces").json()["data"] == []
+        assert http.get("/v1/traces", headers={"X-Plaudit-Project": "new.app"}).json()["traces"]
+        assert http.get("/v1/traces").json()["traces"] == []
     names = [p["name"] for p in projects.list_projects(db)]
     assert "new.app" in names and "just-looking" not in names
 
@@ -87,7 +87,7 @@ def test_a_malformed_project_name_is_a_400_naming_the_header(collector: Any, otl
             "message": refused.json()["error"]["message"],
             "field": "X-Plaudit-Project",
         }
-        assert http.get("/v1/traces").json()["data"] == []
+        assert http.get("/v1/traces").json()["traces"] == []
 
 
 def test_with_keys_the_keys_project_wins_and_another_name_is_a_403(auth_collector: Any, otlp: Any) -> None:

@@ -38,7 +38,7 @@ def test_a_forked_child_exports_its_own_spans(sdk: Any, http: httpx.Client) -> N
     assert os.waitstatus_to_exitcode(status) == 0
     assert plaudit.flush(20)
     traces = http.get("/v1/traces", params={"limit": 500}).json()
-    assert traces["count"] == 51  # 1 before the fork, 25 in the child, 25 in the parent after it
+    assert len(traces["traces"]) == 51  # 1 before the fork, 25 in the child, 25 in the parent after it
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -15,6 +15,7 @@ from plaudit_collector.analytics.export import export_finetune, export_preferenc
 from plaudit_collector.analytics.leaderboard import leaderboard
 from plaudit_collector.analytics.preferences import preferences
 from plaudit_collector.analytics.segments import segments
+from plaudit_collector.analytics.trace_search import search_traces
 from plaudit_collector.analytics.trend import trend
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "jsonl",
     "leaderboard",
     "preferences",
+    "search_traces",
     "segments",
     "trend",
 ]

@@ -5,6 +5,9 @@ interval for the difference and Beta(1, 1)-prior posteriors for P(A > B); ordina
 ratings with at most 11 levels, e.g. 1–5 stars) use Mann–Whitney; other numeric scores use Welch's t
 with its interval and a normal approximation for P(A > B). Preference scores compare the two groups
 head to head: a sign test on decisive votes and a Beta posterior on A's win share.
+
+``difference`` is always mean A − mean B; ``prob_a_better``, ``effect`` and the verdict follow the score's
+direction (on a lower-is-better score, A is better when its mean is lower).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from plaudit_collector.analytics.core import (
     format_group,
     unit_scores,
 )
+from plaudit_collector.analytics.direction import resolve
 from plaudit_collector.analytics.preferences import head_to_head
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
@@ -68,8 +72,10 @@ def compare(
     filters: Filters | None = None,
     *,
     test: str = "auto",
+    higher_is_better: bool | None = None,
+    confidence: float = stats.CONFIDENCE,
 ) -> dict[str, Any]:
-    """Difference A − B with its 95% interval, a p-value, and P(A better than B)."""
+    """Difference A − B with its interval, a p-value, and P(A better than B) in the score's direction."""
     filters = filters or Filters()
     if set(a) != set(b):
         raise ApiError(422, "invalid_field", "b: name the same dimensions as a", "b")
@@ -79,7 +85,9 @@ def compare(
     b = {d: b[d] for d in dims}
     kinds = score_kinds(db, project, score)
     if "preference" in kinds:
-        return _compare_preference(db, project, score, a, b, filters)
+        return _compare_preference(db, project, score, a, b, filters, confidence)
+    direction = resolve(db, project, score, higher_is_better)
+    alpha = 1 - confidence
     units = unit_scores(project, score, dims, filters, db.dialect, text=True)
     in_a, in_b = _matches(units, dims, a), _matches(units, dims, b)
     side = case((in_a, "a"), else_="b").label("side")
@@ -105,9 +113,10 @@ def compare(
         "kind": "numeric" if non_boolean else "boolean",
         "group_by": dims,
         "method": method,
-        "confidence": stats.CONFIDENCE,
-        "a": _side(a, summaries["a"], found.get("a"), method),
-        "b": _side(b, summaries["b"], found.get("b"), method),
+        **direction.stated(),
+        "confidence": confidence,
+        "a": _side(a, summaries["a"], found.get("a"), method, confidence),
+        "b": _side(b, summaries["b"], found.get("b"), method, confidence),
         "difference": None,
         "diff_ci_low": None,
         "diff_ci_high": None,
@@ -132,30 +141,39 @@ def compare(
             levels = _raw_levels(db, project, score, filters)
             ordinal = len(levels) <= MAX_ORDINAL_LEVELS and all(float(v).is_integer() for v in levels)
             test = "mann-whitney" if ordinal else "welch"
+    # P(A better): A above B, or below it when lower is better (the posteriors' roles swap).
+    first, second = (sa, sb) if direction.higher_is_better else (sb, sa)
     if method == "wilson":
-        out["diff_ci_low"], out["diff_ci_high"] = stats.newcombe(sa, sb)
-        out["prob_a_better"], out["prob_method"] = stats.prob_beta_greater(sa, sb), "beta posteriors, uniform priors"
+        out["diff_ci_low"], out["diff_ci_high"] = stats.newcombe(sa, sb, confidence)
+        out["prob_a_better"], out["prob_method"] = (
+            stats.prob_beta_greater(first, second),
+            "beta posteriors, uniform priors",
+        )
     else:
         _p, se, df = stats.welch(sa, sb)
-        half = float(sps.t.ppf(0.5 + stats.CONFIDENCE / 2, df)) * se if se > 0 else 0.0
+        half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se if se > 0 else 0.0
         out["diff_ci_low"], out["diff_ci_high"] = diff - half, diff + half
-        out["prob_a_better"], out["prob_method"] = stats.prob_normal_greater(sa, sb), "normal approximation"
+        out["prob_a_better"], out["prob_method"] = stats.prob_normal_greater(first, second), "normal approximation"
     if test == "two-proportion":
         out["p_value"] = stats.two_proportion_p(sa, sb)
     elif test == "mann-whitney":
-        out["p_value"], out["effect"] = _mann_whitney(db, units, in_a, in_b)
+        out["p_value"], effect = _mann_whitney(db, units, in_a, in_b)
+        out["effect"] = effect if direction.higher_is_better else 1 - effect
     else:
         out["p_value"] = stats.welch(sa, sb)[0]
     out["test"] = test
-    out["needed_per_group"] = None if out["p_value"] < stats.ALPHA else stats.needed_per_group(sa, sb, method)
-    out["verdict"] = _verdict(out, a, b)
+    significant = out["p_value"] < alpha
+    out["needed_per_group"] = None if significant else stats.needed_per_group(sa, sb, method, alpha=alpha)
+    out["verdict"] = _verdict(out, a, b, significant, direction.better(sa.mean, sb.mean), direction.words)
     return out
 
 
-def _side(group: dict[str, Any], summary: stats.Summary | None, row: Any, method: str) -> dict[str, Any]:
+def _side(
+    group: dict[str, Any], summary: stats.Summary | None, row: Any, method: str, confidence: float
+) -> dict[str, Any]:
     if summary is None:
         return {"group": group, "count": 0, "rated": 0, "mean": None, "ci_low": None, "ci_high": None}
-    low, high = stats.interval(summary, method)
+    low, high = stats.interval(summary, method, confidence)
     return {
         "group": group,
         "count": int(row.ratings),
@@ -177,12 +195,14 @@ def _mann_whitney(db: Database, units: Any, in_a: Any, in_b: Any) -> tuple[float
     return stats.mann_whitney(values["a"][0], values["a"][1], values["b"][0], values["b"][1])
 
 
-def _verdict(out: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> str:
+def _verdict(
+    out: dict[str, Any], a: dict[str, Any], b: dict[str, Any], significant: bool, a_better: bool, words: str
+) -> str:
     diff, p = out["difference"], out["p_value"]
     interval = f"[{out['diff_ci_low']:.3g}, {out['diff_ci_high']:.3g}]"
-    tail = f"({out['test']}, p = {p:.3g}); P(A better) = {out['prob_a_better']:.3f}"
-    if p < stats.ALPHA and diff != 0:
-        better, worse = (a, b) if diff > 0 else (b, a)
+    tail = f"({out['test']}, p = {p:.3g}; {words}); P(A better) = {out['prob_a_better']:.3f}"
+    if significant and diff != 0:
+        better, worse = (a, b) if a_better else (b, a)
         return f"{format_group(better)} beats {format_group(worse)} by {abs(diff):.3g} {interval} {tail}"
     text = f"no significant difference between {format_group(a)} and {format_group(b)}: {diff:+.3g} {interval} {tail}"
     if out["needed_per_group"]:
@@ -191,7 +211,7 @@ def _verdict(out: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> str:
 
 
 def _compare_preference(
-    db: Database, project: str, score: str, a: dict[str, Any], b: dict[str, Any], filters: Filters
+    db: Database, project: str, score: str, a: dict[str, Any], b: dict[str, Any], filters: Filters, confidence: float
 ) -> dict[str, Any]:
     a_wins, b_wins, ties = head_to_head(db, project, score, a, b, filters)
     n = a_wins + b_wins + ties
@@ -200,7 +220,10 @@ def _compare_preference(
         "kind": "preference",
         "group_by": list(a),
         "method": "wilson",
-        "confidence": stats.CONFIDENCE,
+        "higher_is_better": True,
+        "direction": "more wins is better",
+        "direction_from": "preference",
+        "confidence": confidence,
         "a": {"group": a, "wins": a_wins},
         "b": {"group": b, "wins": b_wins},
         "ties": ties,
@@ -219,7 +242,7 @@ def _compare_preference(
         out["verdict"] = f"no preferences compare {format_group(a)} with {format_group(b)} yet"
         return out
     share = (a_wins + ties / 2) / n
-    low, high = stats.wilson(stats.Summary(n, a_wins + ties / 2, a_wins + ties / 2))
+    low, high = stats.wilson(stats.Summary(n, a_wins + ties / 2, a_wins + ties / 2), confidence)
     out["effect"] = share
     out["a"].update(win_score=share, ci_low=low, ci_high=high)
     out["b"].update(win_score=1 - share, ci_low=1 - high, ci_high=1 - low)
@@ -227,7 +250,7 @@ def _compare_preference(
     decisive = a_wins + b_wins
     out["p_value"] = float(sps.binomtest(a_wins, decisive, 0.5).pvalue) if decisive else 1.0
     out["prob_a_better"] = float(sps.beta.sf(0.5, 1 + a_wins + ties / 2, 1 + b_wins + ties / 2))
-    if out["p_value"] < stats.ALPHA:
+    if out["p_value"] < 1 - confidence:
         better, worse = (a, b) if a_wins > b_wins else (b, a)
         out["verdict"] = (
             f"{format_group(better)} is preferred to {format_group(worse)} "

@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 
 from plaudit import semconv
+from plaudit_collector import vocabulary
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.copies import RATED_SPANS, first_root, heal
 from plaudit_collector.store.tables import Feedback, Span
@@ -52,22 +53,10 @@ logger = logging.getLogger("plaudit_collector.analytics")
 SPAN = Span.__table__  # type: ignore[attr-defined]
 FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
 
-DIMENSIONS: dict[str, str] = {
-    "model": "model",
-    "provider": "provider",
-    "prompt.name": "prompt_name",
-    "prompt.version": "prompt_version",
-    "config.hash": "config_hash",
-    "variant": "variant",
-    "user.id": "user_id",
-    "session.id": "session_id",
-    "span.name": "name",
-    "span.kind": "span_kind",
-    "service.name": "service_name",
-}
+DIMENSIONS: dict[str, str] = {d.name: d.column for d in vocabulary.DIMENSIONS}
 """Whitelisted dimensions (name → span column); ``attr.<key>`` reads a span attribute, its key bound."""
 
-SOURCES = ("human", "end_user", "annotator", "llm_judge", "code")
+SOURCES = vocabulary.SOURCES
 STATS_CHECK_SECONDS = 30.0
 _stats_checked: dict[str, float] = {}
 MAX_GROUP_BY = 4
@@ -80,8 +69,11 @@ def dimension(name: str, table: Any = SPAN, param: str = "group_by") -> ColumnEl
         return table.c[DIMENSIONS[name]]  # type: ignore[no-any-return]
     if name.startswith("attr.") and 0 < len(name) - 5 <= MAX_KEY:
         return table.c.attributes[name[5:]].as_string()  # type: ignore[no-any-return]
-    allowed = ", ".join([*DIMENSIONS, "attr.<key>"])
-    raise ApiError(422, "invalid_field", f"{param}: unknown dimension {name[:100]!r}; use one of {allowed}", param)
+    matches = vocabulary.close_matches(name, DIMENSIONS)
+    hint = (
+        f"did you mean {' or '.join(matches)}?" if matches else f"use one of {', '.join([*DIMENSIONS, 'attr.<key>'])}"
+    )
+    raise ApiError(422, "invalid_field", f"{param}: unknown dimension {name[:100]!r}; {hint}", param)
 
 
 def dimension_text(name: str, table: Any = SPAN, param: str = "where") -> ColumnElement[Any]:
@@ -150,6 +142,7 @@ class Filters:
     metadata: tuple[tuple[str, str], ...] = ()
     where: tuple[tuple[str, str | None], ...] = ()
     sources: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, _value in self.where:
@@ -162,7 +155,7 @@ class Filters:
 
     def describe(self) -> str:
         """The filters in words, for verdicts: ``source=human, tag=beta``."""
-        parts = [f"source={s}" for s in self.sources]
+        parts = [f"source={s}" for s in self.sources] + [f"author={a}" for a in self.authors]
         parts += [f"tag={t}" for t in self.tags]
         parts += [f"metadata.{k}={v}" for k, v in self.metadata]
         parts += [f"{k}={'(none)' if v is None else v}" for k, v in self.where]
@@ -264,6 +257,8 @@ def feedback_conditions(
         terms.append(f.c.score.is_not(None))
     if filters.sources:
         terms.append(f.c.source.in_(filters.sources))
+    if filters.authors:
+        terms.append(f.c.author.in_(filters.authors))
     return terms
 
 

@@ -1,7 +1,15 @@
 """Streaming exports (one JSON object per line): spans with feedback, a fine-tuning set, preference pairs.
 
 Rows are streamed from a server-side cursor (PostgreSQL) or SQLite's lazy cursor, so an export of any
-size runs in constant memory. Feedback is credited as in the analytics (trace-level → root span).
+size runs in constant memory. Feedback is credited as in the analytics (trace-level → root span). The
+fine-tuning set and the rating pairs follow the score's direction (see :mod:`.direction`).
+
+Rating pairs: the rated spans are grouped by (input, output) in SQL, so each distinct output of an input
+is one candidate (its score the mean over its spans) and a pair never has the same text on both sides;
+the groups arrive sorted by input, and each input yields, in one pass, either its best against its worst
+candidate (``pairs=best_worst``, the default) or every pair whose margin exceeds ``min_margin``, widest
+margin first, at most ``max_pairs`` of them (``pairs=all``). Time is linear in the rated spans (after
+the database's sort), memory bounded by the candidates of one input.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, union, union_all
+from sqlalchemy import Select, func, literal, select, union, union_all
 
 from plaudit_collector.analytics.core import (
     FEEDBACK,
@@ -22,6 +30,7 @@ from plaudit_collector.analytics.core import (
     feedback_conditions,
     span_conditions,
 )
+from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.preferences import pair_rows
 from plaudit_collector.store.db import Database
 
@@ -186,17 +195,20 @@ def export_finetune(
     min_score: float | None = None,
     corrections: bool = True,
     fmt: str = "chat",
+    higher_is_better: bool | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Examples to fine-tune on: spans whose mean ``score`` is at least ``min_score``, and (with
-    ``corrections``) every span a user corrected, its output replaced by the latest correction."""
+    """Examples to fine-tune on: spans whose mean ``score`` is at least ``min_score`` (at most, when lower is
+    better), and (with ``corrections``) every span a user corrected, its output replaced by the latest
+    correction."""
     s = SPAN
+    direction = resolve(db, project, score, higher_is_better)
     parts = []
     means = _span_means(project, score, filters) if score else None
     fixes = _latest_corrections(project, filters) if corrections else None
     if means is not None:
         chosen = select(means.c.sid)
         if min_score is not None:
-            chosen = chosen.where(means.c.m >= min_score)
+            chosen = chosen.where(means.c.m >= min_score if direction.higher_is_better else means.c.m <= min_score)
         parts.append(chosen)
     if fixes is not None:
         parts.append(select(fixes.c.sid))
@@ -239,10 +251,13 @@ def export_preference_pairs(
     preference: str | None = None,
     score: str | None = None,
     min_margin: float = 0.0,
+    pairs: str = "best_worst",
+    max_pairs: int = 10,
+    higher_is_better: bool | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Chosen/rejected pairs for reward models and DPO: from pairwise feedback named ``preference``
-    (ties skipped), then from spans with the same input whose mean ``score`` differs by more than
-    ``min_margin``."""
+    """Chosen/rejected pairs for reward models and DPO: from pairwise feedback named ``preference`` (ties
+    and pairs of identical texts skipped), then from rated spans with the same input (see the module
+    docstring): distinct outputs whose mean ``score`` differs by more than ``min_margin``."""
     if preference:
         pairs = pair_rows(
             project, preference, [], filters, db.dialect, extra=["trace_id", "span_id", "input", "output"]
@@ -252,6 +267,8 @@ def export_preference_pairs(
             a_side = {"output": row.a_output, "trace_id": row.a_trace_id, "span_id": row.a_span_id}
             b_side = {"output": row.b_output, "trace_id": row.b_trace_id, "span_id": row.b_span_id}
             won, lost = (a_side, b_side) if row.label == "a" else (b_side, a_side)
+            if won["output"] == lost["output"]:
+                continue  # nothing to learn from a pair of identical answers
             yield {
                 "prompt": row.a_input,
                 "chosen": won["output"],
@@ -263,45 +280,85 @@ def export_preference_pairs(
                 "feedback_id": row.fid,
             }
     if score:
-        means = _span_means(project, score, filters)
-        s1, s2 = SPAN.alias("s1"), SPAN.alias("s2")
-        m1, m2 = means.alias("m1"), means.alias("m2")
-        query = (
-            select(
-                s1.c.input,
-                s1.c.output.label("chosen"),
-                s2.c.output.label("rejected"),
-                m1.c.m.label("chosen_score"),
-                m2.c.m.label("rejected_score"),
-                s1.c.trace_id.label("c_trace"),
-                s1.c.span_id.label("c_span"),
-                s2.c.trace_id.label("r_trace"),
-                s2.c.span_id.label("r_span"),
-            )
-            .select_from(
-                m1.join(s1, s1.c.id == m1.c.sid)
-                .join(s2, and_(s2.c.project == project, s2.c.input == s1.c.input, s2.c.id != s1.c.id))
-                .join(m2, m2.c.sid == s2.c.id)
-            )
-            .where(
-                s1.c.project == project,
-                s1.c.input.is_not(None),
-                m1.c.m - m2.c.m > min_margin,
-                *span_conditions(filters, s1, db.dialect),
-                *span_conditions(filters, s2, db.dialect),
-            )
-            .order_by(s1.c.id, s2.c.id)
+        direction = resolve(db, project, score, higher_is_better)
+        yield from _rating_pairs(db, project, filters, score, direction, min_margin, pairs, max_pairs)
+
+
+def _rating_pairs(
+    db: Database,
+    project: str,
+    filters: Filters,
+    score: str,
+    direction: Direction,
+    min_margin: float,
+    pairs: str,
+    max_pairs: int,
+) -> Iterator[dict[str, Any]]:
+    s = SPAN
+    means = _span_means(project, score, filters)
+    ref = func.min(s.c.trace_id + literal(":") + s.c.span_id)
+    query = (
+        select(s.c.input, s.c.output, func.avg(means.c.m).label("m"), ref.label("ref"))
+        .select_from(means.join(s, s.c.id == means.c.sid))
+        .where(
+            s.c.project == project,
+            s.c.input.is_not(None),
+            s.c.output.is_not(None),
+            *span_conditions(filters, s, db.dialect),
         )
-        for row in _stream(db, query):
-            yield {
-                "prompt": row.input,
-                "chosen": row.chosen,
-                "rejected": row.rejected,
-                "origin": "ratings",
-                "name": score,
-                "chosen_score": float(row.chosen_score),
-                "rejected_score": float(row.rejected_score),
-                "margin": float(row.chosen_score) - float(row.rejected_score),
-                "chosen_ref": {"trace_id": row.c_trace, "span_id": row.c_span},
-                "rejected_ref": {"trace_id": row.r_trace, "span_id": row.r_span},
-            }
+        .group_by(s.c.input, s.c.output)
+        .order_by(s.c.input)
+    )
+    current: Any = None
+    candidates: list[tuple[float, str, str]] = []
+    for row in _stream(db, query):
+        if row.input != current:
+            yield from _pairs_of(current, candidates, score, direction, min_margin, pairs, max_pairs)
+            current, candidates = row.input, []
+        candidates.append((float(row.m), row.output, row.ref))
+    yield from _pairs_of(current, candidates, score, direction, min_margin, pairs, max_pairs)
+
+
+def _pairs_of(
+    prompt: str | None,
+    candidates: list[tuple[float, str, str]],
+    score: str,
+    direction: Direction,
+    min_margin: float,
+    pairs: str,
+    max_pairs: int,
+) -> Iterator[dict[str, Any]]:
+    """The pairs of one input's distinct outputs (``(score, output, "trace:span")``), best side first."""
+    if len(candidates) < 2:
+        return
+    ranked = sorted(candidates, key=lambda c: -direction.good(c[0]))
+    if pairs == "best_worst":
+        chosen_pairs = [(ranked[0], ranked[-1])]
+    else:
+        every = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1 :]]
+        every.sort(key=lambda pair: -abs(pair[0][0] - pair[1][0]))
+        chosen_pairs = every
+    emitted = 0
+    for won, lost in chosen_pairs:
+        margin = abs(won[0] - lost[0])
+        if emitted >= max_pairs or not margin > min_margin or not direction.better(won[0], lost[0]):
+            break
+        emitted += 1
+        yield {
+            "prompt": prompt,
+            "chosen": won[1],
+            "rejected": lost[1],
+            "origin": "ratings",
+            "name": score,
+            "chosen_score": won[0],
+            "rejected_score": lost[0],
+            "margin": margin,
+            "higher_is_better": direction.higher_is_better,
+            "chosen_ref": _ref(won[2]),
+            "rejected_ref": _ref(lost[2]),
+        }
+
+
+def _ref(value: str) -> dict[str, str]:
+    trace_id, _, span_id = value.partition(":")
+    return {"trace_id": trace_id, "span_id": span_id}

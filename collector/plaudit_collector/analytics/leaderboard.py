@@ -1,12 +1,14 @@
 """Leaderboard: per group of spans, the mean score with its interval, and span-side health figures.
 
-Ranking rule. Rows are sorted by the lower confidence bound by default (``sort=lower``), or by the mean.
-The *leader candidate* is the group with the highest lower bound among groups with at least
-``min_count`` rated items: a group rated once cannot top the board on luck, and an untestable group
-cannot block a clear result (its comparisons would all be p = 1). The candidate is tested against every
-other eligible group (two-proportion z or Welch t), the p-values adjusted for the number of comparisons
-(Holm by default, Benjamini–Hochberg on request); it is named ``leader`` only when every adjusted
-p < 0.05 and its mean is above each. Otherwise the verdict names the closest rival and a power estimate.
+Ranking rule. Rows are sorted best first by the pessimistic end of the interval by default (``sort=lower``:
+the lower bound, or the upper bound when lower is better), or by the mean. The *leader candidate* is the
+group with the best pessimistic bound among groups with at least ``min_count`` rated items: a group rated
+once cannot top the board on luck, and an untestable group cannot block a clear result (its comparisons
+would all be p = 1). The candidate is tested against every other eligible group (two-proportion z or
+Welch t), the p-values adjusted for the number of comparisons (Holm by default, Benjamini–Hochberg on
+request); it is named ``leader`` only when every adjusted p < 1 − confidence and its mean is better than
+each. Otherwise the verdict names the closest rival and a power estimate. "Better" follows the score's
+direction (see :mod:`.direction`): on a lower-is-better score the group scoring least leads.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from plaudit_collector.analytics.core import (
     method_for,
     unit_scores,
 )
+from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
 from plaudit_collector.store.db import Database
 
@@ -66,21 +69,26 @@ def leaderboard(
     min_count: int = DEFAULT_MIN_COUNT,
     correction: str = "holm",
     health: bool = True,
+    higher_is_better: bool | None = None,
+    confidence: float = stats.CONFIDENCE,
 ) -> dict[str, Any]:
     """Groups best first with counts, means, 95% intervals, coverage and span health; ``leader`` is set
     only for a separated winner, otherwise ``verdict`` says why not and ``needed_per_group`` how many
     ratings per group would tell. ``health=False`` skips the span-side figures (spans, coverage, error
-    rate, latency, tokens, cost), which read every span of the groups rather than only the rated ones."""
+    rate, latency, tokens, cost), which read every span of the groups rather than only the rated ones.
+    ``score_per_dollar`` is the mean score over the mean cost of a span, where the cost is known."""
     filters = filters or Filters()
     group_by = check_group_by(group_by or ["variant"])
+    direction = resolve(db, project, score, higher_is_better)
     scores = score_groups(db, project, score, group_by, filters)
     spans = span_stats(db, project, group_by, filters) if scores and health else {}
     method = method_for(any(g["nb"] for g in scores.values()))
     rows: list[dict[str, Any]] = []
     for key, g in scores.items():
         summary: stats.Summary = g["summary"]
-        low, high = stats.interval(summary, method)
+        low, high = stats.interval(summary, method, confidence)
         side = spans.get(key, {})
+        cost = side.get("cost_mean")
         span_count = side.get("spans", 0)
         rows.append(
             {
@@ -95,13 +103,14 @@ def leaderboard(
                 "coverage": (g["rated_spans"] / span_count) if span_count else None,
                 "max_raters": g["max_raters"],
                 **{k: side.get(k) for k in SPAN_FIELDS},
+                "score_per_dollar": summary.mean / cost if cost and summary.mean is not None else None,
                 "eligible": summary.n >= min_count and low is not None,
                 "p_vs_leader": None,
                 "_summary": summary,
             }
         )
-    rows.sort(key=_sort_key(sort))
-    leader, candidate, verdict, needed = _verdict(rows, method, min_count, correction)
+    rows.sort(key=_sort_key(sort, direction))
+    leader, candidate, verdict, needed = _verdict(rows, method, min_count, correction, direction, confidence)
     if not rows:
         verdict = _empty_verdict(db, project, score, filters)
     for row in rows:
@@ -110,7 +119,8 @@ def leaderboard(
         "score": score,
         "group_by": group_by,
         "method": method,
-        "confidence": stats.CONFIDENCE,
+        **direction.stated(),
+        "confidence": confidence,
         "correction": correction,
         "sort": sort,
         "min_count": min_count,
@@ -123,25 +133,38 @@ def leaderboard(
     }
 
 
-def _sort_key(sort: str) -> Any:
+def _goodness(row: dict[str, Any], direction: Direction) -> tuple[float, float]:
+    """(pessimistic bound, mean) on a more-is-better scale; unknown values rank last."""
+    bound = row["ci_low"] if direction.higher_is_better else row["ci_high"]
+    low = direction.good(bound) if bound is not None else float("-inf")
+    mean = direction.good(row["mean"]) if row["mean"] is not None else float("-inf")
+    return low, mean
+
+
+def _sort_key(sort: str, direction: Direction) -> Any:
     def key(row: dict[str, Any]) -> tuple[float, float, int]:
-        mean = row["mean"] if row["mean"] is not None else float("-inf")
-        low = row["ci_low"] if row["ci_low"] is not None else float("-inf")
+        low, mean = _goodness(row, direction)
         first, second = (low, mean) if sort == "lower" else (mean, low)
         return (-first, -second, -row["rated"])
 
     return key
 
 
-def pick_candidate(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def pick_candidate(rows: list[dict[str, Any]], direction: Direction | None = None) -> dict[str, Any] | None:
+    direction = direction or Direction()
     eligible = [r for r in rows if r["eligible"]]
     if not eligible:
         return None
-    return max(eligible, key=lambda r: (r["ci_low"], r["mean"], r["rated"]))
+    return max(eligible, key=lambda r: (*_goodness(r, direction), r["rated"]))
 
 
 def _verdict(
-    rows: list[dict[str, Any]], method: str, min_count: int, correction: str
+    rows: list[dict[str, Any]],
+    method: str,
+    min_count: int,
+    correction: str,
+    direction: Direction,
+    confidence: float,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str, int | None]:
     if not rows:
         return None, None, "", None
@@ -149,7 +172,7 @@ def _verdict(
     note = f"; {small} group(s) with fewer than {min_count} rated items not ranked" if small else ""
     if len(rows) == 1:
         return None, None, "only one group has feedback: nothing to compare", None
-    candidate = pick_candidate(rows)
+    candidate = pick_candidate(rows, direction)
     if candidate is None:
         return None, None, f"no group has {min_count} rated items yet: too early to rank{note}", None
     others = [r for r in rows if r["eligible"] and r is not candidate]
@@ -161,17 +184,18 @@ def _verdict(
     for row, p in zip(others, adjusted, strict=True):
         row["p_vs_leader"] = p
     label = "Holm" if correction == "holm" else "Benjamini–Hochberg"
-    beaten = [p < stats.ALPHA and (best.mean or 0) > (r["mean"] or 0) for r, p in zip(others, adjusted, strict=True)]
+    alpha = 1 - confidence
+    beaten = [p < alpha and direction.better(best.mean, r["mean"]) for r, p in zip(others, adjusted, strict=True)]
     if all(beaten):
         worst = max(adjusted)
         text = (
             f"{format_group(candidate['group'])} leads: separated from every other group "
-            f"({label}-adjusted p ≤ {worst:.3g}){note}"
+            f"({label}-adjusted p ≤ {worst:.3g}; {direction.words}){note}"
         )
         return candidate["group"], candidate["group"], text, None
     closest_index = max(range(len(others)), key=lambda i: (not beaten[i], adjusted[i]))
     rival = others[closest_index]
-    needed = stats.needed_per_group(best, rival["_summary"], method, comparisons=len(others))
+    needed = stats.needed_per_group(best, rival["_summary"], method, comparisons=len(others), alpha=alpha)
     text = (
         f"no clear leader: {format_group(candidate['group'])} is not separated from "
         f"{format_group(rival['group'])} ({label}-adjusted p = {adjusted[closest_index]:.3g})"

@@ -70,10 +70,10 @@ def t_interval(summary: Summary, confidence: float = CONFIDENCE) -> tuple[float 
     return mean - half, mean + half
 
 
-def interval(summary: Summary, method: str) -> tuple[float | None, float | None]:
+def interval(summary: Summary, method: str, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
     if summary.n == 0:
         return None, None
-    return wilson(summary) if method == "wilson" else t_interval(summary)
+    return wilson(summary, confidence) if method == "wilson" else t_interval(summary, confidence)
 
 
 def two_proportion_p(a: Summary, b: Summary) -> float:
@@ -109,11 +109,11 @@ def p_value(a: Summary, b: Summary, method: str) -> float:
     return welch(a, b)[0]
 
 
-def newcombe(a: Summary, b: Summary) -> tuple[float, float]:
+def newcombe(a: Summary, b: Summary, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Newcombe's hybrid score interval for a difference of proportions (from the two Wilson intervals)."""
     pa, pb = a.total / a.n, b.total / b.n
-    la, ua = wilson(a)
-    lb, ub = wilson(b)
+    la, ua = wilson(a, confidence)
+    lb, ub = wilson(b, confidence)
     diff = pa - pb
     low = diff - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
     high = diff + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
@@ -172,10 +172,12 @@ def adjust(p_values: list[float], correction: str) -> list[float]:
     return benjamini_hochberg(p_values) if correction == "bh" else holm(p_values)
 
 
-def needed_per_group(a: Summary, b: Summary, method: str, *, comparisons: int = 1, power: float = 0.8) -> int | None:
+def needed_per_group(
+    a: Summary, b: Summary, method: str, *, comparisons: int = 1, power: float = 0.8, alpha: float = ALPHA
+) -> int | None:
     """Items per group needed to separate a from b at the observed difference.
 
-    Normal approximation for a two-sided test at ALPHA / comparisons (Bonferroni: the bound Holm
+    Normal approximation for a two-sided test at alpha / comparisons (Bonferroni: the bound Holm
     reaches when every comparison is needed) with the given power.
     """
     if a.mean is None or b.mean is None:
@@ -189,7 +191,7 @@ def needed_per_group(a: Summary, b: Summary, method: str, *, comparisons: int = 
         var = a.variance + b.variance
     if var <= 0:
         return None
-    alpha = ALPHA / max(comparisons, 1)
+    alpha = alpha / max(comparisons, 1)
     z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
     return math.ceil(z * z * var / (diff * diff))
 

@@ -1,8 +1,9 @@
 """Trend: a score per time bucket (by span start, UTC; weeks start on Monday) and group.
 
 Each point is tested against the same group's previous bucket (same test as the leaderboard), the
-p-values Holm-adjusted within each group's series, so a flagged change is not an artefact of looking
-at many buckets.
+p-values adjusted within each group's series (Holm unless asked otherwise), so a flagged change is not an
+artefact of looking at many buckets. ``change`` says where the mean moved (``up``/``down``); ``better``
+says whether that was an improvement in the score's direction.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from plaudit_collector.analytics.core import (
     method_for,
     unit_scores,
 )
+from plaudit_collector.analytics.direction import resolve
 from plaudit_collector.store.db import Database
 
 HOUR_NS = 3600 * 10**9
@@ -38,9 +40,13 @@ def trend(
     filters: Filters | None = None,
     *,
     bucket: str = "day",
+    higher_is_better: bool | None = None,
+    confidence: float = stats.CONFIDENCE,
+    correction: str = "holm",
 ) -> dict[str, Any]:
-    """Points ``{group, bucket_start, count, rated, mean, ci_low, ci_high, p_vs_previous, change}``."""
+    """Points ``{group, bucket_start, count, rated, mean, ci_low, ci_high, p_vs_previous, change, better}``."""
     filters = filters or Filters()
+    direction = resolve(db, project, score, higher_is_better)
     width_ns = BUCKETS[bucket]
     offset = WEEK_OFFSET_NS if bucket == "week" else 0
     width = len(group_by)
@@ -64,7 +70,7 @@ def trend(
         raw: list[float] = []
         for number, row in entries:
             summary = stats.Summary(int(row.n), float(row.total or 0.0), float(row.total_sq or 0.0))
-            low, high = stats.interval(summary, method)
+            low, high = stats.interval(summary, method, confidence)
             point = {
                 "group": group_dict(group_by, key),
                 "bucket_start": iso(number * width_ns + offset),
@@ -75,6 +81,7 @@ def trend(
                 "ci_high": high,
                 "p_vs_previous": None,
                 "change": None,
+                "better": None,
                 "_summary": summary,
                 "_previous": previous,
             }
@@ -82,7 +89,7 @@ def trend(
                 raw.append(stats.p_value(summary, previous, method))
             previous = summary
             group_points.append(point)
-        adjusted = iter(stats.holm(raw))
+        adjusted = iter(stats.adjust(raw, correction))
         for point in group_points:
             before = point.pop("_previous")
             now = point.pop("_summary")
@@ -90,25 +97,30 @@ def trend(
                 continue
             p = next(adjusted)
             point["p_vs_previous"] = p
-            if p < stats.ALPHA:
+            if p < 1 - confidence:
                 point["change"] = "up" if (now.mean or 0) > (before.mean or 0) else "down"
+                point["better"] = direction.better(now.mean, before.mean)
         points.extend(group_points)
     changes = [p for p in points if p["change"]]
     if not points:
         verdict = "no feedback yet for this score"
     elif not changes:
-        verdict = "no significant change between consecutive buckets (Holm-adjusted within each group)"
+        label = "Holm" if correction == "holm" else "Benjamini–Hochberg"
+        verdict = f"no significant change between consecutive buckets ({label}-adjusted within each group)"
     else:
         first = changes[0]
         verdict = f"{len(changes)} significant change(s); first: {first['change']} at {first['bucket_start']}" + (
             f" for {', '.join(f'{k}={v}' for k, v in first['group'].items())}" if first["group"] else ""
         )
+        verdict += f" ({'better' if first['better'] else 'worse'}: {direction.words})"
     return {
         "score": score,
         "bucket": bucket,
         "group_by": list(group_by),
         "method": method,
-        "confidence": stats.CONFIDENCE,
+        **direction.stated(),
+        "confidence": confidence,
+        "correction": correction,
         "points": points,
         "verdict": verdict,
     }

@@ -84,6 +84,8 @@ def trend(result: dict[str, Any], score: str, bucket: str) -> list[View]:
     rows = []
     for p in result["points"]:
         change = {"up": "▲ up", "down": "▼ down"}.get(p["change"] or "", "")
+        if change and p.get("better") is not None:
+            change += " (better)" if p["better"] else " (worse)"
         rows.append(
             [
                 _bucket(p["bucket_start"], bucket),
@@ -134,7 +136,7 @@ def segments(result: dict[str, Any], score: str, segment: str) -> list[View]:
     columns += [Column("overall leader loses?", "text"), Column("p (Holm)", "p")]
     rows = []
     for e in result["segments"]:
-        best = e["rows"][0] if e["rows"] else None
+        best = next((r for r in e["rows"] if r["group"] == e.get("best")), None)
         flag = "yes" if e["significant"] else ("not significant" if e["reverses"] else "no")
         rows.append(
             [
@@ -166,3 +168,28 @@ def preferences(result: dict[str, Any], score: str) -> list[View]:
         for r in result["rows"]
     ]
     return [View(f"Preferences: {score}", columns, rows, [result["verdict"]])]
+
+
+def traces(page: dict[str, Any]) -> list[View]:
+    """One row per trace of a search page, then the cursor of the next page."""
+    columns = [Column("started", "text"), Column("name", "group"), Column("trace id", "text", hide=1)]
+    columns += [Column("model", "text", hide=2), Column("variant", "text", hide=2), Column("user", "text", hide=3)]
+    columns += [Column("duration ms", "int"), Column("status", "text"), Column("feedback", "text", hide=1)]
+    rows = []
+    for t in page["traces"]:
+        feedback = ", ".join(f"{name} {number(v.get('mean'))} ×{v.get('count')}" for name, v in t["feedback"].items())
+        rows.append(
+            [
+                t["start_time"],
+                t["name"] or "(no root span)",
+                t["trace_id"],
+                t["model"],
+                t["variant"],
+                t["user_id"],
+                t["duration_ms"],
+                t["status"],
+                feedback or None,
+            ]
+        )
+    notes = [f"next page: --cursor {page['next_cursor']}"] if page.get("next_cursor") else []
+    return [View("Traces", columns, rows, notes)]

@@ -30,6 +30,7 @@ SPAN_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cost",
+    "cost_estimated",
     "input",
     "output",
     "prompt_name",

@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from plaudit_collector.ingest import carried_feedback, decode
 from plaudit_collector.ingest.batch import IngestBatch
 from plaudit_collector.ingest.conventions import is_content_key, normalise, without_content
+from plaudit_collector.ingest.prices import estimate_cost
 
 MAX_TIME_NS = 2**63 - 1
 """fixed64 on the wire, signed 64-bit in the database: absurd far-future times are clamped."""
@@ -98,6 +99,14 @@ def build_batch(
                 if end < start:
                     end = start
                 norm = normalise(attrs)
+                cost = norm["cost"]
+                estimated = False
+                if cost is None and norm["provider"] is not None:
+                    model = norm["response_model"] or norm["model"]
+                    cost = estimate_cost(
+                        norm["provider"], model, norm["input_tokens"], norm["output_tokens"], attrs, start
+                    )
+                    estimated = cost is not None
                 if not store_content:
                     attrs = without_content(attrs)
                     norm["input"] = norm["output"] = None
@@ -121,7 +130,8 @@ def build_batch(
                         norm["provider"],
                         norm["input_tokens"],
                         norm["output_tokens"],
-                        norm["cost"],
+                        cost,
+                        estimated,
                         norm["input"],
                         norm["output"],
                         norm["prompt_name"],

@@ -172,7 +172,10 @@ def _matches_models(conn: Connection) -> bool:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    from plaudit_collector.store import search_index
+
+    opts = {"compare_type": True, "include_name": search_index.include_name}
+    context = MigrationContext.configure(conn, opts=opts)
     return not compare_metadata(context, SQLModel.metadata)
 
 

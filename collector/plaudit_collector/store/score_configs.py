@@ -83,8 +83,10 @@ def _range(cfg: Any) -> str:
 
 def put_score_config(db: Database, project: str, name: str, config: dict[str, Any]) -> dict[str, Any]:
     """Create or replace the config for ``name``; returns its JSON form."""
-    values = {key: config.get(key) for key in ("type", "min", "max", "categories", "strict", "description")}
+    keys = ("type", "min", "max", "categories", "strict", "higher_is_better", "description")
+    values = {key: config.get(key) for key in keys}
     values["strict"] = bool(values["strict"]) if values["strict"] is not None else True
+    values["higher_is_better"] = values["higher_is_better"] is not False
     with db.writing(), OrmSession(db.engine, expire_on_commit=False) as session, session.begin():
         row = session.execute(
             select(ScoreConfig).where(ScoreConfig.project == project, ScoreConfig.name == name)
@@ -106,6 +108,14 @@ def get_score_config(db: Database, project: str, name: str) -> dict[str, Any] | 
             select(ScoreConfig).where(ScoreConfig.project == project, ScoreConfig.name == name)
         ).scalar_one_or_none()
         return None if row is None else score_config_dict(row)
+
+
+def higher_is_better(conn: Connection, project: str, name: str) -> bool | None:
+    """The direction the score config for ``name`` declares, or None without a config."""
+    table = ScoreConfig.__table__  # type: ignore[attr-defined]
+    query = select(table.c.higher_is_better).where(table.c.project == project, table.c.name == name)
+    value = conn.execute(query).scalar_one_or_none()
+    return None if value is None else bool(value)
 
 
 def list_score_configs(db: Database, project: str) -> dict[str, Any]:
@@ -131,6 +141,7 @@ def score_config_dict(cfg: ScoreConfig) -> dict[str, Any]:
         "max": cfg.max,
         "categories": cfg.categories,
         "strict": cfg.strict,
+        "higher_is_better": cfg.higher_is_better,
         "description": cfg.description,
         "created_at": iso_utc(cfg.created_at),
         "updated_at": iso_utc(cfg.updated_at),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, func, select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as OrmSession
 
@@ -140,59 +140,3 @@ def get_trace(db: Database, project: str, trace_id: str) -> dict[str, Any] | Non
         "feedback": by_span.pop(None, []),
         "pending_feedback": [item for items in by_span.values() for item in items],
     }
-
-
-def list_traces(db: Database, project: str, limit: int, offset: int) -> dict[str, Any]:
-    """Recent traces, newest first, with their root span's name and span count."""
-    with db.engine.connect() as conn:
-        recent = (
-            select(
-                Span.trace_id,
-                func.min(Span.start_ns).label("start_ns"),
-                func.max(Span.end_ns).label("end_ns"),
-                func.count().label("span_count"),
-                func.max(Span.model).label("any_model"),
-                func.max(Span.variant).label("any_variant"),
-            )
-            .where(Span.project == project)
-            .group_by(Span.trace_id)
-            .order_by(func.min(Span.start_ns).desc())
-            .limit(limit)
-            .offset(offset)
-            .subquery()
-        )
-        root = Span.__table__.alias("root")  # type: ignore[attr-defined]
-        rows = conn.execute(
-            select(recent, root.c.name, root.c.status_code, root.c.model, root.c.variant)
-            .select_from(
-                recent.outerjoin(
-                    root,
-                    and_(
-                        root.c.project == project,
-                        root.c.trace_id == recent.c.trace_id,
-                        root.c.parent_span_id.is_(None),
-                    ),
-                )
-            )
-            .order_by(recent.c.start_ns.desc())
-        ).all()
-        total = conn.execute(select(func.count(func.distinct(Span.trace_id))).where(Span.project == project)).scalar()
-    data = []
-    seen: set[str] = set()
-    for row in rows:
-        if row.trace_id in seen:
-            continue
-        seen.add(row.trace_id)
-        data.append(
-            {
-                "trace_id": row.trace_id,
-                "name": row.name,
-                "start_time": _iso(row.start_ns),
-                "duration_ms": (row.end_ns - row.start_ns) / 1e6,
-                "span_count": row.span_count,
-                "status": row.status_code,
-                "model": row.model or row.any_model,
-                "variant": row.variant or row.any_variant,
-            }
-        )
-    return {"data": data, "count": int(total or 0)}

@@ -3,199 +3,55 @@ as pydantic models; every result has ``.to_pandas()`` when pandas is installed."
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
 from plaudit._internal.config import resolve
+from plaudit._internal.query_models import (
+    Agreement,
+    Comparison,
+    Leaderboard,
+    Preferences,
+    Segments,
+    Trace,
+    TracePage,
+    TraceSummary,
+    Trend,
+)
+
+FILTERS: dict[str, str] = {
+    "start": "from",
+    "end": "to",
+    "span_name": "span_name",
+    "span_kind": "span_kind",
+    "tags": "tag",
+    "metadata": "metadata",
+    "where": "where",
+    "source": "source",
+    "author": "author",
+}
+"""The filters every question takes: keyword argument → query parameter. They mirror the collector's query
+vocabulary (``GET /v1/query-model``); a test keeps the two equal."""
 
 
-def _frame(records: list[dict[str, Any]]) -> Any:
-    import pandas as pd
-
-    return pd.DataFrame(records)
-
-
-def _flat(group: Mapping[str, Any], rest: Mapping[str, Any]) -> dict[str, Any]:
-    return {**group, **rest}
-
-
-class _Result(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class LeaderboardRow(_Result):
-    """One group of the leaderboard: its mean score with a 95% confidence interval and span health."""
-
-    group: dict[str, Any]
-    count: int
-    rated: int | None = None
-    mean: float | None
-    ci_low: float | None
-    ci_high: float | None
-    spans: int
-    method: str | None = None
-    coverage: float | None = None
-    max_raters: int | None = None
-    error_rate: float | None = None
-    latency_p50_ms: float | None = None
-    latency_p95_ms: float | None = None
-    input_tokens_mean: float | None = None
-    output_tokens_mean: float | None = None
-    cost_mean: float | None = None
-    eligible: bool | None = None
-    p_vs_leader: float | None = None
-
-
-class Leaderboard(_Result):
-    """Groups best first; ``leader`` is set only when the top group is separated from the rest."""
-
-    score: str
-    group_by: list[str]
-    rows: list[LeaderboardRow]
-    leader: dict[str, Any] | None = None
-    candidate: dict[str, Any] | None = None
-    verdict: str | None = None
-    needed_per_group: int | None = None
-    method: str | None = None
-
-    def to_pandas(self) -> Any:
-        """The rows as a DataFrame, one column per dimension (needs pandas)."""
-        return _frame([_flat(r.group, r.model_dump(exclude={"group"})) for r in self.rows])
-
-
-class Comparison(_Result):
-    """Group A against group B: difference with its interval, p-value, P(A better)."""
-
-    score: str
-    kind: str
-    a: dict[str, Any]
-    b: dict[str, Any]
-    difference: float | None = None
-    diff_ci_low: float | None = None
-    diff_ci_high: float | None = None
-    test: str | None = None
-    p_value: float | None = None
-    prob_a_better: float | None = None
-    verdict: str | None = None
-
-    def to_pandas(self) -> Any:
-        """One row per side (needs pandas)."""
-        return _frame(
-            [_flat(side["group"], {k: v for k, v in side.items() if k != "group"}) for side in (self.a, self.b)]
-        )
-
-
-class Preferences(_Result):
-    """Win scores and Bradley–Terry strengths with intervals, best first, plus the head-to-head table."""
-
-    score: str
-    group_by: list[str]
-    rows: list[dict[str, Any]]
-    head_to_head: list[dict[str, Any]] = []
-    verdict: str | None = None
-
-    def to_pandas(self) -> Any:
-        """The ranking as a DataFrame (needs pandas)."""
-        return _frame([_flat(r["group"], {k: v for k, v in r.items() if k != "group"}) for r in self.rows])
-
-
-class Trend(_Result):
-    """A score per time bucket and group, each point tested against the previous bucket."""
-
-    score: str
-    bucket: str
-    group_by: list[str]
-    points: list[dict[str, Any]]
-    verdict: str | None = None
-
-    def to_pandas(self) -> Any:
-        """One row per (group, bucket) (needs pandas)."""
-        return _frame([_flat(p["group"], {k: v for k, v in p.items() if k != "group"}) for p in self.points])
-
-
-class Agreement(_Result):
-    """Per score name: kappa, Spearman and the confusion table between two raters."""
-
-    rater_a: str
-    rater_b: str
-    scores: list[dict[str, Any]]
-    verdict: str | None = None
-
-    def to_pandas(self) -> Any:
-        """One row per score name (needs pandas)."""
-        return _frame([{k: v for k, v in s.items() if k not in ("table", "categories")} for s in self.scores])
-
-
-class Segments(_Result):
-    """Each segment's ranking, with the segments where the overall leader candidate loses flagged."""
-
-    score: str
-    group_by: list[str]
-    segment: str
-    segments: list[dict[str, Any]]
-    candidate: dict[str, Any] | None = None
-    verdict: str | None = None
-
-    def to_pandas(self) -> Any:
-        """One row per (segment, group) (needs pandas)."""
-        records = []
-        for entry in self.segments:
-            for row in entry["rows"]:
-                records.append(
-                    {self.segment: entry["segment"], **row["group"], **{k: v for k, v in row.items() if k != "group"}}
-                )
-        return _frame(records)
-
-
-class SpanRecord(_Result):
-    """A stored span with its normalised fields and feedback."""
-
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    model: str | None = None
-    attributes: dict[str, Any] = {}
-    feedback: list[dict[str, Any]] = []
-
-
-class Trace(_Result):
-    trace_id: str
-    spans: list[SpanRecord]
-
-
-def _time(value: str | float | datetime | None) -> str | None:
+def _encode(name: str, value: Any) -> list[tuple[str, str]]:
+    """One keyword's value as query parameters: lists repeat, mappings become ``key=value``."""
     if value is None:
-        return None
+        return []
+    if isinstance(value, bool):
+        return [(name, "true" if value else "false")]
     if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _filter_params(
-    *,
-    start: str | float | datetime | None = None,
-    end: str | float | datetime | None = None,
-    span_name: str | Sequence[str] | None = None,
-    span_kind: str | Sequence[str] | None = None,
-    tags: str | Sequence[str] | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    where: Mapping[str, Any] | None = None,
-    source: str | Sequence[str] | None = None,
-) -> list[tuple[str, str]]:
-    params: list[tuple[str, str]] = []
-    for key, value in (("from", _time(start)), ("to", _time(end))):
-        if value is not None:
-            params.append((key, value))
-    for key, values in (("span_name", span_name), ("span_kind", span_kind), ("tag", tags), ("source", source)):
-        params += [(key, v) for v in _many(values)]
-    params += [("metadata", f"{k}={v}") for k, v in (metadata or {}).items()]
-    params += [("where", f"{k}={'' if v is None else v}") for k, v in (where or {}).items()]
-    return params
+        return [(name, value.isoformat())]
+    if isinstance(value, Mapping):
+        return [(name, f"{k}={'' if v is None else v}") for k, v in value.items()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [(name, str(v)) for v in value]
+    return [(name, str(value))]
 
 
 def _many(values: str | Sequence[str] | None) -> list[str]:
@@ -204,17 +60,32 @@ def _many(values: str | Sequence[str] | None) -> list[str]:
     return [values] if isinstance(values, str) else list(values)
 
 
-def _group(name: str, group: Mapping[str, Any]) -> list[tuple[str, str]]:
-    return [(name, f"{k}={'' if v is None else v}") for k, v in group.items()]
+def _params(method: str, options: Mapping[str, Any], filters: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Query parameters from a method's options (already named as the collector names them) and filters.
+
+    Raises:
+        TypeError: for a keyword argument no question takes, naming the close matches.
+    """
+    params: list[tuple[str, str]] = []
+    for name, value in options.items():
+        params += _encode(name, value)
+    for name, value in filters.items():
+        if name not in FILTERS:
+            close = difflib.get_close_matches(name, [*FILTERS, *options], n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(close)}?" if close else f"; filters: {', '.join(FILTERS)}"
+            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
+        params += _encode(FILTERS[name], value)
+    return params
 
 
 class Client:
     """Query a Plaudit collector: ``plaudit.Client().leaderboard("thumbs", group_by=["model"])``.
 
-    Every analysis accepts the same filters as keyword arguments: ``start``/``end`` (ISO 8601, unix
-    seconds or datetime), ``span_name``, ``span_kind``, ``tags``, ``metadata`` (dict), ``where``
-    (dict of dimension → value) and ``source`` ("human", "llm_judge", ...). ``project`` (default
-    ``PLAUDIT_PROJECT``) is the project read on a collector without keys; with a key, the key's project.
+    Every question accepts the same filters as keyword arguments (:data:`FILTERS`): ``start``/``end`` (ISO
+    8601, unix seconds or datetime), ``span_name``, ``span_kind``, ``tags``, ``metadata`` (dict), ``where``
+    (dict of dimension → value), ``source`` ("human", "llm_judge", ...) and ``author``. An unknown keyword
+    is a ``TypeError`` naming the close matches; the collector refuses unknown parameters too. ``project``
+    (default ``PLAUDIT_PROJECT``) is the project read on a collector without keys; with a key, the key's.
     """
 
     def __init__(
@@ -265,50 +136,73 @@ class Client:
         sort: str | None = None,
         min_count: int | None = None,
         correction: str | None = None,
+        health: bool | None = None,
+        higher_is_better: bool | None = None,
+        confidence: float | None = None,
         **filters: Any,
     ) -> Leaderboard:
-        """Mean ``score`` per group, best first, with counts, 95% intervals, coverage, error rate,
-        latency and tokens; ``leader`` only when separated (``sort``: "lower" or "mean";
-        ``correction``: "holm" or "bh")."""
-        params = [("score", score), *(("group_by", d) for d in _many(group_by))]
-        for key, value in (("sort", sort), ("min_count", min_count), ("correction", correction)):
-            if value is not None:
-                params.append((key, str(value)))
-        params += _filter_params(**filters)
+        """Mean ``score`` per group, best first in the score's direction, with counts, intervals, coverage,
+        error rate, latency, tokens and cost; ``leader`` only when separated (``sort``: "lower" or "mean";
+        ``correction``: "holm" or "bh"; ``higher_is_better`` overrides the score config's direction)."""
+        options = {"score": score, "group_by": _many(group_by), "sort": sort, "min_count": min_count}
+        options.update(correction=correction, health=health, higher_is_better=higher_is_better, confidence=confidence)
+        params = _params("leaderboard", options, filters)
         return Leaderboard.model_validate(self._get("/v1/analytics/leaderboard", params))
 
     def compare(
-        self, score: str, a: Mapping[str, Any], b: Mapping[str, Any], *, test: str = "auto", **filters: Any
+        self,
+        score: str,
+        a: Mapping[str, Any],
+        b: Mapping[str, Any],
+        *,
+        test: str | None = None,
+        higher_is_better: bool | None = None,
+        confidence: float | None = None,
+        **filters: Any,
     ) -> Comparison:
         """Group ``a`` against group ``b`` (dicts of dimension → value, e.g. ``{"variant": "v2"}``):
         difference with its interval, p-value, and the probability that A beats B."""
-        params = [("score", score), *_group("a", a), *_group("b", b), ("test", test), *_filter_params(**filters)]
-        return Comparison.model_validate(self._get("/v1/analytics/compare", params))
+        options = {"score": score, "a": a, "b": b, "test": test, "higher_is_better": higher_is_better}
+        options["confidence"] = confidence
+        return Comparison.model_validate(self._get("/v1/analytics/compare", _params("compare", options, filters)))
 
     def preferences(
         self, score: str = "preference", group_by: Sequence[str] | str = ("variant",), **filters: Any
     ) -> Preferences:
         """Pairwise preferences: win scores and a Bradley–Terry ranking with intervals."""
-        params = [("score", score), *(("group_by", d) for d in _many(group_by)), *_filter_params(**filters)]
+        params = _params("preferences", {"score": score, "group_by": _many(group_by)}, filters)
         return Preferences.model_validate(self._get("/v1/analytics/preferences", params))
 
-    def trend(self, score: str, bucket: str = "day", group_by: Sequence[str] | str = (), **filters: Any) -> Trend:
-        """``score`` per time bucket ("hour", "day", "week") and group."""
-        params = [("score", score), ("bucket", bucket), *(("group_by", d) for d in _many(group_by))]
-        return Trend.model_validate(self._get("/v1/analytics/trend", params + _filter_params(**filters)))
+    def trend(
+        self,
+        score: str,
+        bucket: str = "day",
+        group_by: Sequence[str] | str = (),
+        *,
+        correction: str | None = None,
+        higher_is_better: bool | None = None,
+        confidence: float | None = None,
+        **filters: Any,
+    ) -> Trend:
+        """``score`` per time bucket ("hour", "day", "week") and group; each change says whether it was
+        ``better`` in the score's direction."""
+        options = {"score": score, "bucket": bucket, "group_by": _many(group_by), "correction": correction}
+        options.update(higher_is_better=higher_is_better, confidence=confidence)
+        return Trend.model_validate(self._get("/v1/analytics/trend", _params("trend", options, filters)))
 
     def agreement(
         self,
         score: str | Sequence[str] | None = None,
         *,
-        by: str = "source",
-        rater_a: str = "human",
-        rater_b: str = "llm_judge",
+        by: str | None = None,
+        rater_a: str | None = None,
+        rater_b: str | None = None,
         **filters: Any,
     ) -> Agreement:
-        """How well two raters agree on the same items (Cohen's kappa, Spearman, confusion table)."""
-        params = [("score", s) for s in _many(score)] + [("by", by), ("rater_a", rater_a), ("rater_b", rater_b)]
-        return Agreement.model_validate(self._get("/v1/analytics/agreement", params + _filter_params(**filters)))
+        """How well two raters agree on the same items (Cohen's kappa, Spearman, confusion table); by default
+        source "human" against "llm_judge"."""
+        options = {"score": _many(score), "by": by, "rater_a": rater_a, "rater_b": rater_b}
+        return Agreement.model_validate(self._get("/v1/analytics/agreement", _params("agreement", options, filters)))
 
     def segments(
         self,
@@ -316,28 +210,35 @@ class Client:
         segment: str,
         group_by: Sequence[str] | str = ("variant",),
         *,
-        limit: int = 50,
+        limit: int | None = None,
         min_count: int | None = None,
+        correction: str | None = None,
+        higher_is_better: bool | None = None,
+        confidence: float | None = None,
         **filters: Any,
     ) -> Segments:
-        """The ranking inside each ``segment`` (e.g. "user.id" or "attr.plan"), flagging reversals."""
-        params = [("score", score), ("segment", segment), ("limit", str(limit))]
-        params += [("group_by", d) for d in _many(group_by)]
-        if min_count is not None:
-            params.append(("min_count", str(min_count)))
-        return Segments.model_validate(self._get("/v1/analytics/segments", params + _filter_params(**filters)))
+        """The ranking inside each ``segment`` (e.g. "user.id" or "attr.plan"), flagging reversals; a
+        segment's best is only a group with at least ``min_count`` rated items."""
+        options = {"score": score, "segment": segment, "group_by": _many(group_by), "limit": limit}
+        options.update(min_count=min_count, correction=correction, higher_is_better=higher_is_better)
+        options["confidence"] = confidence
+        return Segments.model_validate(self._get("/v1/analytics/segments", _params("segments", options, filters)))
+
+    EXPORT_OPTIONS = {
+        "spans": ("score",),
+        "finetune": ("score", "min_score", "corrections", "format", "higher_is_better"),
+        "preferences": ("preference", "score", "min_margin", "pairs", "max_pairs", "higher_is_better"),
+    }
+    """The options each export takes besides the filters."""
 
     def export(self, kind: str = "spans", **options: Any) -> Iterator[dict[str, Any]]:
         """Stream an export line by line: ``kind`` "spans", "finetune" or "preferences"; ``options`` are the
-        route's parameters (``score``, ``min_score``, ``preference``, ...) plus the usual filters."""
-        filter_keys = {"start", "end", "span_name", "span_kind", "tags", "metadata", "where", "source"}
-        filters = {k: options.pop(k) for k in list(options) if k in filter_keys}
-        params: list[tuple[str, str]] = []
-        for key, value in options.items():
-            if value is None:
-                continue
-            params.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
-        params += _filter_params(**filters)
+        export's options (see ``EXPORT_OPTIONS``: ``score``, ``min_score``, ``preference``, ...) plus the
+        usual filters."""
+        if kind not in self.EXPORT_OPTIONS:
+            raise ValueError(f"kind must be one of {', '.join(self.EXPORT_OPTIONS)}, not {kind!r}")
+        own = {k: options.pop(k) for k in list(options) if k in self.EXPORT_OPTIONS[kind]}
+        params = _params(f"export({kind!r})", own, options)
         with self._http.stream("GET", f"/v1/export/{kind}", params=params) as response:
             if response.status_code >= 400:
                 response.read()
@@ -350,6 +251,55 @@ class Client:
         """One trace with all its spans and their feedback."""
         return Trace.model_validate(self._get(f"/v1/traces/{trace_id}"))
 
-    def traces(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The most recent traces, newest first."""
-        return self._get("/v1/traces", {"limit": limit})["data"]  # type: ignore[no-any-return]
+    def traces(
+        self,
+        q: str | None = None,
+        *,
+        status: str | None = None,
+        has_feedback: str | None = None,
+        missing_feedback: str | None = None,
+        score: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        min_duration_ms: float | None = None,
+        max_duration_ms: float | None = None,
+        min_tokens: int | None = None,
+        max_tokens: int | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        higher_is_better: bool | None = None,
+        **filters: Any,
+    ) -> TracePage:
+        """One page of a trace search, newest first by default: ``q`` searches input and output text,
+        ``status="error"`` keeps failed traces, ``has_feedback``/``missing_feedback`` name a score,
+        ``score`` with ``min_score``/``max_score`` bounds its mean; ``sort`` is "time", "latency", "cost" or
+        "score". Pass the page's ``next_cursor`` as ``cursor`` for the next page."""
+        options = {
+            "q": q,
+            "status": status,
+            "has_feedback": has_feedback,
+            "missing_feedback": missing_feedback,
+            "score": score,
+            "min_score": min_score,
+            "max_score": max_score,
+            "min_duration_ms": min_duration_ms,
+            "max_duration_ms": max_duration_ms,
+            "min_tokens": min_tokens,
+            "max_tokens": max_tokens,
+            "sort": sort,
+            "limit": limit,
+            "cursor": cursor,
+            "higher_is_better": higher_is_better,
+        }
+        return TracePage.model_validate(self._get("/v1/traces", _params("traces", options, filters)))
+
+    def iter_traces(self, q: str | None = None, **options: Any) -> Iterator[TraceSummary]:
+        """Every trace a search finds, page after page (same arguments as :meth:`traces`)."""
+        cursor = options.pop("cursor", None)
+        while True:
+            page = self.traces(q, cursor=cursor, **options)
+            yield from page.traces
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor

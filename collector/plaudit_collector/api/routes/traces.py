@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from plaudit_collector import pipeline
+from plaudit_collector import analytics, pipeline
 from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, ingest_gate, read_body
+from plaudit_collector.api.query_params import Asked, asked
 from plaudit_collector.errors import ApiError
 from plaudit_collector.ingest import decode
 from plaudit_collector.ingest.batch import IngestBatch
@@ -62,11 +63,30 @@ def get_trace(trace_id: TraceId, db: DatabaseDep, project: ProjectDep) -> dict[s
     return trace
 
 
-@router.get("/v1/traces", summary="Recent traces, newest first")
-def list_traces(
-    db: DatabaseDep,
-    project: ProjectDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+SEARCH = (
+    "q",
+    "status",
+    "has_feedback",
+    "missing_feedback",
+    "score",
+    "min_score",
+    "max_score",
+    "min_duration_ms",
+    "max_duration_ms",
+    "min_tokens",
+    "max_tokens",
+    "sort",
+    "limit",
+    "cursor",
+    "higher_is_better",
+)
+
+
+@router.get("/v1/traces", summary="Search traces: filters, text, feedback, score, latency; newest first")
+async def search_traces(
+    db: DatabaseDep, project: ProjectDep, q: Annotated[Asked, Depends(asked("traces"))]
 ) -> dict[str, Any]:
-    return spans.list_traces(db, project, limit, offset)
+    """``{"traces": [...], "next_cursor": ...}``: each trace with its root span's name, model, variant, user,
+    duration, status (ERROR when any span failed) and a feedback summary per name. Pass ``next_cursor`` back
+    as ``cursor`` for the next page."""
+    return await run_in_threadpool(analytics.search_traces, db, project, q.filters, **q.options(*SEARCH))

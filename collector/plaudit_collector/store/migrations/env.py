@@ -12,7 +12,10 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlmodel import SQLModel
 
-from plaudit_collector.store import tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from plaudit_collector.store import (
+    search_index,
+    tables,  # noqa: F401 - registers the tables on SQLModel.metadata
+)
 
 MIGRATION_LOCK_ID = 0x706C617564  # "plaud": the advisory lock key collectors agree on
 
@@ -25,6 +28,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_name=search_index.include_name,
         render_as_batch=connection.dialect.name == "sqlite",
     )
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, DateTime, Text, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from plaudit_collector.store.tables.types import JSONType, utcnow
@@ -23,6 +23,9 @@ class ScoreConfig(SQLModel, table=True):
     max: float | None = None
     categories: list[Any] | None = Field(default=None, sa_column=Column(JSONType))
     strict: bool = True
+    higher_is_better: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true()), description="score direction"
+    )
     description: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
+from plaudit_collector.store import search_index
 from plaudit_collector.store.tables.types import JSONType, utcnow
+
+_ROOT = text("parent_span_id IS NULL")
+_ERROR = text("status_code = 'ERROR'")
 
 
 class Span(SQLModel, table=True):
@@ -22,6 +26,9 @@ class Span(SQLModel, table=True):
         Index("ix_spans_project_model", "project", "model"),
         Index("ix_spans_project_prompt", "project", "prompt_name", "prompt_version"),
         Index("ix_spans_project_session", "project", "session_id"),
+        # trace search lists traces by their root span: newest first without reading the other spans
+        Index("ix_spans_project_roots", "project", "start_ns", "id", sqlite_where=_ROOT, postgresql_where=_ROOT),
+        Index("ix_spans_project_errors", "project", "trace_id", sqlite_where=_ERROR, postgresql_where=_ERROR),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -43,7 +50,12 @@ class Span(SQLModel, table=True):
     provider: str | None = Field(default=None, max_length=100)
     input_tokens: int | None = None
     output_tokens: int | None = None
-    cost: float | None = Field(default=None, description="cost in USD when the producer reported one")
+    cost: float | None = Field(default=None, description="cost in USD: the producer's, else estimated at ingest")
+    cost_estimated: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false()),
+        description="true when ``cost`` was estimated from the price table, not sent by the producer",
+    )
     input: str | None = Field(default=None, sa_column=Column(Text))
     output: str | None = Field(default=None, sa_column=Column(Text))
     prompt_name: str | None = Field(default=None, max_length=200)
@@ -58,6 +70,9 @@ class Span(SQLModel, table=True):
     events: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     links: list[Any] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+search_index.attach(Span.__table__)  # type: ignore[attr-defined]
 
 
 class SpanEvent(SQLModel, table=True):
