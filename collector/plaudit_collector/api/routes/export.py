@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
@@ -21,8 +22,12 @@ OptionalName = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
 def _respond(rows: Iterator[dict[str, object]], filename: str) -> StreamingResponse:
+    chunks = analytics.jsonl(rows)
+    # Run the query before the status line goes out: a database error is then an error reply (a 503 when
+    # the database is unreachable), not a 200 whose stream is cut.
+    first = next(chunks, None)
     return StreamingResponse(
-        analytics.jsonl(rows),
+        itertools.chain(() if first is None else (first,), chunks),
         media_type=NDJSON,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
