@@ -3,12 +3,14 @@ minted), and the collector serves again, without a restart, once the database is
 
 The test owns a database of its own: ``ALTER DATABASE ... ALLOW_CONNECTIONS false`` plus terminating its
 backends is the database going away (new connections are refused, open ones are cut), and allowing
-connections again is it coming back. SQLite is a file inside the collector's process: it has no such outage.
+connections again is it coming back. SQLite is a file inside the collector's process: it has no such outage,
+but another writer can lock it.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from rel_helpers import CollectorProcess, wait_until
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from plaudit_collector.store.db import is_unavailable
 
 TID = "9" * 32
 JSON = {"Content-Type": "application/json"}
@@ -129,3 +135,24 @@ def test_every_route_answers_503_while_postgresql_is_gone_and_recovers(
         assert "Traceback" not in collector.logs()
     finally:
         collector.stop()
+
+
+def test_sqlite_lock_errors_count_as_unavailable_and_sql_errors_do_not(tmp_path: Path) -> None:
+    """SQLite cannot go away, but it can be locked by another writer: the same 503, not a 500. Its syntax
+    errors share the driver's error class and stay bugs."""
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.1})
+    try:
+        with pytest.raises(OperationalError) as locked, engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert is_unavailable(locked.value)
+        with pytest.raises(OperationalError) as wrong, engine.connect() as conn:
+            conn.execute(text("SELEKT 1"))
+        assert not is_unavailable(wrong.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()

@@ -75,13 +75,13 @@ def test_deeply_nested_json_is_refused_on_every_json_route(
 def test_json_bodies_nest_at_most_64_levels(server: tuple[httpx.Client, str]) -> None:
     def item(depth: int) -> dict[str, Any]:
         metadata: Any = 1
-        for _ in range(depth):
+        for _ in range(depth - 1):  # the item itself is the first level
             metadata = {"a": metadata}
         return {"trace_id": TID, "name": f"deep{depth}", "value": 1, "metadata": metadata}
 
     http, _ = server
-    assert http.post("/v1/feedback", json=item(60)).status_code == 201
-    response = refused(server, "POST", "/v1/feedback", json=item(200))
+    assert http.post("/v1/feedback", json=item(64)).status_code == 201
+    response = refused(server, "POST", "/v1/feedback", json=item(65))
     assert response.status_code == 400 and response.json()["error"]["field"] == "body"
 
 
@@ -104,6 +104,11 @@ def test_deep_otlp_json_values_are_stored_bounded_or_refused(server: tuple[httpx
     read = http.get(f"/v1/traces/{trace_id}")
     assert read.status_code in (200, 404), read.text[:300]
     assert http.get("/v1/export/spans").status_code == 200
+    if depth == 40:  # kept, cut at 32 levels
+        stored = read.json()["spans"][0]["attributes"]["v"]
+        for _ in range(32):
+            stored = stored[0]
+        assert stored == "[nested too deeply]"
 
 
 @pytest.mark.parametrize("feedback_id", ["2147483648", "9223372036854775808", "9" * 40, "0", "-1"])

@@ -55,6 +55,7 @@ def _status(sock: socket.socket, timeout: float) -> bytes:
 
 
 def test_idle_slow_bodies_do_not_stop_other_clients(server: BackgroundServer) -> None:
+    assert CollectorSettings().body_timeout_seconds == 30.0, "the documented default"
     slow = [_start_slow(server.url, "/v1/traces", PROTOBUF["Content-Type"], 100_000) for _ in range(SLOTS)]
     slow.append(_start_slow(server.url, "/v1/feedback", "application/json", 100_000))
     try:
