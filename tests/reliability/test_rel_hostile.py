@@ -12,7 +12,6 @@ import gzip
 import json
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from rel_helpers import CollectorProcess, db_count
+from rel_helpers import db_count
 
 from plaudit_collector.api.routes.feedback import parse_items
 from plaudit_collector.errors import ApiError
@@ -144,15 +143,10 @@ def hostile(module_db_url: str) -> Iterator[tuple[httpx.Client, str]]:
 
 
 @pytest.fixture(scope="module")
-def known_bug_collector(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def known_bug_collector(process_collector: tuple[httpx.Client, str]) -> httpx.Client:
     """Inputs that once caused 500s go to a collector in its own process: should one regress, the traceback
     logged by an in-process server thread would race pytest's own traceback formatting in CPython 3.11."""
-    proc = CollectorProcess(module_db_url, Path(tmp_path_factory.mktemp("known-bugs"))).start()
-    try:
-        with httpx.Client(base_url=proc.url, timeout=30) as http:
-            yield http
-    finally:
-        proc.stop()
+    return process_collector[0]
 
 
 def rows(db_url: str) -> tuple[int, int]:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from rel_helpers import CollectorProcess, db_count
+from rel_helpers import db_count
 
 JSON = {"Content-Type": "application/json"}
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -31,13 +29,8 @@ JSON_ROUTES = [
 
 
 @pytest.fixture(scope="module")
-def server(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, str]]:
-    proc = CollectorProcess(module_db_url, Path(tmp_path_factory.mktemp("limits"))).start()
-    try:
-        with httpx.Client(base_url=proc.url, timeout=30) as http:
-            yield http, module_db_url
-    finally:
-        proc.stop()
+def server(process_collector: tuple[httpx.Client, str]) -> tuple[httpx.Client, str]:
+    return process_collector
 
 
 def stored(db_url: str) -> tuple[int, int, int]:

@@ -8,8 +8,6 @@ and in every query and path parameter it is a 422 naming the field. Telemetry is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +19,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
-from rel_helpers import CollectorProcess, db_count
+from rel_helpers import db_count
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
@@ -31,14 +29,8 @@ FFFD = "\ufffd"
 
 
 @pytest.fixture(scope="module")
-def server(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, str]]:
-    """A collector process (a regression's traceback stays in its log) over the module's database."""
-    proc = CollectorProcess(module_db_url, Path(tmp_path_factory.mktemp("unicode"))).start()
-    try:
-        with httpx.Client(base_url=proc.url, timeout=30) as http:
-            yield http, module_db_url
-    finally:
-        proc.stop()
+def server(process_collector: tuple[httpx.Client, str]) -> tuple[httpx.Client, str]:
+    return process_collector
 
 
 def kv(key: str, value: str) -> KeyValue:
