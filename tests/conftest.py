@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,9 @@ def _require_pg() -> None:
         pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {_PG_PROBLEM}")
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a schema made for this test and dropped after it."""
+@contextmanager
+def _pg_schema() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a schema made for the caller and dropped after it."""
     _require_pg()
     import psycopg
 
@@ -56,6 +57,13 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a schema made for this test and dropped after it."""
+    with _pg_schema() as url:
+        yield url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'plaudit.db'}"
 
@@ -66,6 +74,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'plaudit.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like ``db_url``, for the tests of one module sharing one database (and one collector)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'plaudit.db'}"
+        return
+    with _pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

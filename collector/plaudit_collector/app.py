@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from plaudit._version import __version__
 from plaudit_collector.api import errors
+from plaudit_collector.api.deps import check_parameters
 from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
 from plaudit_collector.api.routes import export as export_routes
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
@@ -44,6 +45,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         version=__version__,
         description="Stores OpenTelemetry spans and human feedback; tells which variant scores best.",
         lifespan=lifespan,
+        dependencies=[Depends(check_parameters)],  # every route: no NUL or lone surrogate in a parameter
         **_no_self_telemetry(),
     )
     app.state.settings = settings

@@ -18,6 +18,8 @@ from pydantic import (
     field_validator,
 )
 
+from plaudit_collector.wire import check_tree, clean, text_problem
+
 MAX_TEXT = 64 * 1024
 MAX_METADATA = 64 * 1024
 MAX_BATCH = 1000
@@ -47,26 +49,47 @@ def _span_id(value: str | None) -> str | None:
     return value.lower()
 
 
-def _check_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("value must be a finite number (no NaN or Infinity)")
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
-        raise ValueError("value is too large")
-    if isinstance(value, str) and len(value) > 200:
-        raise ValueError("a label value must be at most 200 characters")
+MAX_NUMBER = 2**53
+"""Largest magnitude of a score or a score-config bound: beyond it a float no longer holds every integer."""
+
+
+def _check_identifier(value: str) -> str:
+    """Names, ids and keys: a NUL or a lone surrogate is refused (see :mod:`plaudit_collector.wire`)."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
+
+
+def _check_number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number (no NaN or Infinity)")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        raise ValueError(f"must be within ±2**53 ({MAX_NUMBER})")
+    return value
+
+
+def _check_value(value: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) > 200:
+            raise ValueError("a label value must be at most 200 characters")
+        return _check_identifier(value)
+    return _check_number(value)
 
 
 def _check_name(value: str) -> str:
     if not value.strip():
         raise ValueError("name must not be blank")
-    return value
+    return _check_identifier(value)
 
 
 def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value, default=str)) > MAX_METADATA:
+    cleaned, problem = check_tree(value, "metadata")
+    if problem is not None:
+        raise ValueError(problem)
+    if len(json.dumps(cleaned, default=str)) > MAX_METADATA:
         raise ValueError(f"metadata must serialise to at most {MAX_METADATA} bytes of JSON")
-    return value
+    return cleaned  # type: ignore[no-any-return]
 
 
 TraceId = Annotated[str, Field(pattern=_TRACE_PATTERN, description="32 hex characters"), AfterValidator(_trace_id)]
@@ -74,6 +97,10 @@ SpanId = Annotated[str, Field(pattern=_SPAN_PATTERN, description="16 hex charact
 ScoreName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_name)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_check_metadata)]
 Value = Annotated[ScoreValue, AfterValidator(_check_value)]
+Identifier = Annotated[str, AfterValidator(_check_identifier)]
+"""A name, id or key: NUL and lone surrogates refused."""
+FreeText = Annotated[str, AfterValidator(clean)]
+"""Text content: NUL and lone surrogates replaced by U+FFFD."""
 
 
 class FeedbackIn(BaseModel):
@@ -85,18 +112,20 @@ class FeedbackIn(BaseModel):
 
     trace_id: TraceId | None = None
     span_id: SpanId | None = None
-    session_id: str | None = Field(default=None, min_length=1, max_length=200, description="session-level target")
+    session_id: Identifier | None = Field(
+        default=None, min_length=1, max_length=200, description="session-level target"
+    )
     other_trace_id: TraceId | None = Field(default=None, description="preference: the B side's trace")
     other_span_id: SpanId | None = Field(default=None, description="preference: the B side's span")
     name: ScoreName
     kind: Kind | None = Field(default=None, description="inferred from the value when absent")
     value: Value | None = None
-    comment: str | None = Field(default=None, max_length=MAX_TEXT)
-    correction: str | None = Field(default=None, max_length=MAX_TEXT)
+    comment: FreeText | None = Field(default=None, max_length=MAX_TEXT)
+    correction: FreeText | None = Field(default=None, max_length=MAX_TEXT)
     source: Source = "human"
-    author: str | None = Field(default=None, max_length=200)
+    author: Identifier | None = Field(default=None, max_length=200)
     metadata: Metadata | None = None
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    idempotency_key: Identifier | None = Field(default=None, min_length=1, max_length=200)
 
     def is_empty(self) -> bool:
         """Nothing to store: no value, no comment, no correction."""
@@ -181,7 +210,7 @@ class TargetIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ref: str | None = Field(default=None, max_length=100)
+    ref: Identifier | None = Field(default=None, max_length=100)
     trace_id: TraceId | None = None
     span_id: SpanId | None = None
 
@@ -216,11 +245,11 @@ class PreferenceIn(BaseModel):
     b: TargetIn
     winner: Literal["a", "b", "tie"]
     name: ScoreName = "preference"
-    comment: str | None = Field(default=None, max_length=MAX_TEXT)
+    comment: FreeText | None = Field(default=None, max_length=MAX_TEXT)
     source: Source = "human"
-    author: str | None = Field(default=None, max_length=200)
+    author: Identifier | None = Field(default=None, max_length=200)
     metadata: Metadata | None = None
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    idempotency_key: Identifier | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ScoreConfigIn(BaseModel):
@@ -231,18 +260,18 @@ class ScoreConfigIn(BaseModel):
     type: ScoreType
     min: StrictInt | StrictFloat | None = None
     max: StrictInt | StrictFloat | None = None
-    categories: list[StrictStr] | None = Field(default=None, min_length=1, max_length=100)
+    categories: list[Annotated[StrictStr, AfterValidator(_check_identifier)]] | None = Field(
+        default=None, min_length=1, max_length=100
+    )
     strict: StrictBool = True
     higher_is_better: StrictBool = True
     """Score direction: false for scores where less is better (hallucination, latency, toxicity)."""
-    description: str | None = Field(default=None, max_length=2000)
+    description: FreeText | None = Field(default=None, max_length=2000)
 
     @field_validator("min", "max")
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
+        return _check_number(value)  # type: ignore[no-any-return]
 
     def problem(self) -> tuple[str, str] | None:
         """A rule the declaration itself breaks, as (field, message)."""
@@ -267,13 +296,15 @@ class FeedbackTokenIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ref: str | None = Field(default=None, max_length=100, description="a SpanRef string, instead of the ids")
+    ref: Identifier | None = Field(default=None, max_length=100, description="a SpanRef string, instead of the ids")
     trace_id: TraceId | None = None
     span_id: SpanId | None = None
-    session_id: str | None = Field(default=None, min_length=1, max_length=200)
-    names: list[StrictStr] = Field(min_length=1, max_length=50)
+    session_id: Identifier | None = Field(default=None, min_length=1, max_length=200)
+    names: list[Annotated[StrictStr, AfterValidator(_check_identifier)]] = Field(min_length=1, max_length=50)
     ttl: StrictInt = Field(default=3600, ge=1, le=MAX_TOKEN_TTL, description="seconds until the token expires")
-    author: str | None = Field(default=None, max_length=200, description="when set, every item is by this author")
+    author: Identifier | None = Field(
+        default=None, max_length=200, description="when set, every item is by this author"
+    )
 
     @field_validator("names")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
@@ -12,12 +13,17 @@ from plaudit_collector.app import create_app
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store.db import Database
 
-LOOPBACK_HOSTS = frozenset(("127.0.0.1", "localhost", "::1", "[::1]"))
-
 
 def is_loopback(host: str) -> bool:
-    """True for an address only this machine can reach (binding there needs no API keys)."""
-    return host.strip().lower() in LOOPBACK_HOSTS or host.startswith("127.")
+    """True for an address only this machine can reach (binding there needs no API keys): ``localhost`` or
+    a loopback IP (127.0.0.0/8, ::1). A name that merely starts with "127." is not one."""
+    host = host.strip().lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -22,7 +22,13 @@ class CollectorSettings:
     """OTLP requests decoded and written at once; more wait up to ``ingest_wait_seconds``, then get 503."""
     ingest_wait_seconds: float = 5.0
     retry_after_seconds: int = 2
-    """``Retry-After`` sent with a 503 when ingest is saturated (OTLP exporters honour it)."""
+    """``Retry-After`` sent with a 503 when ingest is saturated or the database is unreachable (OTLP
+    exporters honour it)."""
+    max_buffered_bytes: int = 128 * 1024 * 1024
+    """OTLP request bodies held in memory at once, counted as they arrive; past it a request gets 503."""
+    body_timeout_seconds: float = 30.0
+    """A request body must arrive whole within this many seconds, else 408: bodies are read before an
+    ingest slot is taken, so a slow client holds only its own connection."""
     retention_days: float | None = None
     """Delete spans (and feedback left without a span) older than this many days; None keeps everything."""
     secret: str | None = field(default_factory=lambda: os.environ.get("PLAUDIT_SECRET") or None, repr=False)

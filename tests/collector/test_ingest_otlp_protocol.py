@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import socket
+import sqlite3
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -159,24 +160,39 @@ def test_body_limit_and_zip_bomb(small_collector: Any, otlp: Any) -> None:
         assert inflated.status_code == 413
 
 
-def test_saturated_ingest_answers_503_with_retry_after(small_collector: Any, otlp: Any) -> None:
-    """One slot: a request whose body is still arriving holds it; the next waits briefly, then gets 503."""
-    url = urlparse(small_collector.url)
+@contextmanager
+def spans_table_locked(db_url: str) -> Iterator[None]:
+    """Another session holds the spans table, so a write into it waits: a real slow write."""
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("LOCK TABLE spans IN SHARE ROW EXCLUSIVE MODE")
+        yield
+        conn.rollback()
+
+
+def test_saturated_ingest_answers_503_with_retry_after(small_collector: Any, otlp: Any, db_url: str) -> None:
+    """One slot: a request whose write is held up holds it; the next waits briefly, then gets 503."""
     body = to_protobuf(otlp.request([otlp.span("slow")]))
-    with socket.create_connection((url.hostname, url.port)) as slow:
-        slow.sendall(
-            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body[:10]
-        )
-        time.sleep(0.3)  # the slow request is now inside its slot, reading the body
-        with httpx.Client(base_url=small_collector.url) as client:
-            busy = client.post("/v1/traces", content=to_protobuf(otlp.request([otlp.span("fast")])), headers=PB)
-        assert busy.status_code == 503
-        assert busy.headers["retry-after"] == "2"
-        assert busy.json()["error"]["code"] == "overloaded"
-        slow.sendall(body[10:])
-        assert b"200 OK" in slow.recv(4096)
+    with ThreadPoolExecutor(1) as pool:
+        with spans_table_locked(db_url):
+            first = pool.submit(httpx.post, f"{small_collector.url}/v1/traces", content=body, headers=PB, timeout=30)
+            time.sleep(0.5)  # the first request is now inside its slot, waiting to write
+            with httpx.Client(base_url=small_collector.url) as client:
+                busy = client.post("/v1/traces", content=to_protobuf(otlp.request([otlp.span("fast")])), headers=PB)
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"] == "2"
+            assert busy.json()["error"]["code"] == "overloaded"
+        assert first.result().status_code == 200, first.result().text
     with httpx.Client(base_url=small_collector.url) as client:
         assert (
             client.post("/v1/traces", content=to_protobuf(otlp.request([otlp.span("later")])), headers=PB).status_code

@@ -1,8 +1,9 @@
 """Collector crash: ``kill -9`` mid-stream loses nothing that was acknowledged and never half-stores a batch.
 
-Several client threads stream OTLP batches and feedback batches at a collector subprocess; the test
-kills it with SIGKILL once some batches were acknowledged, audits the database while it is down,
-restarts it, lets the clients resend what was not acknowledged, and audits again.
+Several client threads stream OTLP batches (whose spans also carry annotations, stored as feedback) and
+feedback batches at a collector subprocess; the test kills it with SIGKILL once some batches were
+acknowledged, audits the database while it is down, restarts it, lets the clients resend what was not
+acknowledged, and audits again. A batch's spans and the feedback they carry are stored together or not at all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ CLIENTS = 4
 BATCHES = 20  # per client, of each kind
 SPANS_PER_BATCH = 50
 FEEDBACK_PER_BATCH = 10
+CARRIED_PER_BATCH = 5  # OTLP annotations on the first spans of each OTLP batch
 
 
 def trace_id(client: int, batch: int, kind: int) -> str:
@@ -37,12 +39,23 @@ def otlp_batch(client: int, batch: int) -> bytes:
             name=f"c{client}-b{batch}-s{index}",
             start_time_unix_nano=1_700_000_000_000_000_000 + index,
             end_time_unix_nano=1_700_000_000_100_000_000 + index,
-            attributes=[KeyValue(key="gen_ai.request.model", value=AnyValue(string_value="m1"))],
+            attributes=[
+                KeyValue(key="gen_ai.request.model", value=AnyValue(string_value="m1")),
+                *(_annotation(index) if index < CARRIED_PER_BATCH else []),
+            ],
         )
         for index in range(SPANS_PER_BATCH)
     ]
     request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
     return request.SerializeToString()
+
+
+def _annotation(index: int) -> list[KeyValue]:
+    """An OpenInference annotation on the span itself: feedback the span carries."""
+    return [
+        KeyValue(key="annotations.0.annotation.name", value=AnyValue(string_value="carried")),
+        KeyValue(key="annotations.0.annotation.score", value=AnyValue(double_value=float(index))),
+    ]
 
 
 def feedback_batch(client: int, batch: int) -> dict[str, object]:
@@ -95,15 +108,19 @@ def client_loop(client: int, url: str, up: threading.Event, outcome: Outcome) ->
 
 
 def audit(db_url: str, acked: set[str]) -> tuple[dict[str, int], dict[str, int]]:
-    """Rows per batch; every acknowledged batch must be whole, no batch may be partial."""
+    """Rows per batch; every acknowledged batch must be whole, no batch may be partial, and an OTLP batch's
+    spans are stored exactly when the feedback they carry is."""
     spans = dict(db_rows(db_url, "SELECT trace_id, COUNT(*) FROM spans GROUP BY trace_id"))
     feedback = dict(db_rows(db_url, "SELECT trace_id, COUNT(*) FROM feedback GROUP BY trace_id"))
+    carried = {tid: n for tid, n in feedback.items() if tid.startswith("01")}
+    posted = {tid: n for tid, n in feedback.items() if tid.startswith("02")}
     for tid in acked:
-        table, expected = (spans, SPANS_PER_BATCH) if tid.startswith("01") else (feedback, FEEDBACK_PER_BATCH)
+        table, expected = (spans, SPANS_PER_BATCH) if tid.startswith("01") else (posted, FEEDBACK_PER_BATCH)
         assert table.get(tid) == expected, f"acknowledged batch {tid} has {table.get(tid)} rows"
     assert set(spans.values()) <= {SPANS_PER_BATCH}, f"a span batch was half-stored: {spans}"
-    assert set(feedback.values()) <= {FEEDBACK_PER_BATCH}, f"a feedback batch was half-stored: {feedback}"
-    return spans, feedback
+    assert set(posted.values()) <= {FEEDBACK_PER_BATCH}, f"a feedback batch was half-stored: {posted}"
+    assert carried == dict.fromkeys(spans, CARRIED_PER_BATCH), "spans stored without their feedback, or the reverse"
+    return spans, posted
 
 
 def test_kill_9_mid_stream_loses_nothing_acknowledged(db_url: str, tmp_path: Path) -> None:
@@ -136,7 +153,9 @@ def test_kill_9_mid_stream_loses_nothing_acknowledged(db_url: str, tmp_path: Pat
         spans, feedback = audit(db_url, outcome.acked)
         assert len(spans) == len(feedback) == CLIENTS * BATCHES, "every batch arrives once the clients resend"
         assert db_count(db_url, "SELECT COUNT(*) FROM spans") == CLIENTS * BATCHES * SPANS_PER_BATCH
-        assert db_count(db_url, "SELECT COUNT(*) FROM feedback") == CLIENTS * BATCHES * FEEDBACK_PER_BATCH
+        assert db_count(db_url, "SELECT COUNT(*) FROM feedback") == CLIENTS * BATCHES * (
+            FEEDBACK_PER_BATCH + CARRIED_PER_BATCH
+        )
     finally:
         up.set()
         collector.stop()

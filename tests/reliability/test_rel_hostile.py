@@ -1,8 +1,9 @@
 """Hostile input: whatever arrives, the collector answers a clear 4xx (or stores safely) and never a 5xx.
 
-Hypothesis drives the pure decoders (OTLP protobuf and JSON, feedback validation); the named cases
-go over real HTTP to a real collector with small body limits, and check that a refused request
-stored nothing at all.
+Hypothesis drives the pure decoders (OTLP protobuf and JSON, feedback validation) and, over real HTTP,
+feedback and OTLP JSON built from text that includes NUL and lone surrogates; the named cases go over real
+HTTP to a real collector with small body limits, and check that a refused request stored nothing at all.
+Every HTTP case runs against SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,13 +24,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from rel_helpers import CollectorProcess
+from rel_helpers import db_count
 
 from plaudit_collector.api.routes.feedback import parse_items
 from plaudit_collector.errors import ApiError
 from plaudit_collector.ingest import decode as otlp
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.wire import load_json
 
 MAX_OTLP = 256 * 1024
 MAX_FEEDBACK = 64 * 1024
@@ -39,9 +39,11 @@ PROTOBUF = {"Content-Type": "application/x-protobuf"}
 TID = "5b8efff798038103d269b633813fc60c"
 SQL = ["' OR '1'='1", "x'; DROP TABLE spans; --", '"; DELETE FROM feedback; --', "1 UNION SELECT * FROM spans"]
 
+hostile_text = st.text(st.characters(exclude_categories=()), max_size=40)
+"""Any code point, NUL and lone surrogates included."""
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4),
     max_leaves=20,
 )
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -95,13 +97,15 @@ def test_any_json_as_otlp_decodes_or_gives_4xx(doc: Any) -> None:
     st.fixed_dictionaries(
         {},
         optional={
-            "trace_id": st.one_of(st.just(TID), st.text(max_size=40), st.integers()),
-            "span_id": st.one_of(st.none(), st.just("00f067aa0ba902b7"), st.text(max_size=20)),
-            "name": st.one_of(st.text(max_size=300), st.integers()),
+            "trace_id": st.one_of(st.just(TID), hostile_text, st.integers()),
+            "span_id": st.one_of(st.none(), st.just("00f067aa0ba902b7"), hostile_text),
+            "name": st.one_of(hostile_text, st.integers()),
             "value": json_values,
-            "comment": st.one_of(st.none(), st.text(max_size=50)),
-            "source": st.one_of(st.just("human"), st.text(max_size=10)),
-            "idempotency_key": st.one_of(st.none(), st.text(max_size=10)),
+            "comment": st.one_of(st.none(), hostile_text),
+            "source": st.one_of(st.just("human"), hostile_text),
+            "author": st.one_of(st.none(), hostile_text),
+            "metadata": json_values,
+            "idempotency_key": st.one_of(st.none(), hostile_text),
             "extra": json_values,
         },
     )
@@ -109,7 +113,7 @@ def test_any_json_as_otlp_decodes_or_gives_4xx(doc: Any) -> None:
 def test_any_feedback_item_validates_or_gives_4xx(item: dict[str, Any]) -> None:
     for body in (item, {"items": [item]}):
         try:
-            parsed_items = parse_items(json.dumps(body).encode())
+            parsed_items = parse_items(load_json(json.dumps(body).encode()))
         except ApiError as exc:
             assert 400 <= exc.status < 500 and exc.field
         else:
@@ -118,46 +122,38 @@ def test_any_feedback_item_validates_or_gives_4xx(item: dict[str, Any]) -> None:
                 value = parsed.value
                 assert not (isinstance(value, float) and not math.isfinite(value))
                 assert parsed.trace_id is None or len(parsed.trace_id) == 32
+                stored = json.dumps(parsed.model_dump(), ensure_ascii=False)  # NUL and surrogates never get past
+                stored.encode("utf-8")
+                assert "\x00" not in stored
 
 
 # --- named hostile requests over HTTP ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Path]]:
-    db = Path(tmp_path_factory.mktemp("hostile")) / "plaudit.db"
-    settings_ = CollectorSettings(db_url=f"sqlite:///{db}", max_otlp_bytes=MAX_OTLP, max_feedback_bytes=MAX_FEEDBACK)
+def hostile(module_db_url: str) -> Iterator[tuple[httpx.Client, str]]:
+    settings_ = CollectorSettings(db_url=module_db_url, max_otlp_bytes=MAX_OTLP, max_feedback_bytes=MAX_FEEDBACK)
     server = BackgroundServer(settings_).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            yield http, db
+            yield http, module_db_url
     finally:
         server.stop()
         server.app.state.db.dispose()
 
 
 @pytest.fixture(scope="module")
-def known_bug_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def known_bug_collector(process_collector: tuple[httpx.Client, str]) -> httpx.Client:
     """Inputs that once caused 500s go to a collector in its own process: should one regress, the traceback
     logged by an in-process server thread would race pytest's own traceback formatting in CPython 3.11."""
-    tmp = Path(tmp_path_factory.mktemp("known-bugs"))
-    proc = CollectorProcess(f"sqlite:///{tmp / 'plaudit.db'}", tmp).start()
-    try:
-        with httpx.Client(base_url=proc.url, timeout=30) as http:
-            yield http
-    finally:
-        proc.stop()
+    return process_collector[0]
 
 
-def rows(db: Path) -> tuple[int, int]:
-    with sqlite3.connect(db) as conn:
-        return (
-            conn.execute("SELECT COUNT(*) FROM spans").fetchone()[0],
-            conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0],
-        )
+def rows(db_url: str) -> tuple[int, int]:
+    return db_count(db_url, "SELECT COUNT(*) FROM spans"), db_count(db_url, "SELECT COUNT(*) FROM feedback")
 
 
-def refused(hostile: tuple[httpx.Client, Path], method: str, path: str, **kwargs: Any) -> httpx.Response:
+def refused(hostile: tuple[httpx.Client, str], method: str, path: str, **kwargs: Any) -> httpx.Response:
     """Send; the answer must be a 4xx with the error shape, and nothing may have been stored."""
     http, db = hostile
     before = rows(db)
@@ -193,7 +189,7 @@ def nested_request(trace_id: bytes, depth: int, kind: str) -> bytes:
     return _field(1, _field(2, _field(2, span_bytes)))  # request.resource_spans.scope_spans.spans
 
 
-def test_oversized_bodies_get_413(hostile: tuple[httpx.Client, Path]) -> None:
+def test_oversized_bodies_get_413(hostile: tuple[httpx.Client, str]) -> None:
     refused(hostile, "POST", "/v1/traces", content=b"\0" * (MAX_OTLP + 1), headers=PROTOBUF)
     chunks = iter([b"\0" * 65536] * (MAX_OTLP // 65536 + 2))  # no Content-Length: counted while streaming
     assert refused(hostile, "POST", "/v1/traces", content=chunks, headers=PROTOBUF).status_code == 413
@@ -207,7 +203,7 @@ def test_oversized_bodies_get_413(hostile: tuple[httpx.Client, Path]) -> None:
 
 @pytest.mark.parametrize("kind", ["kvlist", "array"])
 def test_deeply_nested_attribute_values_are_refused_or_stored_safely(
-    hostile: tuple[httpx.Client, Path], kind: str
+    hostile: tuple[httpx.Client, str], kind: str
 ) -> None:
     http, _db = hostile
     tid = bytes.fromhex(TID[:-2] + ("aa" if kind == "kvlist" else "ab"))
@@ -219,7 +215,7 @@ def test_deeply_nested_attribute_values_are_refused_or_stored_safely(
     assert http.get("/v1/traces").status_code == 200
 
 
-def test_huge_attribute_counts_and_values_are_bounded(hostile: tuple[httpx.Client, Path]) -> None:
+def test_huge_attribute_counts_and_values_are_bounded(hostile: tuple[httpx.Client, str]) -> None:
     http, _db = hostile
     tid = bytes.fromhex(TID[:-2] + "ac")
     many = [KeyValue(key=f"k{i}", value=AnyValue(int_value=i)) for i in range(20_000)]
@@ -235,7 +231,7 @@ def test_huge_attribute_counts_and_values_are_bounded(hostile: tuple[httpx.Clien
     assert len(output["plaudit.output"]) <= 64 * 1024
 
 
-def test_invalid_utf8_is_refused(hostile: tuple[httpx.Client, Path]) -> None:
+def test_invalid_utf8_is_refused(hostile: tuple[httpx.Client, str]) -> None:
     named = span(1)
     named.name = "ok"
     good = request_of(named)
@@ -248,12 +244,12 @@ def test_invalid_utf8_is_refused(hostile: tuple[httpx.Client, Path]) -> None:
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
-def test_non_finite_scores_are_refused(hostile: tuple[httpx.Client, Path], literal: str) -> None:
+def test_non_finite_scores_are_refused(hostile: tuple[httpx.Client, str], literal: str) -> None:
     body = '{"trace_id": "%s", "name": "score", "value": %s}' % (TID, literal)  # noqa: UP031 - raw JSON literal
     refused(hostile, "POST", "/v1/feedback", content=body, headers={"Content-Type": "application/json"})
 
 
-def test_ids_of_the_wrong_length_are_refused(hostile: tuple[httpx.Client, Path]) -> None:
+def test_ids_of_the_wrong_length_are_refused(hostile: tuple[httpx.Client, str]) -> None:
     for bad in (
         span(1, trace_id=b"\1" * 15),
         span(1, trace_id=b"\0" * 16),
@@ -268,7 +264,7 @@ def test_ids_of_the_wrong_length_are_refused(hostile: tuple[httpx.Client, Path])
     refused(hostile, "POST", "/v1/traces", json=doc)
 
 
-def test_a_bad_span_never_leaves_a_half_stored_batch(hostile: tuple[httpx.Client, Path]) -> None:
+def test_a_bad_span_never_leaves_a_half_stored_batch(hostile: tuple[httpx.Client, str]) -> None:
     """OTLP allows either answer: 400 storing nothing, or 200 with ``partial_success.rejected_spans``
     counting exactly the refused spans (and every other span stored)."""
     http, db = hostile
@@ -285,7 +281,7 @@ def test_a_bad_span_never_leaves_a_half_stored_batch(hostile: tuple[httpx.Client
         assert response.status_code == 400 and rows(db)[0] == before
 
 
-def test_one_bad_feedback_item_refuses_the_whole_batch(hostile: tuple[httpx.Client, Path]) -> None:
+def test_one_bad_feedback_item_refuses_the_whole_batch(hostile: tuple[httpx.Client, str]) -> None:
     items = [{"trace_id": TID, "name": f"q{i}", "value": i} for i in range(10)]
     bad_item = {"trace_id": TID, "name": "q", "value": math.pi, "unknown": 1}
     refused(hostile, "POST", "/v1/feedback", json={"items": [*items, bad_item]})
@@ -315,7 +311,7 @@ def test_timestamps_far_in_the_past_or_future_never_break_reads(
     assert http.get("/v1/analytics/leaderboard", params={"score": "thumbs", "group_by": "model"}).status_code == 200
 
 
-def test_sql_in_every_query_parameter_is_inert(hostile: tuple[httpx.Client, Path]) -> None:
+def test_sql_in_every_query_parameter_is_inert(hostile: tuple[httpx.Client, str]) -> None:
     """Every string query parameter of every GET route (from the live OpenAPI schema) gets SQL payloads."""
     http, db = hostile
     http.post("/v1/traces", content=request_of(span(1, trace_id=bytes.fromhex(TID[:-2] + "af"))), headers=PROTOBUF)
@@ -355,3 +351,57 @@ def test_huge_offsets_get_a_4xx(known_bug_collector: httpx.Client, path: str) ->
     response = http.get(path, params={"offset": 2**80})
     assert response.status_code == 422, response.text[:200]
     assert response.json()["error"]["field"] == "offset"
+
+
+# --- property tests over HTTP, on both databases -------------------------------------------------------------
+
+HTTP_FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+FUZZ_TRACE = TID[:-2] + "f0"
+
+
+@HTTP_FUZZ
+@given(
+    st.fixed_dictionaries(
+        {"trace_id": st.just(FUZZ_TRACE), "name": st.one_of(st.just("fuzz"), hostile_text)},
+        optional={
+            "value": json_values,
+            "comment": hostile_text,
+            "correction": hostile_text,
+            "author": hostile_text,
+            "metadata": st.dictionaries(hostile_text, json_values, max_size=4),
+            "idempotency_key": hostile_text,
+        },
+    )
+)
+def test_hostile_feedback_over_http_is_stored_or_refused_and_reads_stay_whole(
+    hostile: tuple[httpx.Client, str], item: dict[str, Any]
+) -> None:
+    http, _ = hostile
+    response = http.post(
+        "/v1/feedback", content=json.dumps(item).encode(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 201 or 400 <= response.status_code < 500, response.text[:300]
+    for path in (f"/v1/feedback?trace_id={FUZZ_TRACE}&history=true&limit=5", "/v1/feedback/orphans?limit=5"):
+        read = http.get(path)
+        assert read.status_code == 200, (path, read.text[:300])
+
+
+@HTTP_FUZZ
+@given(name=hostile_text, attributes=st.dictionaries(hostile_text, hostile_text, max_size=6))
+def test_hostile_otlp_json_text_is_always_stored_and_readable(
+    hostile: tuple[httpx.Client, str], name: str, attributes: dict[str, str]
+) -> None:
+    """Telemetry is never refused for its characters: NUL and lone surrogates are stored as U+FFFD."""
+    http, _ = hostile
+    trace_id = TID[:-2] + "f1"
+    span = {
+        "traceId": trace_id,
+        "spanId": "00f067aa0ba902b7",
+        "name": name,
+        "startTimeUnixNano": "1700000000000000000",
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+    }
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+    response = http.post("/v1/traces", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text[:300]
+    assert http.get(f"/v1/traces/{trace_id}").status_code == 200

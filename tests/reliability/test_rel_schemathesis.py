@@ -1,13 +1,13 @@
 """Schemathesis against the collector's own OpenAPI schema: whatever it generates, no 5xx.
 
 Every operation in ``/openapi.json`` (routes added later are covered automatically) gets valid and
-deliberately invalid requests from Schemathesis' generators, sent over real HTTP.
+deliberately invalid requests from Schemathesis' generators (NUL bytes included), sent over real HTTP to
+a collector on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +24,8 @@ EXAMPLES = 10
 
 
 @pytest.fixture(scope="module")
-def live_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
-    db = Path(tmp_path_factory.mktemp("schemathesis")) / "plaudit.db"
-    server = BackgroundServer(CollectorSettings(db_url=f"sqlite:///{db}")).start()
+def live_collector(module_db_url: str) -> Iterator[BackgroundServer]:
+    server = BackgroundServer(CollectorSettings(db_url=module_db_url)).start()
     try:
         yield server
     finally:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from plaudit.semconv import PROJECT_HEADER
 from plaudit_collector.errors import ApiError
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import projects
 from plaudit_collector.store.db import Database
+from plaudit_collector.wire import load_json, text_problem
+
+JSON_MEDIA = "application/json"
+MAX_ROW_ID = 2**31 - 1
+"""Row ids are 32-bit on PostgreSQL; a larger id in a path can match nothing and is refused up front."""
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id")]
 
 
 def get_db(request: Request) -> Database:
@@ -104,41 +110,111 @@ SettingsDep = Annotated[CollectorSettings, Depends(get_settings)]
 ProjectDep = Annotated[str, Depends(get_project)]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the body, refusing with 413 as soon as it passes ``limit`` bytes."""
+def check_parameters(request: Request) -> None:
+    """Every route's query and path parameters (names and values): a NUL or a lone surrogate is a 422
+    naming the parameter, before any of them reaches a query (see :mod:`plaudit_collector.wire`)."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        problem = text_problem(name)
+        if problem is not None:
+            raise ApiError(422, "invalid_field", f"query: a parameter name {problem}", "query")
+        problem = text_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise ApiError(422, "invalid_field", f"{name}: {problem}", name)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"request body exceeds {limit} bytes", "body")
+
+
+async def read_body(request: Request, limit: int, on_chunk: Callable[[int], None] | None = None) -> bytes:
+    """Read the whole body: 413 as soon as it passes ``limit`` bytes, 408 when it has not fully arrived
+    within the settings' ``body_timeout_seconds`` (a slow client costs its own request only).
+    ``on_chunk(size)`` is called as each chunk arrives, and may refuse it by raising."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes", "body")
+        raise _too_large(limit)
+    timeout = request.app.state.settings.body_timeout_seconds
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), max(0.0, deadline - loop.time()))
+        except StopAsyncIteration:
+            break
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ApiError(
+                408,
+                "request_timeout",
+                f"the request body did not arrive within {timeout:g} s",
+                "body",
+                headers={"Connection": "close"},
+            ) from None
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes", "body")
+            raise _too_large(limit)
+        if on_chunk is not None:
+            on_chunk(len(chunk))
         chunks.append(chunk)
     return b"".join(chunks)
 
 
+def require_json(request: Request) -> None:
+    """Write routes take JSON only: a form or ``text/plain`` body would make a cross-site request "simple"
+    (sent by any web page without a CORS preflight), so anything else is a 415."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != JSON_MEDIA:
+        raise ApiError(415, "unsupported_media_type", f"Content-Type must be {JSON_MEDIA}", "Content-Type")
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body of a JSON write route, decoded under :func:`plaudit_collector.wire.load_json`'s rules:
+    415 for another content type, 413/408 as :func:`read_body`, 400 for malformed or too deeply nested JSON."""
+    require_json(request)
+    return load_json(await read_body(request, limit))
+
+
 class IngestGate:
-    """Bounds the OTLP requests decoded and written at once, so overload becomes a 503 with ``Retry-After``
-    (which OTLP exporters honour) instead of an unbounded pile of buffered bodies."""
+    """Bounds OTLP ingest so that overload becomes a 503 with ``Retry-After`` (which OTLP exporters honour):
+    the bytes of request bodies held at once (counted as they arrive, so a slow sender holds only what it
+    has sent) and the requests decoded and written at once (taken only once a body is whole)."""
 
     def __init__(self, settings: CollectorSettings) -> None:
         self._semaphore = asyncio.Semaphore(max(1, settings.max_concurrent_ingests))
         self._wait = max(0.0, settings.ingest_wait_seconds)
         self._retry_after = str(max(1, settings.retry_after_seconds))
+        self._budget = max(settings.max_buffered_bytes, settings.max_otlp_bytes)
+        self._buffered = 0
+
+    def _busy(self, message: str) -> ApiError:
+        return ApiError(503, "overloaded", message, None, headers={"Retry-After": self._retry_after})
+
+    @asynccontextmanager
+    async def body(self, request: Request, limit: int) -> AsyncIterator[bytes]:
+        """The request's body, counted against the memory budget until the block ends."""
+        held = 0
+
+        def take(size: int) -> None:
+            nonlocal held
+            if self._buffered + size > self._budget:
+                raise self._busy("the collector holds as many request bodies as it may; retry after Retry-After")
+            self._buffered += size
+            held += size
+
+        try:
+            yield await read_body(request, limit, take)
+        finally:
+            self._buffered -= held
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         try:
             await asyncio.wait_for(self._semaphore.acquire(), timeout=self._wait or 0.001)
         except (asyncio.TimeoutError, TimeoutError):
-            raise ApiError(
-                503,
-                "overloaded",
-                "the collector is busy writing earlier batches; retry after the delay in Retry-After",
-                None,
-                headers={"Retry-After": self._retry_after},
+            raise self._busy(
+                "the collector is busy writing earlier batches; retry after the delay in Retry-After"
             ) from None
         try:
             yield

@@ -150,6 +150,19 @@ CONTENT_KEYS = frozenset(
         "ai.response.toolCalls",
         "tool_arguments",
         "tool_response",
+        "llm.function_call",
+        "reranker.query",
+        "ai.value",
+        "ai.values",
+        "ai.embedding",
+        "ai.embeddings",
+        "events",
+        "all_messages_events",
+        "pydantic_ai.all_messages",
+        "final_result",
+        "exception.message",
+        "exception.stacktrace",
+        "logfire.feedback.comment",
     )
 )
 CONTENT_PREFIXES = (
@@ -161,8 +174,17 @@ CONTENT_PREFIXES = (
     "langfuse.observation.output",
     "langfuse.trace.input",
     "langfuse.trace.output",
+    "retrieval.documents.",
+    "reranker.input_documents.",
+    "reranker.output_documents.",
+    "embedding.embeddings.",
+    "tool_call.function.arguments",
 )
-"""Keys a project that stores no message content drops at ingest (``gen_ai.prompt.name`` is kept)."""
+"""Keys a project that stores no content drops at ingest (``gen_ai.prompt.name`` is kept); docs/privacy.md
+lists what counts as content. Any key ending in ``.explanation`` (annotation and evaluation explanations)
+is content too."""
+EVENT_CONTENT_KEYS = frozenset(("content", "message", "body", "tool_calls", "arguments", "result"))
+"""What GenAI message events carry their content in, besides the keys above."""
 
 _KIND_ALIASES = {
     "llm": "llm",
@@ -379,12 +401,21 @@ def normalise(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_content_key(key: str) -> bool:
-    """True for an attribute that carries message content (dropped for projects that store none)."""
-    return key in CONTENT_KEYS or (key.startswith(CONTENT_PREFIXES) and not key.startswith("gen_ai.prompt.name"))
+    """True for an attribute that carries content (dropped for projects that store none)."""
+    return (
+        key in CONTENT_KEYS
+        or key.endswith(".explanation")
+        or (key.startswith(CONTENT_PREFIXES) and not key.startswith("gen_ai.prompt.name"))
+    )
 
 
-def without_content(attrs: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in attrs.items() if not is_content_key(key)}
+def without_content(attrs: dict[str, Any], *, event: bool = False) -> dict[str, Any]:
+    """``attrs`` less every content key; ``event`` for the attributes of a span event or log record."""
+    return {
+        key: value
+        for key, value in attrs.items()
+        if not is_content_key(key) and not (event and key in EVENT_CONTENT_KEYS)
+    }
 
 
 def bounded_attributes(attrs: dict[str, Any]) -> dict[str, Any]:

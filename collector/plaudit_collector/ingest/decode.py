@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import zlib
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
 
 from plaudit_collector.errors import ApiError
 from plaudit_collector.ingest.conventions import MAX_VALUE_CHARS, truncate
+from plaudit_collector.wire import REPLACEMENT, clean_tree
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -47,6 +49,11 @@ STATUS_NAMES = {
     PbStatus.STATUS_CODE_ERROR: "ERROR",
 }
 _BAD_ID = base64.b64encode(b"\x00").decode()  # decodes to a 1-byte id, which span validation then rejects
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+"""In JSON, a NUL or a lone surrogate can only come from a \\u escape: the cue to clean the document."""
+MAX_VALUE_DEPTH = 32
+"""Attribute values nested deeper (arrays, key-value lists) are stored as :data:`TOO_DEEP`."""
+TOO_DEEP = "[nested too deeply]"
 
 
 try:  # orjson is several times faster on the attribute dicts that dominate ingest
@@ -71,8 +78,35 @@ def check_media_type(content_type: str | None) -> None:
         raise ApiError(415, "unsupported_media_type", f"Content-Type must be {PROTOBUF} or {JSON}", "Content-Type")
 
 
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"decompressed body exceeds {limit} bytes", "body")
+
+
+def _inflate(body: bytes, wbits: int, limit: int, *, members: bool) -> bytes:
+    """Inflate ``body`` whole: every gzip member when ``members`` (RFC 1952 allows several, and each tool
+    that concatenates files makes them), else one stream with nothing after it; past ``limit`` a 413."""
+    out: list[bytes] = []
+    size = 0
+    data = body
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        chunk = inflater.decompress(data, limit + 1 - size)
+        size += len(chunk)
+        if size > limit or inflater.unconsumed_tail:
+            raise _too_large(limit)
+        if not inflater.eof:
+            raise zlib.error("truncated stream")
+        out.append(chunk)
+        data = inflater.unused_data
+        if not data or (members and not data.strip(b"\0")):  # gzip(1) tolerates zero padding after members
+            return b"".join(out)
+        if not members:
+            raise zlib.error("data after the end of the stream")
+
+
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """Undo Content-Encoding, refusing bodies that inflate past ``limit`` (zip bombs)."""
+    """Undo Content-Encoding, refusing bodies that inflate past ``limit`` (zip bombs) and bodies that are
+    not wholly valid (trailing data, a truncated member): a body is read whole or refused, never in part."""
     encoding = (encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
@@ -80,26 +114,15 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
         raise ApiError(
             415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported", "Content-Encoding"
         )
-    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
     try:
-        inflater = zlib.decompressobj(wbits)
-        data = inflater.decompress(body, limit + 1)
-        if len(data) > limit or inflater.unconsumed_tail:
-            raise ApiError(413, "body_too_large", f"decompressed body exceeds {limit} bytes", "body")
-        if not inflater.eof:
-            raise zlib.error("truncated stream")
+        if encoding == "gzip":
+            return _inflate(body, 16 + zlib.MAX_WBITS, limit, members=True)
+        try:
+            return _inflate(body, zlib.MAX_WBITS, limit, members=False)
+        except zlib.error:  # some clients send raw deflate without the zlib header
+            return _inflate(body, -zlib.MAX_WBITS, limit, members=False)
     except zlib.error:
-        if encoding == "deflate":  # some clients send raw deflate without the zlib header
-            try:
-                inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-                data = inflater.decompress(body, limit + 1)
-                if len(data) > limit or inflater.unconsumed_tail:
-                    raise ApiError(413, "body_too_large", f"decompressed body exceeds {limit} bytes", "body") from None
-                return data
-            except zlib.error:
-                pass
         raise ApiError(400, "bad_encoding", f"body is not valid {encoding} data", "body") from None
-    return data
 
 
 def _hex_id(value: Any, size: int) -> Any:
@@ -171,13 +194,19 @@ def _parse(body: bytes, content_type: str, message: M, fix_ids: Any) -> M:
     if media == JSON:
         try:
             doc = json.loads(body)
+        except RecursionError:
+            raise ApiError(400, "invalid_json", "body is nested too deeply", "body") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}", "body") from None
         if not isinstance(doc, dict):
             raise ApiError(400, "invalid_body", "OTLP JSON body must be an object", "body")
+        if _UNSTORABLE_ESCAPE.search(body):
+            doc = clean_tree(doc)  # protobuf refuses lone surrogates, and the database NUL
         fix_ids(doc)
         try:
             json_format.ParseDict(doc, message, ignore_unknown_fields=True)
+        except RecursionError:
+            raise ApiError(400, "invalid_otlp_json", "body is nested too deeply", "body") from None
         except (json_format.ParseError, binascii.Error, TypeError, ValueError) as exc:
             raise ApiError(400, "invalid_otlp_json", f"body is not a valid OTLP JSON message: {exc}", "body") from None
         return message
@@ -222,12 +251,19 @@ def encode_metrics_response(content_type: str) -> tuple[bytes, str]:
     return _encode(ExportMetricsServiceResponse(), content_type)
 
 
-def any_value(value: Any) -> Any:
-    """An OTLP AnyValue as plain Python; long strings truncated, non-finite doubles as text."""
+def text(value: str) -> str:
+    """A protobuf string as stored: NUL replaced (see :mod:`plaudit_collector.wire`; protobuf has already
+    refused invalid UTF-8, so no lone surrogate can be left). Cheap when there is nothing to do."""
+    return value.replace("\x00", REPLACEMENT) if "\x00" in value else value
+
+
+def any_value(value: Any, depth: int = 0) -> Any:
+    """An OTLP AnyValue as plain Python; long strings truncated, non-finite doubles as text, nesting past
+    :data:`MAX_VALUE_DEPTH` replaced by :data:`TOO_DEEP` (stored, never refused)."""
     which = value.WhichOneof("value")
     if which == "string_value":
-        text: str = value.string_value
-        return truncate(text) if len(text) > MAX_VALUE_CHARS else text
+        string: str = text(value.string_value)
+        return truncate(string) if len(string) > MAX_VALUE_CHARS else string
     if which == "int_value":
         return value.int_value
     if which == "double_value":
@@ -235,28 +271,35 @@ def any_value(value: Any) -> Any:
         return number if math.isfinite(number) else str(number)
     if which == "bool_value":
         return value.bool_value
+    if which in ("array_value", "kvlist_value") and depth >= MAX_VALUE_DEPTH:
+        return TOO_DEEP
     if which == "array_value":
-        return [any_value(v) for v in value.array_value.values]
+        return [any_value(v, depth + 1) for v in value.array_value.values]
     if which == "kvlist_value":
-        return attributes(value.kvlist_value.values)
+        return attributes(value.kvlist_value.values, depth + 1)
     if which == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     return None
 
 
-def attributes(kvs: Any) -> dict[str, Any]:
+def attributes(kvs: Any, depth: int = 0) -> dict[str, Any]:
     """Key-value pairs as a dict (the hot path of ingest: one pass, no intermediate objects)."""
     out: dict[str, Any] = {}
     for kv in kvs:
+        key = kv.key
+        if "\x00" in key:
+            key = text(key)
         value = kv.value
         which = value.WhichOneof("value")
         if which == "string_value":
-            text = value.string_value
-            out[kv.key] = truncate(text) if len(text) > MAX_VALUE_CHARS else text
+            string = value.string_value
+            if "\x00" in string:
+                string = text(string)
+            out[key] = truncate(string) if len(string) > MAX_VALUE_CHARS else string
         elif which == "int_value":
-            out[kv.key] = value.int_value
+            out[key] = value.int_value
         else:
-            out[kv.key] = any_value(value)
+            out[key] = any_value(value, depth)
     return out
 
 

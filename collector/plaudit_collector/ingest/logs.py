@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from plaudit_collector.ingest import carried_feedback, decode
 from plaudit_collector.ingest.batch import IngestBatch
-from plaudit_collector.ingest.conventions import MAX_VALUE_CHARS, is_content_key, truncate
+from plaudit_collector.ingest.conventions import MAX_VALUE_CHARS, truncate, without_content
 
 INPUT_MESSAGE_EVENTS = (
     "gen_ai.system.message",
@@ -31,7 +31,7 @@ DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
 def _event_name(record: Any, attrs: dict[str, Any]) -> str:
     name = getattr(record, "event_name", "") or attrs.get("event.name") or attrs.get("gen_ai.event.name") or ""
-    return str(name)
+    return decode.text(str(name))
 
 
 def build_log_batch(request: ExportLogsServiceRequest, project: str, *, store_content: bool = True) -> IngestBatch:
@@ -67,7 +67,7 @@ def build_log_batch(request: ExportLogsServiceRequest, project: str, *, store_co
                         batch.feedback.append(item)
                     continue
                 if not store_content:
-                    attrs = {key: value for key, value in attrs.items() if not is_content_key(key)}
+                    attrs = without_content(attrs, event=True)
                     body = None
                 dedupe = hashlib.sha256(record.SerializeToString(deterministic=True)).hexdigest()
                 batch.events.append(

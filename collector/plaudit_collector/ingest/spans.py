@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from plaudit_collector.ingest import carried_feedback, decode
 from plaudit_collector.ingest.batch import IngestBatch
-from plaudit_collector.ingest.conventions import is_content_key, normalise, without_content
+from plaudit_collector.ingest.conventions import normalise, without_content
 from plaudit_collector.ingest.prices import estimate_cost
 
 MAX_TIME_NS = 2**63 - 1
@@ -28,9 +28,15 @@ def _event_dicts(span: Any, store_content: bool) -> list[dict[str, Any]]:
     for ev in span.events:
         attrs = decode.attributes(ev.attributes)
         if not store_content:
-            attrs = {key: value for key, value in attrs.items() if not is_content_key(key) and key != "content"}
-        events.append({"name": ev.name, "time_ns": ev.time_unix_nano, "attributes": attrs})
+            attrs = without_content(attrs, event=True)
+        events.append({"name": decode.text(ev.name), "time_ns": ev.time_unix_nano, "attributes": attrs})
     return events
+
+
+def _link(link: Any, store_content: bool) -> dict[str, Any]:
+    """A span link as stored: its ids, and its attributes unless the project stores no content."""
+    ids = {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
+    return {**ids, **decode.attributes(link.attributes)} if store_content else ids
 
 
 def build_batch(
@@ -55,7 +61,7 @@ def build_batch(
         service_name = str(service)[:200] if service not in (None, "") else None
         resource_json = dumps(resource)
         for ss in rs.scope_spans:
-            scope = ss.scope.name[:200] or None
+            scope = decode.text(ss.scope.name[:200]) or None
             for span in ss.spans:
                 tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
                 if len(tid) != 16 or tid == _ZERO_TRACE:
@@ -77,14 +83,7 @@ def build_batch(
                 parent_id = pid.hex() if pid and pid != _ZERO_SPAN else None
                 attrs = attributes(span.attributes)
                 events = _event_dicts(span, store_content) if span.events else []
-                links = (
-                    [
-                        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(), **attributes(link.attributes)}
-                        for link in span.links
-                    ]
-                    if span.links
-                    else []
-                )
+                links = [_link(link, store_content) for link in span.links] if span.links else []
                 carries_feedback = bool(events) or carried_feedback.LOGFIRE_FEEDBACK_NAME in attrs
                 if not carries_feedback:
                     for key in attrs:  # a plain loop: cheaper than any() over a generator on the hot path
@@ -107,23 +106,24 @@ def build_batch(
                         norm["provider"], model, norm["input_tokens"], norm["output_tokens"], attrs, start
                     )
                     estimated = cost is not None
+                status_message = decode.text(span.status.message) or None
                 if not store_content:
                     attrs = without_content(attrs)
-                    norm["input"] = norm["output"] = None
+                    norm["input"] = norm["output"] = status_message = None
                 rows.append(
                     (
                         project,
                         trace_id,
                         span_id,
                         parent_id,
-                        span.name[:1000] or "(unnamed)",
+                        decode.text(span.name[:1000]) or "(unnamed)",
                         kind_names.get(span.kind, "INTERNAL"),
                         norm["span_kind"],
                         start,
                         end,
                         (end - start) / 1e6,
                         status_names.get(span.status.code, "UNSET"),
-                        span.status.message or None,
+                        status_message,
                         service_name,
                         norm["model"],
                         norm["response_model"],

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from plaudit_collector.ingest.batch import COLUMN_AT, IngestBatch
 from plaudit_collector.store import copies, events, rollup, spans
 from plaudit_collector.store.db import Database
-from plaudit_collector.store.feedback_writes import prepare, store_items
+from plaudit_collector.store.feedback_writes import IdempotencyConflict, prepare, store_items
 from plaudit_collector.store.score_configs import split_by_configs
 
 _DIM_AT = [COLUMN_AT[name] for name in rollup.DIMS]
@@ -22,8 +22,9 @@ _ATTEMPTS = 3
 
 
 def write_batch(db: Database, batch: IngestBatch) -> None:
-    """Store the batch; on return it is committed. Carried feedback that breaks a strict score config is
-    left out and named in ``batch.problems`` (the spans are not refused for it)."""
+    """Store the batch; on return it is committed. Carried feedback that breaks a strict score config, or
+    whose derived idempotency key already names another item, is left out and named in ``batch.problems``
+    (the spans are not refused for it)."""
     if batch.empty:
         return
     for attempt in range(_ATTEMPTS):
@@ -52,7 +53,11 @@ def _write(conn: Connection, db: Database, batch: IngestBatch) -> None:
         for problem in problems:
             batch.note(problem)
         if items:
-            store_items(conn, project, items, lock=not db.is_sqlite)
+
+            def skip(index: int, conflict: IdempotencyConflict) -> None:
+                batch.note(f"feedback {items[index]['name'][:60]!r} not stored: {conflict.message}")
+
+            store_items(conn, project, items, lock=not db.is_sqlite, on_conflict=skip)
     if deltas is not None:
         # Last: on PostgreSQL this locks the day's cells, which every concurrent batch also needs, so they
         # stay locked only for the update and the commit.

@@ -7,7 +7,8 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -18,6 +19,34 @@ DEFAULT_DB_FILE = "plaudit.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001_baseline"
 _ALEMBIC_LOCK = threading.Lock()
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "database table is locked",
+    "unable to open database",
+    "disk i/o error",
+    "database or disk is full",
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when the database cannot serve right now (down, restarting, refusing connections, locked, out of
+    pooled connections): the request itself was fine and may be retried. Other database errors are bugs.
+
+    psycopg raises ``OperationalError``/``InterfaceError`` for exactly that class of failure; sqlite3 uses
+    ``OperationalError`` for SQL errors too, so there only the lock, file and disk messages count.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        message = str(exc.orig).lower()
+        return any(text in message for text in _SQLITE_UNAVAILABLE)
+    return True
 
 
 def default_url() -> str:
@@ -154,6 +183,11 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision()
         with self.engine.connect() as own:
             return MigrationContext.configure(own).get_current_revision()
+
+    def check(self) -> None:
+        """Raise the driver's error unless the database answers a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def has_table(self, name: str) -> bool:
         return inspect(self.engine).has_table(name)

@@ -1,8 +1,11 @@
 """Feedback writes. Every write is one transaction, committed before the reply.
 
-Semantics: one current value per (target, name, author) with the replaced rows kept as history; a
-repeated ``idempotency_key`` returns the first stored row instead of adding one; strict score configs
-are checked inside the write transaction, so a rejected request stores nothing.
+Semantics: one current item per (target, name, author) with the replaced rows kept as history; a new item
+keeps what it leaves out of the one it replaces (a comment on its own adds to the earlier vote, a new vote
+keeps the earlier comment); a repeated ``idempotency_key`` returns the first stored row instead of adding
+one, and a key already used for another target, name or author is refused; strict score configs are
+checked inside the write transaction, so a rejected request stores nothing; a project that stores no
+content keeps no comments or corrections.
 """
 
 from __future__ import annotations
@@ -10,21 +13,28 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, and_, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
-from plaudit_collector.store import copies
+from plaudit_collector.store import copies, projects
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
 from plaudit_collector.store.score_configs import FeedbackRejected, check_configs
 from plaudit_collector.store.tables import Feedback, utcnow
 
-__all__ = ["FeedbackRejected", "delete_feedback", "insert_feedback", "store_feedback", "store_items"]
+__all__ = [
+    "FeedbackRejected",
+    "IdempotencyConflict",
+    "delete_feedback",
+    "insert_feedback",
+    "store_feedback",
+    "store_items",
+]
 
 
 def insert_feedback(db: Database, project: str, items: Iterable[dict[str, Any]]) -> list[int]:
@@ -92,27 +102,19 @@ def _target_key(item: dict[str, Any]) -> tuple[Any, ...]:
     return (item["target_type"], *(item[key] for key in _TARGET_COLUMNS), item["name"], item.get("author"))
 
 
-_REPLACE_CACHE: dict[tuple[bool, ...], Any] = {}
+def _row_key(row: Any) -> tuple[Any, ...]:
+    return (row.target_type, *(getattr(row, key) for key in _TARGET_COLUMNS), row.name, row.author)
 
 
-def _replace_statement(shape: tuple[bool, ...]) -> Any:
-    """``UPDATE ... SET is_current = false`` for one author's current vote on a target of this shape
-    (which target columns are NULL), with bound parameters so a batch runs as one executemany."""
-    stmt = _REPLACE_CACHE.get(shape)
-    if stmt is None:
-        table = FEEDBACK_TABLE
-        conditions = [
-            table.c.project == bindparam("b_project"),
-            table.c.target_type == bindparam("b_target_type"),
-            table.c.name == bindparam("b_name"),
-            table.c.author == bindparam("b_author"),
-            table.c.is_current.is_(True),
-        ]
-        for column, is_null in zip(_TARGET_COLUMNS, shape, strict=True):
-            conditions.append(table.c[column].is_(None) if is_null else table.c[column] == bindparam(f"b_{column}"))
-        stmt = update(table).where(*conditions).values(is_current=False)
-        _REPLACE_CACHE[shape] = stmt
-    return stmt
+class IdempotencyConflict(ValueError):
+    """An ``idempotency_key`` already names an item on another target, name or author (``index`` in the
+    request). Answering with that item would show one client another's row, so the item is refused."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__("this idempotency_key was already used for another target, name or author; use a new key")
+        self.index = index
+        self.field = "idempotency_key"
+        self.message = str(self)
 
 
 def _advisory_key(project: str, key: tuple[Any, ...]) -> int:
@@ -120,12 +122,75 @@ def _advisory_key(project: str, key: tuple[Any, ...]) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def store_items(conn: Connection, project: str, items: list[dict[str, Any]], *, lock: bool) -> list[Any]:
+_CONTENT_FIELDS = ("comment", "correction")
+_NOTE_KINDS = ("text", "correction")
+"""Kinds of an item without a value: a comment or a correction on its own."""
+
+
+def _merged(previous: Any, item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` as stored when it replaces the same author's current item on that target and name.
+
+    What the new item leaves out is kept: a comment or correction on its own adds to the earlier vote (the
+    value stays), and a new vote keeps the earlier comment and correction.
+    """
+    out = dict(item)
+    for field in _CONTENT_FIELDS:
+        if out.get(field) is None:
+            out[field] = previous.get(field)
+    if out.get("value") is None and out["kind"] in _NOTE_KINDS:
+        if previous.get("value") is not None:
+            out["value"], out["kind"] = previous["value"], previous["kind"]
+        else:
+            out["kind"] = "correction" if out.get("correction") is not None else "text"
+    return out
+
+
+def _current_items(conn: Connection, project: str, authored: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[Any]]:
+    """The current rows (oldest first) of the targets, names and authors these items replace."""
+    table = FEEDBACK_TABLE
+    wanted = {_target_key(item) for item in authored}
+    columns = [table.c.id, table.c.target_type, *(table.c[key] for key in _TARGET_COLUMNS), table.c.name]
+    columns += [table.c.author, table.c.kind, table.c.value, table.c.comment, table.c.correction]
+    common = [
+        table.c.project == project,
+        table.c.is_current.is_(True),
+        table.c.name.in_(sorted({item["name"] for item in authored})),
+        table.c.author.in_(sorted({item["author"] for item in authored})),
+    ]
+    trace_ids = sorted({item["trace_id"] for item in authored if item["trace_id"] is not None})
+    session_ids = sorted({item["session_id"] for item in authored if item["trace_id"] is None})
+    queries = [table.c.trace_id.in_(trace_ids[i : i + 500]) for i in range(0, len(trace_ids), 500)]
+    queries += [
+        and_(table.c.trace_id.is_(None), table.c.session_id.in_(session_ids[i : i + 500]))
+        for i in range(0, len(session_ids), 500)
+    ]
+    found: dict[tuple[Any, ...], list[Any]] = {}
+    for target in queries:
+        for row in conn.execute(select(*columns).where(*common, target).order_by(table.c.id)):
+            if _row_key(row) in wanted:
+                found.setdefault(_row_key(row), []).append(row._mapping)
+    return found
+
+
+def store_items(
+    conn: Connection,
+    project: str,
+    items: list[dict[str, Any]],
+    *,
+    lock: bool,
+    on_conflict: Callable[[int, IdempotencyConflict], None] | None = None,
+) -> list[Any]:
     """Store prepared items (see :func:`prepare`) in the caller's transaction; returns the rows, in order.
+
+    A project that stores no content keeps no comments or corrections. ``on_conflict(index, error)`` is told
+    of an item whose key names another item, which is then left out (its place in the result is None);
+    without it, such an item raises :class:`IdempotencyConflict`.
 
     Raises :class:`FeedbackRejected` when an item breaks a strict score config.
     """
     check_configs(conn, project, items)
+    if not projects.stores_content(conn, project):
+        items = [{**item, **dict.fromkeys(_CONTENT_FIELDS)} for item in items]
     table = FEEDBACK_TABLE
     keys = [item.get("idempotency_key") for item in items]
     existing: dict[str, Any] = {}
@@ -137,38 +202,50 @@ def store_items(conn: Connection, project: str, items: list[dict[str, Any]], *, 
             existing[row.idempotency_key] = row
     fresh: list[tuple[int, dict[str, Any]]] = []  # (position in the request, item) for rows to insert
     first_for_key: dict[str, int] = {}
+    refused: set[int] = set()
     for index, (item, key) in enumerate(zip(items, keys, strict=True)):
-        if key and key in existing:
-            continue
-        if key and key in first_for_key:
-            continue  # the same key twice in one request is one row
+        if key and (key in existing or key in first_for_key):
+            earlier = _row_key(existing[key]) if key in existing else _target_key(items[first_for_key[key]])
+            if earlier != _target_key(item):
+                conflict = IdempotencyConflict(index)
+                if on_conflict is None:
+                    raise conflict
+                on_conflict(index, conflict)
+                refused.add(index)
+            continue  # a retry (or the same key twice in one request) is the item stored first
         if key:
             first_for_key[key] = index
         fresh.append((index, item))
     authored = [item for _, item in fresh if item.get("author") is not None]
-    if lock and authored:
-        # PostgreSQL: two requests replacing the same author's vote must not both stay current.
-        # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
-        lock_keys = sorted({_advisory_key(project, _target_key(item)) for item in authored})
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"),
-            {"keys": lock_keys},
-        )
-    by_shape: dict[tuple[bool, ...], dict[tuple[Any, ...], dict[str, Any]]] = {}
-    for item in authored:
-        shape = tuple(item[key] is None for key in _TARGET_COLUMNS)
-        params = {"b_project": project, "b_target_type": item["target_type"], "b_name": item["name"]}
-        params["b_author"] = item["author"]
-        params.update({f"b_{key}": item[key] for key in _TARGET_COLUMNS if item[key] is not None})
-        by_shape.setdefault(shape, {})[_target_key(item)] = params
-    for shape, targets in by_shape.items():
-        conn.execute(_replace_statement(shape), list(targets.values()))
+    current: dict[tuple[Any, ...], Any] = {}
+    if authored:
+        if lock:
+            # PostgreSQL: two requests replacing the same author's vote must not both stay current.
+            # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
+            lock_keys = sorted({_advisory_key(project, _target_key(item)) for item in authored})
+            conn.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
+                ),
+                {"keys": lock_keys},
+            )
+        replaced = _current_items(conn, project, authored)
+        ids = sorted(row["id"] for rows in replaced.values() for row in rows)
+        for start in range(0, len(ids), 500):
+            conn.execute(update(table).where(table.c.id.in_(ids[start : start + 500])).values(is_current=False))
+        current = {target: rows[-1] for target, rows in replaced.items()}
     # Within the request, a later item by the same author on the same target replaces an earlier one.
     last_for_target = {_target_key(item): pos for pos, (_, item) in enumerate(fresh) if item.get("author") is not None}
     now = utcnow()
     rows = []
     for pos, (_, item) in enumerate(fresh):
-        current = item.get("author") is None or last_for_target[_target_key(item)] == pos
+        is_current = True
+        if item.get("author") is not None:
+            target = _target_key(item)
+            if target in current:
+                item = _merged(current[target], item)
+            current[target] = item
+            is_current = last_for_target[target] == pos
         rows.append(
             {
                 "project": project,
@@ -183,7 +260,7 @@ def store_items(conn: Connection, project: str, items: list[dict[str, Any]], *, 
                 "author": item.get("author"),
                 "metadata": item.get("metadata"),
                 "idempotency_key": item.get("idempotency_key") or uuid.uuid4().hex,
-                "is_current": current,
+                "is_current": is_current,
                 "created_at": now,
                 "deleted_at": None,
                 **_value_columns(item["kind"], item.get("value")),
@@ -196,10 +273,10 @@ def store_items(conn: Connection, project: str, items: list[dict[str, Any]], *, 
     for row in inserted:
         existing[row.idempotency_key] = row
     by_position = {index: row for (index, _), row in zip(fresh, inserted, strict=True)}
-    out = []
-    for index, key in enumerate(keys):
-        out.append(by_position[index] if index in by_position else existing[key])  # type: ignore[index]
-    return out
+    return [
+        None if index in refused else by_position[index] if index in by_position else existing[key]  # type: ignore[index]
+        for index, key in enumerate(keys)
+    ]
 
 
 def delete_feedback(db: Database, project: str, feedback_id: int) -> dict[str, Any] | None:

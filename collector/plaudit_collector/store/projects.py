@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.store.db import Database
@@ -67,8 +67,13 @@ def has_active_keys(db: Database) -> bool:
 def project_settings(db: Database, name: str) -> ProjectSettings:
     """The project's settings; a project without a row has the defaults."""
     with db.engine.connect() as conn:
-        stored = conn.execute(select(Project.store_content).where(Project.name == name)).scalar_one_or_none()
-    return ProjectSettings(name, True if stored is None else bool(stored))
+        return ProjectSettings(name, stores_content(conn, name))
+
+
+def stores_content(conn: Connection, name: str) -> bool:
+    """Whether the project keeps content (``plaudit projects set NAME --no-store-content`` turns it off)."""
+    stored = conn.execute(select(Project.store_content).where(Project.name == name)).scalar_one_or_none()
+    return True if stored is None else bool(stored)
 
 
 def list_projects(db: Database) -> list[dict[str, Any]]:

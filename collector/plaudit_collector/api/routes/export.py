@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -20,8 +21,12 @@ RESPONSES = {200: {"description": "one JSON object per line", "content": {NDJSON
 
 
 def _respond(rows: Iterator[dict[str, object]], filename: str) -> StreamingResponse:
+    chunks = analytics.jsonl(rows)
+    # Run the query before the status line goes out: a database error is then an error reply (a 503 when
+    # the database is unreachable), not a 200 whose stream is cut.
+    first = next(chunks, None)
     return StreamingResponse(
-        analytics.jsonl(rows),
+        itertools.chain(() if first is None else (first,), chunks),
         media_type=NDJSON,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -8,6 +8,7 @@ item must lie within its scope (403 otherwise).
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 from dataclasses import dataclass
@@ -15,11 +16,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from plaudit_collector.api import deps, tokens
-from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, read_body
+from plaudit_collector.api.deps import DatabaseDep, ProjectDep, RowId, SettingsDep, read_json
 from plaudit_collector.errors import ApiError, validation_error
 from plaudit_collector.schemas import FeedbackAccepted, FeedbackBatch, FeedbackIn, PreferenceIn
 from plaudit_collector.store import feedback_reads, feedback_writes, signing_keys
@@ -67,20 +67,8 @@ async def feedback_principal(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(feedback_principal)]
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid JSON number")
-
-
-def _decode(body: bytes) -> Any:
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}", "body") from None
-
-
-def parse_items(body: bytes) -> tuple[list[FeedbackIn], bool]:
-    """Decode and validate; the first problem becomes a 4xx naming the field. Returns (items, was a batch)."""
-    doc = _decode(body)
+def parse_items(doc: Any) -> tuple[list[FeedbackIn], bool]:
+    """Validate a decoded body; the first problem becomes a 4xx naming the field. Returns (items, was a batch)."""
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_field", 'body must be a JSON object (one item or {"items": [...]})', "body")
     batch = "items" in doc
@@ -99,22 +87,41 @@ def parse_items(body: bytes) -> tuple[list[FeedbackIn], bool]:
 async def _store(db: Any, project: str, items: list[dict[str, Any]], batch: bool) -> dict[str, Any]:
     try:
         stored = await run_in_threadpool(feedback_writes.store_feedback, db, project, items)
-    except feedback_writes.FeedbackRejected as exc:
+    except (feedback_writes.FeedbackRejected, feedback_writes.IdempotencyConflict) as exc:
         field = f"items[{exc.index}].{exc.field}" if batch else exc.field
+        if isinstance(exc, feedback_writes.IdempotencyConflict):
+            raise ApiError(409, "idempotency_conflict", f"{field}: {exc.message}", field) from None
         raise ApiError(422, "score_config_violation", f"{field}: {exc.message}", field) from None
-    except OperationalError as exc:
-        if exc.connection_invalidated or _is_unavailable(exc):
-            # The database is down, not the request wrong: tell clients to retry, as for a full queue.
-            raise ApiError(
-                503, "unavailable", "database unavailable; retry later", None, {"Retry-After": "1"}
-            ) from None
-        raise
     return {"ids": [row["id"] for row in stored], "items": stored}
 
 
-def _is_unavailable(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return any(word in text for word in ("connection", "could not connect", "server closed", "database is locked"))
+def _within_token(scope: tokens.TokenScope, items: list[dict[str, Any]], batch: bool) -> None:
+    """Hold token-posted items to the token: its target and names, its author (or, for a token minted
+    without one, a single author per request), and idempotency keys of its own (see :func:`token_key`)."""
+    authors: set[str] = set()
+    for index, item in enumerate(items):
+        prefix = f"items[{index}]." if batch else ""
+        try:
+            scope.check(prefix, item)
+        except tokens.TokenError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
+        if scope.author is not None:
+            item["author"] = scope.author
+        elif item.get("author") is not None:
+            authors.add(item["author"])
+            if len(authors) > 1:
+                message = f"{prefix}author: a feedback token's request speaks for one author"
+                raise ApiError(403, "out_of_scope", message, f"{prefix}author")
+        if item.get("idempotency_key") is not None:
+            item["idempotency_key"] = token_key(item)
+
+
+def token_key(item: dict[str, Any]) -> str:
+    """The stored form of an idempotency key sent with a feedback token: bound to the item's target, name
+    and author, so a token can neither read another row by naming its key nor claim a key that the app's
+    backend (or a producer's telemetry) will use."""
+    parts = [item.get(k) for k in ("trace_id", "span_id", "session_id", "name", "author", "idempotency_key")]
+    return "tok-" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:40]
 
 
 @router.post(
@@ -149,18 +156,12 @@ def _is_unavailable(exc: DBAPIError) -> bool:
 )
 async def post_feedback(request: Request, db: DatabaseDep, settings: SettingsDep, who: PrincipalDep) -> Any:
     """Store every item or none; 201 means committed. Retried items with the same ``idempotency_key``
-    return the item stored the first time."""
-    body = await read_body(request, settings.max_feedback_bytes)
-    items, batch = parse_items(body)
+    return the item stored the first time; a key already used for another target, name or author is a 409.
+    An item with only a comment or a correction adds it to its author's current vote on that target."""
+    items, batch = parse_items(await read_json(request, settings.max_feedback_bytes))
     dumped = [item.model_dump() for item in items]
     if who.scope is not None:
-        for index, item in enumerate(dumped):
-            try:
-                who.scope.check(f"items[{index}]." if batch else "", item)
-            except tokens.TokenError as exc:
-                raise ApiError(exc.status, exc.code, exc.message, exc.field) from None
-            if who.scope.author is not None:
-                item["author"] = who.scope.author
+        _within_token(who.scope, dumped, batch)
     return await _store(db, who.project, dumped, batch)
 
 
@@ -170,9 +171,9 @@ async def post_feedback(request: Request, db: DatabaseDep, settings: SettingsDep
 async def post_preference(request: Request, db: DatabaseDep, settings: SettingsDep, project: ProjectDep) -> Any:
     """``{"a": {"trace_id", "span_id"} | {"ref"}, "b": ..., "winner": "a"|"b"|"tie", "name": ...}``;
     stored as one feedback row of kind ``preference`` (A in trace_id/span_id, B in other_*)."""
-    body = await read_body(request, settings.max_feedback_bytes)
+    doc = await read_json(request, settings.max_feedback_bytes)
     try:
-        pref = PreferenceIn.model_validate(_decode(body))
+        pref = PreferenceIn.model_validate(doc)
     except ValidationError as exc:
         raise validation_error(exc) from None
     sides: list[tuple[str | None, str | None]] = []
@@ -249,7 +250,7 @@ async def orphans(
 
 
 @router.get("/v1/feedback/{feedback_id}", summary="One feedback item")
-async def get_feedback(feedback_id: int, db: DatabaseDep, project: ProjectDep) -> Any:
+async def get_feedback(feedback_id: RowId, db: DatabaseDep, project: ProjectDep) -> Any:
     found = await run_in_threadpool(feedback_reads.get_feedback, db, project, feedback_id)
     if found is None:
         raise ApiError(404, "not_found", f"no feedback with id {feedback_id}", "feedback_id")
@@ -257,7 +258,7 @@ async def get_feedback(feedback_id: int, db: DatabaseDep, project: ProjectDep) -
 
 
 @router.delete("/v1/feedback/{feedback_id}", summary="Delete one feedback item")
-async def delete_feedback(feedback_id: int, db: DatabaseDep, project: ProjectDep) -> Any:
+async def delete_feedback(feedback_id: RowId, db: DatabaseDep, project: ProjectDep) -> Any:
     """The row is kept for audit with ``deleted_at`` set and no longer counts anywhere."""
     found = await run_in_threadpool(feedback_writes.delete_feedback, db, project, feedback_id)
     if found is None:

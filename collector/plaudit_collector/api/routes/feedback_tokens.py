@@ -1,23 +1,24 @@
 """Feedback tokens: the app's backend (with its API key) mints one per answer; the browser rates with it.
 
-CORS for ``/v1/feedback`` (the only route a token opens) is off unless origins are configured
-(``PLAUDIT_FEEDBACK_CORS_ORIGINS``), so no other page can post with a leaked token by default.
+CORS for ``POST /v1/feedback`` (the only request a token opens) is off unless origins are configured
+(``PLAUDIT_FEEDBACK_CORS_ORIGINS``), so no other page can post with a leaked token by default; reads of
+``/v1/feedback`` never get CORS headers, so no web page can read comments and authors through a browser.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plaudit_collector.api import tokens
-from plaudit_collector.api.deps import ProjectDep, read_body
+from plaudit_collector.api.deps import DatabaseDep, ProjectDep, read_json
 from plaudit_collector.api.routes.feedback import TOKEN_HEADER, signing_secret
 from plaudit_collector.errors import ApiError, validation_error
 from plaudit_collector.schemas import FeedbackTokenIn, parse_ref
@@ -25,7 +26,8 @@ from plaudit_collector.schemas import FeedbackTokenIn, parse_ref
 router = APIRouter(tags=["feedback"])
 
 MAX_TOKEN_REQUEST_BYTES = 64 * 1024
-CORS_PATHS = ("/v1/feedback",)
+CORS_PATH = "/v1/feedback"
+CORS_METHOD = "POST"
 
 
 @router.post(
@@ -39,16 +41,15 @@ CORS_PATHS = ("/v1/feedback",)
         }
     },
 )
-async def mint_token(request: Request, project: ProjectDep) -> Any:
+async def mint_token(request: Request, db: DatabaseDep, project: ProjectDep) -> Any:
     """A signed token letting its holder post feedback, without an API key, on one span (or a trace and
-    its spans, or a session), for the named scores only, until it expires (``ttl`` seconds)."""
-    body = await read_body(request, MAX_TOKEN_REQUEST_BYTES)
+    its spans, or a session), for the named scores only, until it expires (``ttl`` seconds). No token is
+    minted while the database is unreachable (503): it could not store what the token is for."""
+    doc = await read_json(request, MAX_TOKEN_REQUEST_BYTES)
     try:
-        grant = FeedbackTokenIn.model_validate(json.loads(body))
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            raise validation_error(exc) from None
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}", "body") from None
+        grant = FeedbackTokenIn.model_validate(doc)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
     trace_id, span_id = grant.trace_id, grant.span_id
     if grant.ref is not None:
         if trace_id is not None or span_id is not None:
@@ -59,6 +60,7 @@ async def mint_token(request: Request, project: ProjectDep) -> Any:
             raise ApiError(422, "invalid_field", f"ref: {exc}", "ref") from None
     if (trace_id is None) == (grant.session_id is None):
         raise ApiError(422, "invalid_field", "trace_id: give a trace_id/span_id (or ref) or a session_id", "trace_id")
+    await run_in_threadpool(db.check)
     scope = tokens.TokenScope(
         project=project,
         trace_id=trace_id,
@@ -81,7 +83,8 @@ async def mint_token(request: Request, project: ProjectDep) -> Any:
 
 
 class FeedbackCors:
-    """CORS on the token-authenticated feedback route only; every other path passes straight through."""
+    """CORS on ``POST /v1/feedback`` (and its preflight) only, told apart by method as well as path: every
+    other request, a ``GET /v1/feedback`` included, passes straight through without CORS headers."""
 
     def __init__(self, app: ASGIApp, origins: list[str]) -> None:
         self.app = app
@@ -94,13 +97,25 @@ class FeedbackCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") in CORS_PATHS:
+        if scope["type"] == "http" and scope.get("path") == CORS_PATH and _posts(scope):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
 
+def _posts(scope: Scope) -> bool:
+    """A POST, or the preflight of one."""
+    if scope["method"] == CORS_METHOD:
+        return True
+    if scope["method"] != "OPTIONS":
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"access-control-request-method":
+            return value.decode("latin-1").strip().upper() == CORS_METHOD
+    return False
+
+
 def install_cors(app: FastAPI, origins: list[str] | tuple[str, ...]) -> None:
-    """Answer browsers from ``origins`` (``["*"]`` for any) on the feedback route; nothing when empty."""
+    """Answer browsers from ``origins`` (``["*"]`` for any) on ``POST /v1/feedback``; nothing when empty."""
     if origins:
         app.add_middleware(FeedbackCors, origins=list(origins))

@@ -24,8 +24,9 @@ async def post_logs(request: Request, db: DatabaseDep, settings: SettingsDep, pr
     ``partial_success.error_message`` says how many."""
     content_type = request.headers.get("content-type", "")
     decode.check_media_type(content_type)
-    async with ingest_gate(request).slot():
-        body = await read_body(request, settings.max_otlp_bytes)
+    gate = ingest_gate(request)
+    # The body is read whole before a slot is taken: a slow sender holds no slot, only its own bytes.
+    async with gate.body(request, settings.max_otlp_bytes) as body, gate.slot():
 
         def ingest() -> IngestBatch:
             return pipeline.ingest_logs(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from plaudit_collector.api.deps import DatabaseDep, ProjectDep, read_body
+from plaudit_collector.api.deps import DatabaseDep, ProjectDep, read_json
 from plaudit_collector.errors import ApiError, validation_error
 from plaudit_collector.schemas import ScoreConfigIn
 from plaudit_collector.store import score_configs
@@ -34,13 +33,11 @@ async def put_score_config(name: NamePath, request: Request, db: DatabaseDep, pr
     """Create or replace; later feedback for ``name`` is checked against it when ``strict`` (the default)."""
     if not name.strip():
         raise ApiError(422, "invalid_field", "name: must not be blank", "name")
-    body = await read_body(request, MAX_CONFIG_BYTES)
+    doc = await read_json(request, MAX_CONFIG_BYTES)
     try:
-        config = ScoreConfigIn.model_validate(json.loads(body))
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            raise validation_error(exc) from None
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}", "body") from None
+        config = ScoreConfigIn.model_validate(doc)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
     problem = config.problem()
     if problem is not None:
         raise ApiError(422, "invalid_field", f"{problem[0]}: {problem[1]}", problem[0])

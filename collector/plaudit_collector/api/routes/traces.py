@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from plaudit_collector import analytics, pipeline
-from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, ingest_gate, read_body
+from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, ingest_gate
 from plaudit_collector.api.query_params import Asked, asked
 from plaudit_collector.errors import ApiError
 from plaudit_collector.ingest import decode
@@ -34,8 +34,9 @@ async def post_traces(request: Request, db: DatabaseDep, settings: SettingsDep, 
     ``partial_success`` instead of failing the batch; re-sent spans change nothing."""
     content_type = request.headers.get("content-type", "")
     decode.check_media_type(content_type)
-    async with ingest_gate(request).slot():
-        body = await read_body(request, settings.max_otlp_bytes)
+    gate = ingest_gate(request)
+    # The body is read whole before a slot is taken: a slow sender holds no slot, only its own bytes.
+    async with gate.body(request, settings.max_otlp_bytes) as body, gate.slot():
 
         def ingest() -> IngestBatch:
             return pipeline.ingest_traces(
