@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from plaudit_collector.store.tables.types import JSONType, utcnow
@@ -22,6 +22,14 @@ class Span(SQLModel, table=True):
         Index("ix_spans_project_model", "project", "model"),
         Index("ix_spans_project_prompt", "project", "prompt_name", "prompt_version"),
         Index("ix_spans_project_session", "project", "session_id"),
+        Index(  # experiment traffic; most spans belong to no experiment and stay out of the index
+            "ix_spans_project_experiment",
+            "project",
+            "experiment",
+            "start_ns",
+            sqlite_where=text("experiment IS NOT NULL"),
+            postgresql_where=text("experiment IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -52,6 +60,10 @@ class Span(SQLModel, table=True):
     variant: str | None = Field(default=None, max_length=200)
     user_id: str | None = Field(default=None, max_length=200)
     session_id: str | None = Field(default=None, max_length=200)
+    experiment: str | None = Field(default=None, max_length=200, description="the experiment that chose the variant")
+    experiment_segment: str | None = Field(default=None, max_length=200)
+    experiment_probability: float | None = Field(default=None, description="the variant's chance when chosen")
+    experiment_choice: str | None = Field(default=None, max_length=64, description="one id per choice")
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     resource: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     scope: str | None = Field(default=None, max_length=200)
