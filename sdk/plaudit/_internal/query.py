@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from plaudit._internal.config import resolve
+from plaudit._internal.experiment_client import ExperimentMethods
 
 
 def _frame(records: list[dict[str, Any]]) -> Any:
@@ -208,7 +209,7 @@ def _group(name: str, group: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(name, f"{k}={'' if v is None else v}") for k, v in group.items()]
 
 
-class Client:
+class Client(ExperimentMethods):
     """Query a Plaudit collector: ``plaudit.Client().leaderboard("thumbs", group_by=["model"])``.
 
     Every analysis accepts the same filters as keyword arguments: ``start``/``end`` (ISO 8601, unix
