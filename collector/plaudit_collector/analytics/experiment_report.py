@@ -229,6 +229,7 @@ def report(
     definition = experiments.require(db, project, name)
     state = policy_state(db, project, name)
     window = {"start_ns": start_ns, "end_ns": end_ns}
+    experiment_data.settle(db, project, definition["score"])
     cells = experiment_data.rewards(db, project, name, definition["score"], **window)
     flows = experiment_data.traffic(db, project, name, bucket_ns=BUCKETS[bucket], **window)
     reward = reward_kind(cells)

@@ -18,7 +18,7 @@ from typing import Any
 from plaudit import semconv
 from plaudit_collector.analytics import experiment_policy as policy
 from plaudit_collector.errors import ApiError
-from plaudit_collector.store import experiment_data, experiments
+from plaudit_collector.store import copies, experiment_data, experiments
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.experiment_data import Rewards
 
@@ -89,6 +89,7 @@ def compute_state(db: Database, project: str, definition: Mapping[str, Any]) -> 
         only = {v: (1.0 if v == winner else 0.0) for v in active}
         state.update(probabilities=only, other_segments=only)
         return state
+    copies.heal(db, project)  # at most every 30 s: a rating racing its span is credited late, not lost
     cells = experiment_data.rewards(db, project, name, definition["score"])
     reward = reward_kind(cells)
     rules = policy_of(definition, reward)

@@ -130,12 +130,21 @@ def resolve_feedback(conn: Connection, feedback_ids: Sequence[int]) -> int:
     return done
 
 
-def resolve_all(conn: Connection, project: str | None = None, *, copied: Mapping[str, str] = COPIED) -> int:
-    """Resolve every waiting item (after a bulk load or a migration, or to heal a concurrent-write race).
+def resolve_all(
+    conn: Connection,
+    project: str | None = None,
+    *,
+    copied: Mapping[str, str] = COPIED,
+    names: Sequence[str] | None = None,
+) -> int:
+    """Resolve every waiting item (after a bulk load or a migration, or to heal a concurrent-write race);
+    with ``names``, only the items of those scores.
 
     A migration passes the ``copied`` columns as that revision leaves them: later ones do not exist yet.
     """
     extra = [FEEDBACK.c.project == project] if project is not None else []
+    if names is not None:
+        extra.append(FEEDBACK.c.name.in_(list(names)))
     return sum(conn.execute(statement).rowcount or 0 for statement in _statements(extra, copied))
 
 

@@ -9,9 +9,11 @@ evenly; while the collector is unreachable the last state stays in use.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,10 @@ POLICIES = ("thompson", "epsilon_greedy", "fixed")
 MAX_STICKY_UNITS = 100_000
 """Sticky units remembered in memory (least recently used forgotten first; the collector keeps them all)."""
 MAX_PENDING_UNITS = 10_000
+EARLY_REFRESH_CHOICES = 100
+"""Choices after which the state is refreshed before ``refresh_interval`` is up (busy apps learn sooner) ..."""
+MIN_REFRESH_SECONDS = 1.0
+"""... but never more often than this (the collector caches a state for a second anyway)."""
 
 
 def _check_name(value: Any, what: str) -> str:
@@ -70,7 +76,8 @@ class Experiment:
             :func:`plaudit.context` metadata); each segment learns its own preference.
         higher_is_better, sticky, epsilon, min_share, max_share, weights: the rest of the definition
             (a sticky experiment keeps a unit, ``choose(user_id=...)``, on its first variant).
-        refresh_interval: seconds between background refreshes of the policy state.
+        refresh_interval: seconds between background refreshes of the policy state (sooner, though at most
+            once a second, after every 100 choices).
         timeout: seconds each request to the collector may take.
         endpoint, api_key: the collector (default: as :func:`plaudit.configure` set up).
         seed: makes the choices reproducible (simulations, tests).
@@ -98,7 +105,7 @@ class Experiment:
         min_share: float | None = None,
         max_share: float | None = None,
         weights: Mapping[str, float] | None = None,
-        refresh_interval: float = 10.0,
+        refresh_interval: float = 5.0,
         timeout: float = 5.0,
         endpoint: str | None = None,
         api_key: str | None = None,
@@ -164,6 +171,8 @@ class Experiment:
         self._closed = False
         self._failing = False
         self._thread: threading.Thread | None = None
+        self._choices_since_refresh = 0
+        self._refreshed_at = -math.inf
         self._pid = os.getpid()
         with handle_internal_errors:
             self._start()
@@ -209,6 +218,13 @@ class Experiment:
             if segment_by is not None:
                 found = (current_attributes() or {}).get(semconv.METADATA_PREFIX + segment_by)
                 segment = None if found is None else str(found)
+        self._choices_since_refresh += 1
+        if (
+            self._choices_since_refresh >= EARLY_REFRESH_CHOICES
+            and time.monotonic() - self._refreshed_at >= MIN_REFRESH_SECONDS
+        ):
+            self._choices_since_refresh = 0
+            self._wake.set()
         probabilities = state.probabilities(segment)
         if not probabilities:
             if not self._failing:
@@ -315,6 +331,8 @@ class Experiment:
         with self._sync_lock:
             if self._closed and max_age is None:
                 return False
+            self._refreshed_at = time.monotonic()
+            self._choices_since_refresh = 0
             path = f"/v1/experiments/{quote(self.name, safe='')}"
             try:
                 client = self._client()
