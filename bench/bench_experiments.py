@@ -126,6 +126,29 @@ def simulate(
     return result
 
 
+def choice_cost(url: str, calls: int = 20_000) -> tuple[float, float, float]:
+    """Microseconds per ``exp.choose()`` (sampling the cached state), per ``with exp.choose():`` block (the
+    choice's span and context too) and, as the baseline, per ``with plaudit.span():`` block."""
+    with plaudit.Experiment("bench-cost", VARIANTS, score="thumbs", segment_by="plan", refresh_interval=3600) as exp:
+        exp.refresh()
+        started = time.perf_counter()
+        for i in range(calls):
+            exp.choose(segment="pro" if i % 2 else "free")
+        bare = (time.perf_counter() - started) / calls * 1e6
+        started = time.perf_counter()
+        for i in range(calls // 4):
+            with exp.choose(segment="pro" if i % 2 else "free"):
+                pass
+        block = (time.perf_counter() - started) / (calls // 4) * 1e6
+        started = time.perf_counter()
+        for _ in range(calls // 4):
+            with plaudit.span("baseline", kind="chain"):
+                pass
+        span = (time.perf_counter() - started) / (calls // 4) * 1e6
+    plaudit.flush()
+    return bare, block, span
+
+
 def _row(result: Result, last: int) -> str:
     shares = result.best_share(last)
     regret = " ".join(f"{result.regret[s]:8.1f}" for s in SEGMENTS)
@@ -147,6 +170,11 @@ def main() -> int:
         server = BackgroundServer(CollectorSettings(db_url=db)).start()
         plaudit.configure(endpoint=server.url, service_name="bench-experiments")
         try:
+            bare, block, span = choice_cost(server.url)
+            print(
+                f"exp.choose(): {bare:.1f} µs; with exp.choose(): {block:.0f} µs, {block / span:.2f}x a plain "
+                f"with plaudit.span() ({span:.0f} µs; the collector shares this process)"
+            )
             results = [
                 simulate(
                     server.url,

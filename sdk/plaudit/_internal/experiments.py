@@ -273,12 +273,12 @@ class Experiment:
             return False
 
     def close(self) -> None:
-        """Stop the background refresh (choices keep using the last state)."""
+        """Stop the background refresh (choices keep using the last state); waits at most a second for it."""
         self._closed = True
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self._timeout + 1)
+            thread.join(timeout=1.0)
         http, self._http = self._http, None
         if http is not None:
             http.close()
