@@ -44,10 +44,11 @@ async def _parse(request: Request, model: type[Model]) -> Model:
         raise ApiError(422, "invalid_field", "body: nested too deeply", "body") from None
 
 
-def only(*names: str) -> Callable[[Request], None]:
-    """A dependency refusing query parameters the route does not take (422 naming the first)."""
+def only(*names: str) -> Callable[..., None]:
+    """A dependency refusing query parameters the route does not take (422 naming the first), once the
+    caller is known (a request without a valid key gets its 401 first)."""
 
-    def check(request: Request) -> None:
+    def check(request: Request, _project: ProjectDep) -> None:
         for key in request.query_params:
             if key not in names:
                 raise ApiError(422, "unknown_parameter", f"{key}: unknown query parameter", key)
