@@ -89,15 +89,11 @@ Share = Annotated[StrictFloat | StrictInt | None, AfterValidator(_check_share)]
 Weight = Annotated[StrictFloat | StrictInt | None, AfterValidator(_check_weight)]
 
 
-class ExperimentIn(BaseModel):
-    """Register an experiment: created when new; otherwise its missing variants are added and the payloads
-    named are updated (stored settings, statuses and removals are kept; the reply's ``notes`` say so)."""
+class _Settings(BaseModel):
+    """What registering and changing share: the policy, its bounds, the direction and the segment key."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
-    score: Text
-    variants: dict[Name, Payload] = Field(min_length=1, max_length=MAX_VARIANTS)
     higher_is_better: StrictBool | None = None
     policy: Policy | None = None
     segment_by: Text | None = None
@@ -105,8 +101,17 @@ class ExperimentIn(BaseModel):
     epsilon: Share = None
     min_share: Share = None
     max_share: Share = None
-    weights: dict[Name, Weight] | None = Field(default=None, description="relative shares under the fixed policy")
     description: Annotated[str, Field(max_length=2000), AfterValidator(check_text)] | None = None
+
+
+class ExperimentIn(_Settings):
+    """Register an experiment: created when new; otherwise its missing variants are added and the payloads
+    named are updated (stored settings, statuses and removals are kept; the reply's ``notes`` say so)."""
+
+    name: Name
+    score: Text
+    variants: dict[Name, Payload] = Field(min_length=1, max_length=MAX_VARIANTS)
+    weights: dict[Name, Weight] | None = Field(default=None, description="relative shares under the fixed policy")
 
     @model_validator(mode="after")
     def _weights_name_variants(self) -> ExperimentIn:
@@ -126,21 +131,11 @@ class VariantChange(BaseModel):
     weight: Weight = None
 
 
-class ExperimentChange(BaseModel):
+class ExperimentChange(_Settings):
     """A PATCH: only the fields sent change. ``winner`` promotes a variant (stops the experiment and serves
     it); ``status: "running"`` resumes a stopped one."""
 
-    model_config = ConfigDict(extra="forbid")
-
     score: Text | None = None
-    higher_is_better: StrictBool | None = None
-    policy: Policy | None = None
-    segment_by: Text | None = None
-    sticky: StrictBool | None = None
-    epsilon: Share = None
-    min_share: Share = None
-    max_share: Share = None
-    description: Annotated[str, Field(max_length=2000), AfterValidator(check_text)] | None = None
     status: Literal["running", "stopped"] | None = None
     winner: Name | None = None
     variants: dict[Name, VariantChange] | None = Field(default=None, max_length=MAX_VARIANTS)

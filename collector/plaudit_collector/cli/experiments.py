@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from plaudit_collector.cli.analytics import _ask, _ci, _num
+
 console = Console()
 app = typer.Typer(help="Experiments: variants chosen per request, learning from feedback.", no_args_is_help=True)
 
@@ -26,17 +28,6 @@ def register(parent: typer.Typer) -> None:
     parent.add_typer(app, name="experiments")
 
 
-def _ask(endpoint: str | None, api_key: str | None, call: Callable[[Any], Any]) -> Any:
-    import plaudit
-
-    with plaudit.Client(endpoint, api_key) as client:
-        try:
-            return call(client)
-        except ValueError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(2) from None
-
-
 def _json_arg(text: str, option: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -47,16 +38,6 @@ def _json_arg(text: str, option: str) -> dict[str, Any]:
         console.print(f"[red]{option}: expected a JSON object[/]")
         raise typer.Exit(2)
     return value
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def _interval(low: Any, high: Any) -> str:
-    return "–" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
 
 
 def _print_definition(info: dict[str, Any], as_json: bool) -> None:
@@ -227,10 +208,10 @@ def _report_table(title: str, entry: dict[str, Any]) -> Table:
             f"{row['probability']:.0%}",
             str(row["count"]),
             _num(row["mean"]),
-            _interval(row["ci_low"], row["ci_high"]),
+            _ci(row["ci_low"], row["ci_high"]),
             _num(row["ips"]),
             _num(row["snips"]),
-            _interval(row["snips_ci_low"], row["snips_ci_high"]),
+            _ci(row["snips_ci_low"], row["snips_ci_high"]),
             _num(row["prob_best"], 2),
             _num(row["expected_loss"]),
         )

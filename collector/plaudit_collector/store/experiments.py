@@ -128,6 +128,31 @@ def register(db: Database, project: str, spec: Mapping[str, Any]) -> tuple[dict[
     raise AssertionError("unreachable")
 
 
+def _add_variant(
+    conn: Connection,
+    experiment_id: int,
+    name: str,
+    payload: Any,
+    position: int,
+    now: Any,
+    *,
+    status: str = "active",
+    weight: float = 1.0,
+) -> None:
+    conn.execute(
+        VARIANTS.insert().values(
+            experiment_id=experiment_id,
+            name=name,
+            payload=payload,
+            status=status,
+            weight=weight,
+            position=position,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
 def _create(conn: Connection, project: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     now = utcnow()
     values = {key: spec[key] if spec.get(key) is not None else DEFAULTS.get(key) for key in (*SETTINGS, "description")}
@@ -140,18 +165,7 @@ def _create(conn: Connection, project: str, spec: Mapping[str, Any]) -> dict[str
     experiment_id = result.inserted_primary_key[0]
     weights = spec.get("weights") or {}
     for position, (name, payload) in enumerate(spec["variants"].items()):
-        conn.execute(
-            VARIANTS.insert().values(
-                experiment_id=experiment_id,
-                name=name,
-                payload=payload,
-                status="active",
-                weight=weights.get(name, 1.0),
-                position=position,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        _add_variant(conn, experiment_id, name, payload, position, now, weight=weights.get(name, 1.0))
     row = conn.execute(select(EXPERIMENTS).where(EXPERIMENTS.c.id == experiment_id)).one()
     return definition(row, _variants(conn, experiment_id))
 
@@ -165,18 +179,7 @@ def _merge(conn: Connection, row: Any, spec: Mapping[str, Any]) -> dict[str, Any
     for name, payload in spec["variants"].items():
         variant = stored.get(name)
         if variant is None:
-            conn.execute(
-                VARIANTS.insert().values(
-                    experiment_id=row.id,
-                    name=name,
-                    payload=payload,
-                    status="active",
-                    weight=weights.get(name, 1.0),
-                    position=position,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            _add_variant(conn, row.id, name, payload, position, now, weight=weights.get(name, 1.0))
             position += 1
             changed = True
         elif variant.payload != payload:
@@ -243,17 +246,15 @@ def update_experiment(db: Database, project: str, name: str, changes: Mapping[st
                     raise ApiError(
                         422, "invalid_field", f"{field}.payload: a new variant needs its payload", f"{field}.payload"
                     )
-                conn.execute(
-                    VARIANTS.insert().values(
-                        experiment_id=row.id,
-                        name=variant_name,
-                        payload=change["payload"],
-                        status=change.get("status") or "active",
-                        weight=change.get("weight") or 1.0,
-                        position=position,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                _add_variant(
+                    conn,
+                    row.id,
+                    variant_name,
+                    change["payload"],
+                    position,
+                    now,
+                    status=change.get("status") or "active",
+                    weight=change.get("weight") or 1.0,
                 )
                 statuses[variant_name] = change.get("status") or "active"
                 position += 1
