@@ -264,3 +264,22 @@ def test_a_busy_app_refreshes_before_the_interval_is_up(sdk: Any) -> None:
         while time.monotonic() < deadline and {exp.choose().variant for _ in range(50)} != {"concise"}:
             time.sleep(0.05)
         assert {exp.choose().variant for _ in range(200)} == {"concise"}
+
+
+def test_a_sticky_unit_follows_its_first_assignment_in_every_process(sdk: Any) -> None:
+    from plaudit._internal.experiment_state import unit_draw
+
+    unit = next(f"user-{i}" for i in range(1000) if 0.1 < unit_draw("sticky-exp", f"user-{i}") < 0.5)
+    variants = {"a": {}, "b": {}}
+    with plaudit.Client(sdk.url) as client:
+        with experiment(sdk.url, "sticky-exp", variants=variants, policy="fixed", sticky=True) as first:
+            assert first.refresh()
+            assert first.choose(user_id=unit).variant == "a"  # an even split: its draw falls in a's half
+            assert first.refresh()  # reports the assignment to the collector
+        client.update_experiment("sticky-exp", variants={"b": {"weight": 9}})  # now a 10%, b 90%
+        with experiment(sdk.url, "sticky-exp", variants=variants) as second:  # another process
+            assert second.refresh()
+            assert second.choose(user_id=unit).variant == "b"  # has not heard of the unit: draws afresh
+            assert second.refresh()  # learns what the collector stored first
+            assert {second.choose(user_id=unit).variant for _ in range(20)} == {"a"}
+        assert client.assign("sticky-exp", unit=unit).variant == "a"
