@@ -17,7 +17,9 @@ from plaudit._version import __version__
 from plaudit_collector.api import errors
 from plaudit_collector.api.deps import check_parameters
 from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
+from plaudit_collector.api.routes import experiments as experiment_routes
 from plaudit_collector.api.routes import export as export_routes
+from plaudit_collector.experiment_schemas import ExperimentChange, ExperimentIn, UnitsIn
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import retention
@@ -59,6 +61,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         score_configs,
         analytics,
         export_routes,
+        experiment_routes,
         health,
         web_routes,
     ):
@@ -85,7 +88,15 @@ def _document_feedback_models(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (FeedbackIn, FeedbackBatch, FeedbackTokenIn, ScoreConfigIn):
+        for model in (
+            FeedbackIn,
+            FeedbackBatch,
+            FeedbackTokenIn,
+            ScoreConfigIn,
+            ExperimentIn,
+            ExperimentChange,
+            UnitsIn,
+        ):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

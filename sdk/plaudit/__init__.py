@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from plaudit._internal.context import context
 from plaudit._internal.decorator import trace
+from plaudit._internal.experiment_choice import Choice
+from plaudit._internal.experiments import Experiment
 from plaudit._internal.feedback.api import (
     afeedback,
     delete_feedback,
@@ -42,7 +44,9 @@ if TYPE_CHECKING:
     from plaudit._internal.query import Client
 
 __all__ = [
+    "Choice",
     "Client",
+    "Experiment",
     "Instrumentation",
     "PlauditConfigError",
     "Prompt",

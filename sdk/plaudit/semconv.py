@@ -25,6 +25,14 @@ CODE_HASH = "plaudit.code.hash"
 """Hash of the decorated function's code, with ``@plaudit.trace(hash_code=True)``."""
 FINGERPRINT = "plaudit.fingerprint"
 """Stable hash of what makes a variant: prompt, config, variant label, model and (optionally) code hash."""
+EXPERIMENT = "plaudit.experiment"
+"""The experiment whose choice produced the span (see ``plaudit.Experiment``)."""
+EXPERIMENT_PROBABILITY = "plaudit.experiment.probability"
+"""The probability with which the span's variant was chosen: what unbiased (inverse-propensity) estimates need."""
+EXPERIMENT_SEGMENT = "plaudit.experiment.segment"
+"""The segment (a value of the experiment's ``segment_by`` key) the choice was made for."""
+EXPERIMENT_CHOICE = "plaudit.experiment.choice"
+"""One id per choice, shared by every span opened inside it: traffic counts choices, not spans."""
 
 USER_ID = "user.id"
 SESSION_ID = "session.id"
@@ -100,6 +108,10 @@ KEY_ATTRIBUTES = (
     CONFIG_HASH,
     VARIANT,
     FINGERPRINT,
+    EXPERIMENT,
+    EXPERIMENT_PROBABILITY,
+    EXPERIMENT_SEGMENT,
+    EXPERIMENT_CHOICE,
     USER_ID,
     SESSION_ID,
     GEN_AI_OPERATION_NAME,

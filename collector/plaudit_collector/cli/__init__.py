@@ -137,10 +137,11 @@ def demo(
 
 def main() -> None:
     """Run the CLI; a failure the user can fix is one line on stderr and a non-zero exit, not a traceback."""
-    from plaudit_collector.cli import admin, analytics
+    from plaudit_collector.cli import admin, analytics, experiments
 
     admin.register(app)
     analytics.register(app)
+    experiments.register(app)
     command = typer.main.get_command(app)
     _name_values(command)
     try:

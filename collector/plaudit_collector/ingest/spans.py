@@ -11,6 +11,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from plaudit import semconv
 from plaudit_collector.ingest import carried_feedback, decode
 from plaudit_collector.ingest.batch import IngestBatch
 from plaudit_collector.ingest.conventions import normalise, without_content
@@ -21,6 +22,27 @@ MAX_TIME_NS = 2**63 - 1
 
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
+_NO_EXPERIMENT = (None, None, None, None)
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def _experiment(attrs: dict[str, Any]) -> tuple[str | None, str | None, float | None, str | None]:
+    """(experiment, segment, probability, choice id) of a span an experiment's choice stamped.
+
+    A probability outside (0, 1] cannot weigh an estimate, so it is kept in the attributes only."""
+    probability = attrs.get(semconv.EXPERIMENT_PROBABILITY)
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 < probability <= 1:
+        probability = None
+    segment = attrs.get(semconv.EXPERIMENT_SEGMENT)
+    return (
+        _text(attrs.get(semconv.EXPERIMENT), 200),
+        _text(segment if not isinstance(segment, (bool, int, float)) else str(segment), 200),
+        None if probability is None else float(probability),
+        _text(attrs.get(semconv.EXPERIMENT_CHOICE), 64),
+    )
 
 
 def _event_dicts(span: Any, store_content: bool) -> list[dict[str, Any]]:
@@ -140,6 +162,7 @@ def build_batch(
                         norm["variant"],
                         norm["user_id"],
                         norm["session_id"],
+                        *(_experiment(attrs) if semconv.EXPERIMENT in attrs else _NO_EXPERIMENT),
                         dumps(attrs),
                         resource_json,
                         scope,

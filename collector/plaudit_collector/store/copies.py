@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
@@ -40,6 +40,9 @@ COPIED: dict[str, str] = {
     "variant": "span_variant",
     "user_id": "span_user_id",
     "session_id": "span_session_id",
+    "experiment": "span_experiment",
+    "experiment_segment": "span_experiment_segment",
+    "experiment_probability": "span_experiment_probability",
 }
 """Span column → the feedback column holding its copy."""
 
@@ -71,9 +74,9 @@ class RatedSpans:
 RATED_SPANS = RatedSpans()
 
 
-def _statements(extra: Sequence[Any]) -> list[Any]:
+def _statements(extra: Sequence[Any], copied: Mapping[str, str] = COPIED) -> list[Any]:
     f, s = FEEDBACK, SPAN
-    values = {f.c[copy]: s.c[column] for column, copy in COPIED.items()}
+    values = {f.c[copy]: s.c[column] for column, copy in copied.items()}
     common = [
         f.c.span_pk.is_(None),
         or_(f.c.target_type.is_(None), f.c.target_type != "session"),
@@ -127,10 +130,22 @@ def resolve_feedback(conn: Connection, feedback_ids: Sequence[int]) -> int:
     return done
 
 
-def resolve_all(conn: Connection, project: str | None = None) -> int:
-    """Resolve every waiting item (after a bulk load or a migration, or to heal a concurrent-write race)."""
+def resolve_all(
+    conn: Connection,
+    project: str | None = None,
+    *,
+    copied: Mapping[str, str] = COPIED,
+    names: Sequence[str] | None = None,
+) -> int:
+    """Resolve every waiting item (after a bulk load or a migration, or to heal a concurrent-write race);
+    with ``names``, only the items of those scores.
+
+    A migration passes the ``copied`` columns as that revision leaves them: later ones do not exist yet.
+    """
     extra = [FEEDBACK.c.project == project] if project is not None else []
-    return sum(conn.execute(statement).rowcount or 0 for statement in _statements(extra))
+    if names is not None:
+        extra.append(FEEDBACK.c.name.in_(list(names)))
+    return sum(conn.execute(statement).rowcount or 0 for statement in _statements(extra, copied))
 
 
 def forget_spans(conn: Connection, span_pks: Sequence[int]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from plaudit._internal.config import resolve
+from plaudit._internal.experiment_client import ExperimentMethods
 from plaudit._internal.query_models import (
     Agreement,
     Comparison,
@@ -78,7 +79,7 @@ def _params(method: str, options: Mapping[str, Any], filters: Mapping[str, Any])
     return params
 
 
-class Client:
+class Client(ExperimentMethods):
     """Query a Plaudit collector: ``plaudit.Client().leaderboard("thumbs", group_by=["model"])``.
 
     Every question accepts the same filters as keyword arguments (:data:`FILTERS`): ``start``/``end`` (ISO

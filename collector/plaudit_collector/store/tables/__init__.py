@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from plaudit_collector.store.tables.experiments import Experiment, ExperimentUnit, ExperimentVariant
 from plaudit_collector.store.tables.feedback import Feedback
 from plaudit_collector.store.tables.projects import ApiKey, Project
 from plaudit_collector.store.tables.rollup import SpanRollup
@@ -12,6 +13,9 @@ from plaudit_collector.store.tables.types import JSONType, utcnow
 
 __all__ = [
     "ApiKey",
+    "Experiment",
+    "ExperimentUnit",
+    "ExperimentVariant",
     "Feedback",
     "JSONType",
     "Project",

@@ -34,6 +34,14 @@ class Feedback(SQLModel, table=True):
             sqlite_where=text("span_pk IS NULL"),
             postgresql_where=text("span_pk IS NULL"),
         ),
+        Index(  # an experiment's rewards, read on every policy refresh
+            "ix_feedback_experiment",
+            "project",
+            "span_experiment",
+            "name",
+            sqlite_where=text("span_experiment IS NOT NULL"),
+            postgresql_where=text("span_experiment IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -74,3 +82,6 @@ class Feedback(SQLModel, table=True):
     span_variant: str | None = Field(default=None, max_length=200)
     span_user_id: str | None = Field(default=None, max_length=200)
     span_session_id: str | None = Field(default=None, max_length=200)
+    span_experiment: str | None = Field(default=None, max_length=200)
+    span_experiment_segment: str | None = Field(default=None, max_length=200)
+    span_experiment_probability: float | None = None

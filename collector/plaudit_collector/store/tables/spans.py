@@ -29,6 +29,14 @@ class Span(SQLModel, table=True):
         # trace search lists traces by their root span: newest first without reading the other spans
         Index("ix_spans_project_roots", "project", "start_ns", "id", sqlite_where=_ROOT, postgresql_where=_ROOT),
         Index("ix_spans_project_errors", "project", "trace_id", sqlite_where=_ERROR, postgresql_where=_ERROR),
+        Index(  # experiment traffic; most spans belong to no experiment and stay out of the index
+            "ix_spans_project_experiment",
+            "project",
+            "experiment",
+            "start_ns",
+            sqlite_where=text("experiment IS NOT NULL"),
+            postgresql_where=text("experiment IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -64,6 +72,10 @@ class Span(SQLModel, table=True):
     variant: str | None = Field(default=None, max_length=200)
     user_id: str | None = Field(default=None, max_length=200)
     session_id: str | None = Field(default=None, max_length=200)
+    experiment: str | None = Field(default=None, max_length=200, description="the experiment that chose the variant")
+    experiment_segment: str | None = Field(default=None, max_length=200)
+    experiment_probability: float | None = Field(default=None, description="the variant's chance when chosen")
+    experiment_choice: str | None = Field(default=None, max_length=64, description="one id per choice")
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     resource: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     scope: str | None = Field(default=None, max_length=200)
