@@ -16,6 +16,9 @@ from plaudit._version import __version__
 from plaudit_collector.api import errors
 from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
 from plaudit_collector.api.routes import export as export_routes
+from plaudit_collector.api.routes import judges as judge_routes
+from plaudit_collector.judges.spec import JudgeIn
+from plaudit_collector.judges.worker import start_worker
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import retention
@@ -32,7 +35,10 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.prepare(migrate=settings.migrate)
         sweeper = retention.start_sweeper(database, settings)
+        judge_worker = start_worker(database, settings)
         yield
+        if judge_worker is not None:
+            judge_worker.stop()
         if sweeper is not None:
             sweeper.stop()
         database.dispose()
@@ -53,6 +59,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         feedback,
         feedback_tokens,
         score_configs,
+        judge_routes,
         analytics,
         export_routes,
         health,
@@ -81,7 +88,7 @@ def _document_feedback_models(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (FeedbackIn, FeedbackBatch, FeedbackTokenIn, ScoreConfigIn):
+        for model in (FeedbackIn, FeedbackBatch, FeedbackTokenIn, ScoreConfigIn, JudgeIn):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

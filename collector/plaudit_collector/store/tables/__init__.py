@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plaudit_collector.store.tables.feedback import Feedback
+from plaudit_collector.store.tables.judges import Judge, JudgeRun, JudgeUsage
 from plaudit_collector.store.tables.projects import ApiKey, Project
 from plaudit_collector.store.tables.rollup import SpanRollup
 from plaudit_collector.store.tables.score_configs import ScoreConfig
@@ -14,6 +15,9 @@ __all__ = [
     "ApiKey",
     "Feedback",
     "JSONType",
+    "Judge",
+    "JudgeRun",
+    "JudgeUsage",
     "Project",
     "ScoreConfig",
     "SigningKey",
