@@ -63,3 +63,9 @@ def keyed_collector(db_url: str) -> Iterator[Any]:
             made.close()
         server.stop()
         server.app.state.db.dispose()
+
+
+@pytest.fixture
+def http(collector: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=collector.url, timeout=60) as client:
+        yield client

@@ -24,6 +24,7 @@ from plaudit_collector.analytics.core import (
     format_group,
     unit_scores,
 )
+from plaudit_collector.analytics.ppi_board import ppi_compare
 from plaudit_collector.analytics.preferences import head_to_head
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
@@ -68,8 +69,13 @@ def compare(
     filters: Filters | None = None,
     *,
     test: str = "auto",
+    estimator: str = "mean",
+    human_source: str = "human",
+    judge_source: str = "llm_judge",
 ) -> dict[str, Any]:
     """Difference A − B with its 95% interval, a p-value, and P(A better than B)."""
+    if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
+        return ppi_compare(db, project, score, a, b, filters, human_source=human_source, judge_source=judge_source)
     filters = filters or Filters()
     if set(a) != set(b):
         raise ApiError(422, "invalid_field", "b: name the same dimensions as a", "b")

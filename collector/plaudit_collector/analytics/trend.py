@@ -22,6 +22,7 @@ from plaudit_collector.analytics.core import (
     method_for,
     unit_scores,
 )
+from plaudit_collector.analytics.ppi_board import ppi_trend
 from plaudit_collector.store.db import Database
 
 HOUR_NS = 3600 * 10**9
@@ -38,11 +39,27 @@ def trend(
     filters: Filters | None = None,
     *,
     bucket: str = "day",
+    estimator: str = "mean",
+    human_source: str = "human",
+    judge_source: str = "llm_judge",
 ) -> dict[str, Any]:
     """Points ``{group, bucket_start, count, rated, mean, ci_low, ci_high, p_vs_previous, change}``."""
     filters = filters or Filters()
     width_ns = BUCKETS[bucket]
     offset = WEEK_OFFSET_NS if bucket == "week" else 0
+    if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
+        return ppi_trend(
+            db,
+            project,
+            score,
+            group_by,
+            filters,
+            bucket_ns=width_ns,
+            offset_ns=offset,
+            bucket=bucket,
+            human_source=human_source,
+            judge_source=judge_source,
+        )
     width = len(group_by)
 
     def bucket_of(table: Any) -> list[Any]:

@@ -62,6 +62,12 @@ GroupBy = Annotated[
     ),
 ]
 Score = Annotated[str, Query(min_length=1, max_length=200, description="feedback name, e.g. thumbs")]
+Estimator = Annotated[
+    Literal["mean", "ppi"],
+    Query(description="mean of the ratings, or ppi: judge ratings corrected by human ones (PPI++)"),
+]
+HumanSource = Annotated[Source, Query(description="estimator=ppi: the source of the trusted ratings")]
+JudgeSource = Annotated[Source, Query(description="estimator=ppi: the source of the judge ratings")]
 
 
 @router.get("/v1/analytics/leaderboard", summary="Mean score per group, best first, with 95% intervals")
@@ -77,6 +83,9 @@ async def leaderboard(
     health: Annotated[
         bool, Query(description="also report spans, coverage, error rate, latency, tokens and cost per group")
     ] = True,
+    estimator: Estimator = "mean",
+    human_source: HumanSource = "human",
+    judge_source: JudgeSource = "llm_judge",
 ) -> dict[str, Any]:
     """Per group: ratings, mean, 95% interval (method named), spans, coverage, error rate, latency
     p50/p95, mean tokens and cost. ``leader`` is set only when the top group is separated from every other."""
@@ -91,6 +100,9 @@ async def leaderboard(
         min_count=min_count,
         correction=correction,
         health=health,
+        estimator=estimator,
+        human_source=human_source,
+        judge_source=judge_source,
     )
 
 
@@ -105,12 +117,27 @@ async def compare(
     test: Annotated[
         Literal["auto", "welch", "two-proportion", "mann-whitney"], Query(description="significance test")
     ] = "auto",
+    estimator: Estimator = "mean",
+    human_source: HumanSource = "human",
+    judge_source: JudgeSource = "llm_judge",
 ) -> dict[str, Any]:
     """Difference of means with its 95% interval, the p-value of the fitting test (two-proportion z for
     yes/no, Welch t for numeric, Mann–Whitney for ordinal scales; a sign test for preferences) and the
     Bayesian probability that A beats B."""
     group_a, group_b = parse_group(a, "a"), parse_group(b, "b")
-    return await run_in_threadpool(analytics.compare, db, project, score, group_a, group_b, filters, test=test)
+    return await run_in_threadpool(
+        analytics.compare,
+        db,
+        project,
+        score,
+        group_a,
+        group_b,
+        filters,
+        test=test,
+        estimator=estimator,
+        human_source=human_source,
+        judge_source=judge_source,
+    )
 
 
 @router.get("/v1/analytics/preferences", summary="Pairwise preferences: win rates and Bradley–Terry ranking")
@@ -133,11 +160,25 @@ async def trend(
         Literal["hour", "day", "week"], Query(description="bucket width (UTC; weeks start Monday)")
     ] = "day",
     group_by: GroupBy = None,
+    estimator: Estimator = "mean",
+    human_source: HumanSource = "human",
+    judge_source: JudgeSource = "llm_judge",
 ) -> dict[str, Any]:
     """Mean and interval per time bucket (by span start) and group, with a test against the group's
     previous bucket: did quality drop after Tuesday's deploy?"""
     dims = check_group_by(group_by or [])
-    return await run_in_threadpool(analytics.trend, db, project, score, dims, filters, bucket=bucket)
+    return await run_in_threadpool(
+        analytics.trend,
+        db,
+        project,
+        score,
+        dims,
+        filters,
+        bucket=bucket,
+        estimator=estimator,
+        human_source=human_source,
+        judge_source=judge_source,
+    )
 
 
 @router.get("/v1/analytics/agreement", summary="Do two raters (e.g. humans and an LLM judge) agree?")
