@@ -14,7 +14,16 @@ from fastapi import FastAPI
 
 from plaudit._version import __version__
 from plaudit_collector.api import errors
-from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
+from plaudit_collector.api.routes import (
+    analytics,
+    feedback,
+    feedback_tokens,
+    health,
+    judge_analytics,
+    logs,
+    score_configs,
+    traces,
+)
 from plaudit_collector.api.routes import export as export_routes
 from plaudit_collector.api.routes import judges as judge_routes
 from plaudit_collector.judges.spec import JudgeIn
@@ -60,6 +69,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         feedback_tokens,
         score_configs,
         judge_routes,
+        judge_analytics,
         analytics,
         export_routes,
         health,

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import csv
 import random
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from analytics_seed import Seeder
 
 CRITERION = "Relevance"
 JUDGE, JUDGE_PROMPT = "Mistral-7B", "4"
@@ -52,3 +58,16 @@ def load(corpus: Path) -> Hanna:
             if row["criterion"] == CRITERION and row["judge"] == JUDGE and row["prompt_variant"] == JUDGE_PROMPT:
                 judge[(row["system"], int(row["story_index_in_system"]))] = float(row["score"])
     return Hanna(dict(humans), judge)
+
+
+def seed_hanna(http: httpx.Client, data: Hanna, sample: set[Story]) -> None:
+    """One span per story (variant = system), the judge's rating on each, the three human ratings on the sample."""
+    seed = Seeder(http)
+    for story in sorted(data.humans):
+        system, index = story
+        ref = seed.span(name="story", plaudit__variant=system, plaudit__output=f"story {index} of {system}")
+        seed.rate(ref, "relevance", data.judge[story], source="llm_judge", author="mistral@hanna")
+        if story in sample:
+            for slot, value in enumerate(data.humans[story], start=1):
+                seed.rate(ref, "relevance", value, source="human", author=f"rater{slot}")
+    seed.send()

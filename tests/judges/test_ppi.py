@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hanna_data import Hanna, load
+from hanna_data import load, seed_hanna
 from scipy import stats as sps
 
 from plaudit_collector.analytics.ppi import Paired, more_humans_to_separate, ppi_mean
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from analytics_seed import Seeder
 
 REFERENCE = json.loads((Path(__file__).with_name("ppi_reference.json")).read_text())
 Z = float(sps.norm.ppf(0.975))
@@ -68,18 +64,6 @@ def test_more_humans_to_separate_is_what_the_test_then_needs() -> None:
     power_z = float(sps.norm.ppf(0.975) + sps.norm.ppf(0.8))
     assert power_z * math.hypot(a.se_with(k), b.se_with(k)) <= abs(a.mean - b.mean)
     assert power_z * math.hypot(a.se_with(k - 1), b.se_with(k - 1)) > abs(a.mean - b.mean)
-
-
-def seed_hanna(http: httpx.Client, data: Hanna, sample: set[tuple[str, int]]) -> None:
-    seed = Seeder(http)
-    for story in sorted(data.humans):
-        system, index = story
-        ref = seed.span(name="story", plaudit__variant=system, plaudit__output=f"story {index} of {system}")
-        seed.rate(ref, "relevance", data.judge[story], source="llm_judge", author="mistral@hanna")
-        if story in sample:
-            for slot, value in enumerate(data.humans[story], start=1):
-                seed.rate(ref, "relevance", value, source="human", author=f"rater{slot}")
-    seed.send()
 
 
 def board(http: httpx.Client, **params: Any) -> dict[str, dict[str, Any]]:
