@@ -125,7 +125,7 @@ def test_a_run_whose_worker_died_is_taken_over_without_a_second_rating(
                 "value": 2,
                 "source": "llm_judge",
                 "author": f"helpful@{row.hash}",
-                "idempotency_key": judge_runs.idempotency_key(row.hash, first.trace_id, first.span_id),
+                "idempotency_key": judge_runs.idempotency_key("helpful", row.hash, first.trace_id, first.span_id),
             },
         ).raise_for_status()
         # Within the lease nobody else may take them.

@@ -1,8 +1,8 @@
 """The judge ledger: one row per (definition hash, span), claimed with a lease, finished in the same
 transaction as the feedback it writes.
 
-Why it cannot double-score: a span is queued once per definition (a unique key); a claim is a conditional
-UPDATE that only one worker wins; the feedback's idempotency key is derived from the same (hash, span), so
+Why it cannot double-score: a span is queued once per judge definition (a unique key); a claim is a conditional
+UPDATE that only one worker wins; the feedback's idempotency key is derived from the same (name, hash, span), so
 even a worker whose lease ran out while its call was in flight writes the row that is already there.
 """
 
@@ -36,8 +36,8 @@ class Claim:
     attempts: int
 
 
-def idempotency_key(judge_hash: str, trace_id: str, span_id: str) -> str:
-    return f"judge:{judge_hash}:{trace_id}:{span_id}"
+def idempotency_key(name: str, judge_hash: str, trace_id: str, span_id: str) -> str:
+    return f"judge:{name}@{judge_hash}:{trace_id}:{span_id}"
 
 
 def enqueue(
@@ -67,7 +67,9 @@ def enqueue(
     with db.writing(), db.engine.begin() as conn:
         for start in range(0, len(rows), 500):
             stmt = db.insert(RUNS).values(rows[start : start + 500])
-            stmt = stmt.on_conflict_do_nothing(index_elements=["project", "judge_hash", "trace_id", "span_id"])
+            stmt = stmt.on_conflict_do_nothing(
+                index_elements=["project", "judge_name", "judge_hash", "trace_id", "span_id"]
+            )
             added += len(conn.execute(stmt.returning(RUNS.c.id)).all())
     return added
 
@@ -166,7 +168,10 @@ def complete(db: Database, claim_: Claim, item: dict[str, Any]) -> int:
     Raises:
         FeedbackRejected: the value breaks the project's strict score config (nothing stored).
     """
-    item = {**item, "idempotency_key": idempotency_key(claim_.judge_hash, claim_.trace_id, claim_.span_id)}
+    item = {
+        **item,
+        "idempotency_key": idempotency_key(claim_.judge_name, claim_.judge_hash, claim_.trace_id, claim_.span_id),
+    }
     prepared = [prepare(item)]
     for _attempt in range(3):
         try:

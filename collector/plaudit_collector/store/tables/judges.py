@@ -46,14 +46,14 @@ class Judge(SQLModel, table=True):
 
 
 class JudgeRun(SQLModel, table=True):
-    """One span to be scored by one judge definition: the durable claim that survives restarts.
+    """One span to be scored by one judge definition (name and hash): the durable claim that survives restarts.
 
     ``status``: pending (due at ``due_at``), running (claimed until ``lease_until``), done, or dead (retries
     exhausted or a permanent error: the dead-letter list)."""
 
     __tablename__ = "judge_runs"
     __table_args__ = (
-        UniqueConstraint("project", "judge_hash", "trace_id", "span_id", name="uq_judge_runs_target"),
+        UniqueConstraint("project", "judge_name", "judge_hash", "trace_id", "span_id", name="uq_judge_runs_target"),
         Index("ix_judge_runs_due", "status", "due_at"),
         Index("ix_judge_runs_judge", "project", "judge_name", "status"),
     )

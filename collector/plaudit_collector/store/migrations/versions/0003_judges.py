@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("project", "judge_hash", "trace_id", "span_id", name="uq_judge_runs_target"),
+        sa.UniqueConstraint("project", "judge_name", "judge_hash", "trace_id", "span_id", name="uq_judge_runs_target"),
     )
     with op.batch_alter_table("judge_runs", schema=None) as batch_op:
         batch_op.create_index("ix_judge_runs_due", ["status", "due_at"], unique=False)
