@@ -87,6 +87,7 @@ def leaderboard(
             sort=sort,
             min_count=min_count,
             correction=correction,
+            health=health,
         )
     filters = filters or Filters()
     group_by = check_group_by(group_by or ["variant"])

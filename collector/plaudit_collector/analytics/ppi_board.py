@@ -25,6 +25,7 @@ from plaudit_collector.analytics.core import (
     iso,
     key_of,
 )
+from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
 from plaudit_collector.analytics.judged import HUMAN, JUDGE, items, paired_sums, to_paired
 from plaudit_collector.analytics.ppi import Estimate, diff_test, more_humans_to_separate, ppi_mean
 from plaudit_collector.errors import ApiError
@@ -124,6 +125,7 @@ def ppi_leaderboard(
     sort: str = "lower",
     min_count: int = 5,
     correction: str = "holm",
+    health: bool = True,
 ) -> dict[str, Any]:
     """The leaderboard with PPI++ means; ``leader`` only when the candidate is separated from every group."""
     filters = filters or Filters()
@@ -139,6 +141,11 @@ def ppi_leaderboard(
         judge_author=judge_author,
     )
     rows = [_row(group_dict(group_by, key), g, min_count) for key, g in groups.items()]
+    spans = span_stats(db, project, group_by, filters) if groups and health else {}
+    for key, row in zip(groups, rows, strict=True):
+        side = spans.get(key, {})
+        row["spans"] = side.get("spans", 0)
+        row.update({k: side.get(k) for k in SPAN_FIELDS})
 
     def order(r: dict[str, Any]) -> tuple[float, float]:
         low = r["ci_low"] if r["ci_low"] is not None else float("-inf")

@@ -39,6 +39,7 @@ def serve(
         int, typer.Option(help="OTLP requests processed at once; more wait, then get 503 + Retry-After")
     ] = 4,
     ingest_wait: Annotated[float, typer.Option(help="seconds a request waits for an ingest slot before 503")] = 5.0,
+    judges: Annotated[bool, typer.Option(help="run enabled LLM judges on new spans in this process")] = False,
 ) -> None:
     """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, dashboard on /."""
     from plaudit_collector.server import is_loopback
@@ -64,6 +65,7 @@ def serve(
         max_feedback_bytes=int(max_feedback_kb * 1024),
         max_concurrent_ingests=max_concurrent_ingests,
         ingest_wait_seconds=ingest_wait,
+        judges=judges,
     )
     mode = "API keys required" if auth else "no auth"
     console.print(f"[bold]Plaudit collector[/] on http://{host}:{port}  (database: {_redact(url)}; {mode})")
@@ -91,8 +93,9 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
-    from plaudit_collector.cli import admin, analytics
+    from plaudit_collector.cli import admin, analytics, judges
 
     admin.register(app)
     analytics.register(app)
+    judges.register(app)
     app()

@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from plaudit._internal.config import resolve
+from plaudit._internal.judges_client import JudgeMethods, estimator_params
 
 
 def _frame(records: list[dict[str, Any]]) -> Any:
@@ -208,7 +209,7 @@ def _group(name: str, group: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(name, f"{k}={'' if v is None else v}") for k, v in group.items()]
 
 
-class Client:
+class Client(JudgeMethods):
     """Query a Plaudit collector: ``plaudit.Client().leaderboard("thumbs", group_by=["model"])``.
 
     Every analysis accepts the same filters as keyword arguments: ``start``/``end`` (ISO 8601, unix
@@ -262,24 +263,37 @@ class Client:
         sort: str | None = None,
         min_count: int | None = None,
         correction: str | None = None,
+        estimator: str | None = None,
+        human_source: str | None = None,
+        judge_source: str | None = None,
         **filters: Any,
     ) -> Leaderboard:
         """Mean ``score`` per group, best first, with counts, 95% intervals, coverage, error rate,
         latency and tokens; ``leader`` only when separated (``sort``: "lower" or "mean";
-        ``correction``: "holm" or "bh")."""
+        ``correction``: "holm" or "bh"; ``estimator="ppi"``: judge ratings corrected by human ones)."""
         params = [("score", score), *(("group_by", d) for d in _many(group_by))]
         for key, value in (("sort", sort), ("min_count", min_count), ("correction", correction)):
             if value is not None:
                 params.append((key, str(value)))
-        params += _filter_params(**filters)
+        params += estimator_params(estimator, human_source, judge_source) + _filter_params(**filters)
         return Leaderboard.model_validate(self._get("/v1/analytics/leaderboard", params))
 
     def compare(
-        self, score: str, a: Mapping[str, Any], b: Mapping[str, Any], *, test: str = "auto", **filters: Any
+        self,
+        score: str,
+        a: Mapping[str, Any],
+        b: Mapping[str, Any],
+        *,
+        test: str = "auto",
+        estimator: str | None = None,
+        human_source: str | None = None,
+        judge_source: str | None = None,
+        **filters: Any,
     ) -> Comparison:
         """Group ``a`` against group ``b`` (dicts of dimension → value, e.g. ``{"variant": "v2"}``):
         difference with its interval, p-value, and the probability that A beats B."""
         params = [("score", score), *_group("a", a), *_group("b", b), ("test", test), *_filter_params(**filters)]
+        params += estimator_params(estimator, human_source, judge_source)
         return Comparison.model_validate(self._get("/v1/analytics/compare", params))
 
     def preferences(
@@ -289,9 +303,20 @@ class Client:
         params = [("score", score), *(("group_by", d) for d in _many(group_by)), *_filter_params(**filters)]
         return Preferences.model_validate(self._get("/v1/analytics/preferences", params))
 
-    def trend(self, score: str, bucket: str = "day", group_by: Sequence[str] | str = (), **filters: Any) -> Trend:
-        """``score`` per time bucket ("hour", "day", "week") and group."""
+    def trend(
+        self,
+        score: str,
+        bucket: str = "day",
+        group_by: Sequence[str] | str = (),
+        *,
+        estimator: str | None = None,
+        human_source: str | None = None,
+        judge_source: str | None = None,
+        **filters: Any,
+    ) -> Trend:
+        """``score`` per time bucket ("hour", "day", "week") and group (``estimator="ppi"``: judge-assisted)."""
         params = [("score", score), ("bucket", bucket), *(("group_by", d) for d in _many(group_by))]
+        params += estimator_params(estimator, human_source, judge_source)
         return Trend.model_validate(self._get("/v1/analytics/trend", params + _filter_params(**filters)))
 
     def agreement(
