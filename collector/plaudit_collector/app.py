@@ -16,10 +16,22 @@ from fastapi_offline import FastAPIOffline
 from plaudit._version import __version__
 from plaudit_collector.api import errors
 from plaudit_collector.api.deps import check_parameters
-from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
+from plaudit_collector.api.routes import (
+    analytics,
+    feedback,
+    feedback_tokens,
+    health,
+    judge_analytics,
+    logs,
+    score_configs,
+    traces,
+)
 from plaudit_collector.api.routes import experiments as experiment_routes
 from plaudit_collector.api.routes import export as export_routes
+from plaudit_collector.api.routes import judges as judge_routes
 from plaudit_collector.experiment_schemas import ExperimentChange, ExperimentIn, UnitsIn
+from plaudit_collector.judges.spec import JudgeIn
+from plaudit_collector.judges.worker import start_worker
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import retention
@@ -36,7 +48,10 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.prepare(migrate=settings.migrate)
         sweeper = retention.start_sweeper(database, settings)
+        judge_worker = start_worker(database, settings)
         yield
+        if judge_worker is not None:
+            judge_worker.stop()
         if sweeper is not None:
             sweeper.stop()
         database.dispose()
@@ -59,6 +74,8 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         feedback,
         feedback_tokens,
         score_configs,
+        judge_routes,
+        judge_analytics,
         analytics,
         export_routes,
         experiment_routes,
@@ -96,6 +113,7 @@ def _document_feedback_models(app: FastAPI) -> None:
             ExperimentIn,
             ExperimentChange,
             UnitsIn,
+            JudgeIn,
         ):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))

@@ -39,3 +39,9 @@ class CollectorSettings:
         )
     )
     """Browser origins allowed to post token feedback (``PLAUDIT_FEEDBACK_CORS_ORIGINS``, comma-separated, or ``*``)."""
+    judges: bool = False
+    """Run enabled LLM judges on new spans in a background thread of this process (``plaudit serve --judges``)."""
+    judge_concurrency: int = 4
+    """Judge calls in flight at once in this process."""
+    judge_poll_seconds: float = 2.0
+    """How often an idle judge worker looks for new spans and due retries."""

@@ -32,6 +32,8 @@ EXPORTS = ("export_spans", "export_finetune", "export_preferences")
 RANKED = ("leaderboard", "compare", "trend", "segments")
 """Questions that rank or test groups on a score: they take a direction, a confidence and a correction."""
 SOURCES = ("human", "end_user", "annotator", "llm_judge", "code")
+PPI = ("leaderboard", "compare", "trend")
+"""Questions that take the judge-assisted estimator."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,17 @@ TERMS: tuple[Term, ...] = (
         choices=("holm", "bh"),
         default="holm",
     ),
+    _t(
+        "estimator",
+        "option",
+        "choice",
+        "mean of the ratings, or ppi: judge ratings corrected by human ones (PPI++)",
+        ("leaderboard", "compare", "trend"),
+        choices=("mean", "ppi"),
+        default="mean",
+    ),
+    _t("human_source", "option", "choice", "estimator=ppi: the source of the trusted ratings", PPI, choices=SOURCES),
+    _t("judge_source", "option", "choice", "estimator=ppi: the source of the judge ratings", PPI, choices=SOURCES),
     _t(
         "min_count",
         "option",

@@ -26,7 +26,8 @@ tokens per input; ``error-<status>`` and the replay apply there too.
 
 ``"stream": true`` answers with server-sent events; the first chunk waits ``first_chunk_delay`` seconds
 so the time to first chunk is measurable. ``replay_openai_body`` answers the next OpenAI call with a
-recorded body verbatim.
+recorded body verbatim. ``answer``, when set, writes the text of plain (not streamed) chat completions and
+Anthropic messages from the request body: a fake judge.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class FakeProvider:
         self.first_chunk_delay = first_chunk_delay
         self.requests: list[dict[str, Any]] = []
         self.replay_openai_body: str | None = None
+        self.answer: Callable[[dict[str, Any]], str] | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-provider", daemon=True)
@@ -137,7 +139,7 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
         # --- OpenAI ----------------------------------------------------------------------------------------
 
         def _openai(self, body: dict[str, Any]) -> None:
-            self._openai_like(body, _openai_stream, _openai_completion)
+            self._openai_like(body, _openai_stream, _answered(provider, _openai_completion))
 
         def _responses(self, body: dict[str, Any]) -> None:
             self._openai_like(body, _responses_stream, lambda b: _response_object(b, "fake1"))
@@ -176,9 +178,25 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             if body.get("stream"):
                 self._sse(_anthropic_stream(body))
                 return
-            self._json(200, _anthropic_message(body))
+            self._json(200, _answered(provider, _anthropic_message)(body))
 
     return Handler
+
+
+def _answered(provider: FakeProvider, build: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """``build``, with the text replaced by ``provider.answer(body)`` when that is set."""
+
+    def answer(body: dict[str, Any]) -> Any:
+        payload = build(body)
+        if provider.answer is not None:
+            text = provider.answer(body)
+            if "choices" in payload:
+                payload["choices"][0]["message"]["content"] = text
+            else:
+                payload["content"] = [{"type": "text", "text": text}]
+        return payload
+
+    return answer
 
 
 def _served_model(body: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from plaudit_collector.analytics.core import (
     unit_scores,
 )
 from plaudit_collector.analytics.direction import resolve
+from plaudit_collector.analytics.ppi_board import ppi_compare
 from plaudit_collector.analytics.preferences import head_to_head
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
@@ -74,8 +75,13 @@ def compare(
     test: str = "auto",
     higher_is_better: bool | None = None,
     confidence: float = stats.CONFIDENCE,
+    estimator: str = "mean",
+    human_source: str = "human",
+    judge_source: str = "llm_judge",
 ) -> dict[str, Any]:
     """Difference A − B with its interval, a p-value, and P(A better than B) in the score's direction."""
+    if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
+        return ppi_compare(db, project, score, a, b, filters, human_source=human_source, judge_source=judge_source)
     filters = filters or Filters()
     if set(a) != set(b):
         raise ApiError(422, "invalid_field", "b: name the same dimensions as a", "b")

@@ -34,6 +34,7 @@ from plaudit_collector.analytics.core import (
 )
 from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
+from plaudit_collector.analytics.ppi_board import ppi_leaderboard
 from plaudit_collector.store.db import Database
 
 DEFAULT_MIN_COUNT = 5
@@ -71,12 +72,29 @@ def leaderboard(
     health: bool = True,
     higher_is_better: bool | None = None,
     confidence: float = stats.CONFIDENCE,
+    estimator: str = "mean",
+    human_source: str = "human",
+    judge_source: str = "llm_judge",
 ) -> dict[str, Any]:
     """Groups best first with counts, means, 95% intervals, coverage and span health; ``leader`` is set
     only for a separated winner, otherwise ``verdict`` says why not and ``needed_per_group`` how many
     ratings per group would tell. ``health=False`` skips the span-side figures (spans, coverage, error
     rate, latency, tokens, cost), which read every span of the groups rather than only the rated ones.
     ``score_per_dollar`` is the mean score over the mean cost of a span, where the cost is known."""
+    if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
+        return ppi_leaderboard(
+            db,
+            project,
+            score,
+            group_by,
+            filters,
+            human_source=human_source,
+            judge_source=judge_source,
+            sort=sort,
+            min_count=min_count,
+            correction=correction,
+            health=health,
+        )
     filters = filters or Filters()
     group_by = check_group_by(group_by or ["variant"])
     direction = resolve(db, project, score, higher_is_better)

@@ -24,6 +24,7 @@ from plaudit_collector.analytics.core import (
     unit_scores,
 )
 from plaudit_collector.analytics.direction import resolve
+from plaudit_collector.analytics.ppi_board import ppi_trend
 from plaudit_collector.store.db import Database
 
 HOUR_NS = 3600 * 10**9
@@ -43,12 +44,28 @@ def trend(
     higher_is_better: bool | None = None,
     confidence: float = stats.CONFIDENCE,
     correction: str = "holm",
+    estimator: str = "mean",
+    human_source: str = "human",
+    judge_source: str = "llm_judge",
 ) -> dict[str, Any]:
     """Points ``{group, bucket_start, count, rated, mean, ci_low, ci_high, p_vs_previous, change, better}``."""
     filters = filters or Filters()
     direction = resolve(db, project, score, higher_is_better)
     width_ns = BUCKETS[bucket]
     offset = WEEK_OFFSET_NS if bucket == "week" else 0
+    if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
+        return ppi_trend(
+            db,
+            project,
+            score,
+            group_by,
+            filters,
+            bucket_ns=width_ns,
+            offset_ns=offset,
+            bucket=bucket,
+            human_source=human_source,
+            judge_source=judge_source,
+        )
     width = len(group_by)
 
     def bucket_of(table: Any) -> list[Any]:

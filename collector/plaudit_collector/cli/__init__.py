@@ -69,6 +69,7 @@ def serve(
         int, typer.Option(help="OTLP requests processed at once; more wait, then get 503 + Retry-After")
     ] = 4,
     ingest_wait: Annotated[float, typer.Option(help="seconds a request waits for an ingest slot before 503")] = 5.0,
+    judges: Annotated[bool, typer.Option(help="run enabled LLM judges on new spans in this process")] = False,
 ) -> None:
     """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, dashboard on /."""
     from plaudit_collector.server import is_loopback
@@ -94,6 +95,7 @@ def serve(
         max_feedback_bytes=int(max_feedback_kb * 1024),
         max_concurrent_ingests=max_concurrent_ingests,
         ingest_wait_seconds=ingest_wait,
+        judges=judges,
     )
     database = open_database(url, migrate=migrate)
     if auth:
@@ -137,11 +139,12 @@ def demo(
 
 def main() -> None:
     """Run the CLI; a failure the user can fix is one line on stderr and a non-zero exit, not a traceback."""
-    from plaudit_collector.cli import admin, analytics, experiments
+    from plaudit_collector.cli import admin, analytics, experiments, judges
 
     admin.register(app)
     analytics.register(app)
     experiments.register(app)
+    judges.register(app)
     command = typer.main.get_command(app)
     _name_values(command)
     try:

@@ -13,6 +13,7 @@ import httpx
 
 from plaudit._internal.config import resolve
 from plaudit._internal.experiment_client import ExperimentMethods
+from plaudit._internal.judges_client import JudgeMethods
 from plaudit._internal.query_models import (
     Agreement,
     Comparison,
@@ -79,7 +80,7 @@ def _params(method: str, options: Mapping[str, Any], filters: Mapping[str, Any])
     return params
 
 
-class Client(ExperimentMethods):
+class Client(ExperimentMethods, JudgeMethods):
     """Query a Plaudit collector: ``plaudit.Client().leaderboard("thumbs", group_by=["model"])``.
 
     Every question accepts the same filters as keyword arguments (:data:`FILTERS`): ``start``/``end`` (ISO
@@ -140,13 +141,18 @@ class Client(ExperimentMethods):
         health: bool | None = None,
         higher_is_better: bool | None = None,
         confidence: float | None = None,
+        estimator: str | None = None,
+        human_source: str | None = None,
+        judge_source: str | None = None,
         **filters: Any,
     ) -> Leaderboard:
         """Mean ``score`` per group, best first in the score's direction, with counts, intervals, coverage,
         error rate, latency, tokens and cost; ``leader`` only when separated (``sort``: "lower" or "mean";
-        ``correction``: "holm" or "bh"; ``higher_is_better`` overrides the score config's direction)."""
+        ``correction``: "holm" or "bh"; ``higher_is_better`` overrides the score config's direction;
+        ``estimator="ppi"``: judge ratings corrected by human ones)."""
         options = {"score": score, "group_by": _many(group_by), "sort": sort, "min_count": min_count}
         options.update(correction=correction, health=health, higher_is_better=higher_is_better, confidence=confidence)
+        options.update(estimator=estimator, human_source=human_source, judge_source=judge_source)
         params = _params("leaderboard", options, filters)
         return Leaderboard.model_validate(self._get("/v1/analytics/leaderboard", params))
 
@@ -159,12 +165,16 @@ class Client(ExperimentMethods):
         test: str | None = None,
         higher_is_better: bool | None = None,
         confidence: float | None = None,
+        estimator: str | None = None,
+        human_source: str | None = None,
+        judge_source: str | None = None,
         **filters: Any,
     ) -> Comparison:
         """Group ``a`` against group ``b`` (dicts of dimension → value, e.g. ``{"variant": "v2"}``):
         difference with its interval, p-value, and the probability that A beats B."""
         options = {"score": score, "a": a, "b": b, "test": test, "higher_is_better": higher_is_better}
-        options["confidence"] = confidence
+        options.update(confidence=confidence, estimator=estimator, human_source=human_source)
+        options["judge_source"] = judge_source
         return Comparison.model_validate(self._get("/v1/analytics/compare", _params("compare", options, filters)))
 
     def preferences(
@@ -183,12 +193,16 @@ class Client(ExperimentMethods):
         correction: str | None = None,
         higher_is_better: bool | None = None,
         confidence: float | None = None,
+        estimator: str | None = None,
+        human_source: str | None = None,
+        judge_source: str | None = None,
         **filters: Any,
     ) -> Trend:
         """``score`` per time bucket ("hour", "day", "week") and group; each change says whether it was
         ``better`` in the score's direction."""
         options = {"score": score, "bucket": bucket, "group_by": _many(group_by), "correction": correction}
-        options.update(higher_is_better=higher_is_better, confidence=confidence)
+        options.update(higher_is_better=higher_is_better, confidence=confidence, estimator=estimator)
+        options.update(human_source=human_source, judge_source=judge_source)
         return Trend.model_validate(self._get("/v1/analytics/trend", _params("trend", options, filters)))
 
     def agreement(

@@ -20,6 +20,7 @@ from plaudit_collector.api.query_params import Asked, asked
 router = APIRouter(tags=["analytics"])
 
 RANKING = ("higher_is_better", "confidence")
+PPI = ("estimator", "human_source", "judge_source")
 
 
 def _dims(values: list[str] | None, default: list[str]) -> list[str]:
@@ -47,7 +48,7 @@ async def leaderboard(
         q["score"],
         _dims(q["group_by"], ["variant"]),
         q.filters,
-        **q.options("sort", "min_count", "correction", "health", *RANKING),
+        **q.options("sort", "min_count", "correction", "health", *RANKING, *PPI),
     )
 
 
@@ -60,7 +61,7 @@ async def compare(
     probability that A beats B in the score's direction."""
     group_a, group_b = parse_group(q["a"], "a"), parse_group(q["b"], "b")
     return await run_in_threadpool(
-        analytics.compare, db, project, q["score"], group_a, group_b, q.filters, **q.options("test", *RANKING)
+        analytics.compare, db, project, q["score"], group_a, group_b, q.filters, **q.options("test", *RANKING, *PPI)
     )
 
 
@@ -81,7 +82,7 @@ async def trend(db: DatabaseDep, project: ProjectDep, q: Annotated[Asked, Depend
     direction."""
     dims = check_group_by(q["group_by"] or [])
     return await run_in_threadpool(
-        analytics.trend, db, project, q["score"], dims, q.filters, **q.options("bucket", "correction", *RANKING)
+        analytics.trend, db, project, q["score"], dims, q.filters, **q.options("bucket", "correction", *RANKING, *PPI)
     )
 
 

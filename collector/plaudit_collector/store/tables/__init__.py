@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from plaudit_collector.store.tables.experiments import Experiment, ExperimentUnit, ExperimentVariant
 from plaudit_collector.store.tables.feedback import Feedback
+from plaudit_collector.store.tables.judges import Judge, JudgeRun, JudgeUsage
 from plaudit_collector.store.tables.projects import ApiKey, Project
 from plaudit_collector.store.tables.rollup import SpanRollup
 from plaudit_collector.store.tables.score_configs import ScoreConfig
@@ -18,6 +19,9 @@ __all__ = [
     "ExperimentVariant",
     "Feedback",
     "JSONType",
+    "Judge",
+    "JudgeRun",
+    "JudgeUsage",
     "Project",
     "ScoreConfig",
     "SigningKey",

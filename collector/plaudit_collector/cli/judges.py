@@ -1,0 +1,179 @@
+"""``plaudit judges add/list/run/backfill/report/dead-letters`` through ``plaudit.Client`` (any collector),
+and ``plaudit judges worker``, which runs the judges against the database itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from plaudit_collector.cli.analytics import ApiKey, By, Endpoint, _ask, _ci, _group, _num, console
+
+judges_app = typer.Typer(help="LLM judges: define them, run them, and see how far to trust them.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plaudit judges ...`` to the CLI."""
+    app.add_typer(judges_app, name="judges")
+
+
+@judges_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="judge name (letters, digits, '.', '_', '-')")],
+    score: Annotated[str, typer.Option(help="feedback name the judge writes")],
+    model: Annotated[str, typer.Option(help="model name at the provider")],
+    prompt_file: Annotated[Path, typer.Option(help="rubric template ({{input}}, {{output}}, {{reference}}, ...)")],
+    provider: Annotated[str, typer.Option(help="openai (any OpenAI-compatible API) or anthropic")] = "openai",
+    scale: Annotated[str, typer.Option(help="numeric MIN..MAX, boolean, or a comma-separated category list")] = "1..5",
+    base_url: Annotated[str | None, typer.Option(help="API base URL (default: the provider's)")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="variable holding the key where the judge runs")] = None,
+    span_kind: Annotated[list[str] | None, typer.Option(help="only spans of this kind; repeatable")] = None,
+    where: Annotated[list[str] | None, typer.Option(help="dim=value filter; repeatable")] = None,
+    sample: Annotated[float, typer.Option(help="share of matching spans rated (0-1]")] = 1.0,
+    budget: Annotated[int | None, typer.Option(help="most calls per hour")] = None,
+    replace: Annotated[bool, typer.Option(help="overwrite a judge of that name")] = False,
+    endpoint: Endpoint = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Define a judge; it rates matching spans stored from now on (``backfill`` for older ones)."""
+    definition: dict[str, Any] = {
+        "score": score,
+        "score_config": _scale(scale),
+        "prompt": prompt_file.read_text(encoding="utf-8"),
+        "provider": provider,
+        "model": model,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "filter": {
+            "span_kind": span_kind or [],
+            "where": dict(item.partition("=")[::2] for item in where or ()),
+        },
+        "sample_rate": sample,
+        "budget_per_hour": budget,
+    }
+    stored = _ask(endpoint, api_key, lambda c: c.add_judge(name, replace=replace, **definition))
+    console.print(f"judge [bold]{stored['name']}[/] writes {stored['score']!r} as {stored['author']}")
+
+
+def _scale(text: str) -> dict[str, Any]:
+    if text == "boolean":
+        return {"type": "boolean"}
+    low, sep, high = text.partition("..")
+    if sep:
+        return {"type": "numeric", "min": float(low), "max": float(high)}
+    return {"type": "categorical", "categories": [c.strip() for c in text.split(",") if c.strip()]}
+
+
+@judges_app.command("list")
+def list_(endpoint: Endpoint = None, api_key: ApiKey = None) -> None:
+    """The project's judges."""
+    found = _ask(endpoint, api_key, lambda c: c.judges())
+    table = Table("name", "score", "model", "author", "enabled", "sample", "key set")
+    for j in found:
+        table.add_row(
+            j["name"],
+            j["score"],
+            j["model"],
+            j["author"],
+            str(j["enabled"]),
+            _num(j["sample_rate"]),
+            str(j["api_key_set"]),
+        )
+    console.print(table)
+
+
+@judges_app.command("run")
+def run(
+    name: str,
+    limit: Annotated[int, typer.Option(help="most spans scored now")] = 100,
+    endpoint: Endpoint = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Queue new matching spans and score up to --limit now (the collector calls the model)."""
+    console.print_json(json.dumps(_ask(endpoint, api_key, lambda c: c.run_judge(name, limit=limit))))
+
+
+@judges_app.command("backfill")
+def backfill(
+    name: str,
+    start: Annotated[str | None, typer.Option("--from", help="spans started at or after")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="spans started before")] = None,
+    limit: Annotated[int, typer.Option(help="most spans queued")] = 10_000,
+    endpoint: Endpoint = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Queue stored spans for a judge (newest first)."""
+    queued = _ask(endpoint, api_key, lambda c: c.backfill_judge(name, start=start, end=end, limit=limit))
+    console.print(f"queued {queued['queued']} span(s)")
+
+
+@judges_app.command("dead-letters")
+def dead_letters(name: str, endpoint: Endpoint = None, api_key: ApiKey = None) -> None:
+    """Spans a judge gave up on, with the last error."""
+    for letter in _ask(endpoint, api_key, lambda c: c.judge_dead_letters(name)):
+        console.print(f"{letter['trace_id']}/{letter['span_id']}  attempts={letter['attempts']}  {letter['error']}")
+
+
+@judges_app.command("report")
+def report(
+    score: Annotated[str, typer.Option(help="feedback name")],
+    by: By = None,
+    endpoint: Endpoint = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Each judge against the humans: bias with its interval, correlations, kappa, alpha, bias per group."""
+    found = _ask(endpoint, api_key, lambda c: c.judge_report(score, group_by=by or ["variant"]))
+    table = Table("judge", "n", "bias", "95% CI", "Pearson", "Spearman", "kappa", "alpha", "bias differs by group")
+    for j in found["judges"]:
+        table.add_row(
+            j["judge"],
+            str(j["n"]),
+            _num(j["bias"]),
+            _ci(j["bias_ci_low"], j["bias_ci_high"]),
+            _num(j["pearson"]),
+            _num(j["spearman"]),
+            _num(j["kappa"]),
+            _num(j["alpha"]),
+            "yes" if j["group_bias_differs"] else "no",
+        )
+    console.print(table)
+    for j in found["judges"]:
+        flagged = [g for g in j["groups"] if g["flagged"]]
+        for g in flagged:
+            console.print(
+                f"  {j['judge']}: bias {g['bias']:+.3f} {_ci(g['ci_low'], g['ci_high'])} for {_group(g['group'])}"
+            )
+    console.print(found["verdict"])
+
+
+@judges_app.command("worker")
+def worker(
+    db: Annotated[str | None, typer.Option(envvar="PLAUDIT_DB", help="database URL or SQLite file")] = None,
+    concurrency: Annotated[int, typer.Option(help="judge calls in flight at once")] = 4,
+    poll: Annotated[float, typer.Option(help="seconds between looks for new spans when idle")] = 2.0,
+    project: Annotated[str | None, typer.Option(help="only this project's judges")] = None,
+) -> None:
+    """Run enabled judges on new spans until interrupted (beside or instead of ``plaudit serve --judges``)."""
+    import signal
+    import threading
+
+    from plaudit_collector.judges.worker import JudgeWorker
+    from plaudit_collector.store.db import Database
+
+    database = Database(db)
+    database.prepare()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    running = JudgeWorker(database, concurrency=concurrency, poll_interval=poll, project=project).start()
+    console.print(f"judge worker running ({concurrency} at once); Ctrl-C stops it")
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+        database.dispose()

@@ -1,0 +1,1 @@
+"""LLM judges: definitions run over stored spans, their ratings written as feedback."""
