@@ -11,9 +11,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from plaudit_collector.cli.analytics import _ask, _ci, _num
+from plaudit_collector.cli.analytics import _ask
+from plaudit_collector.cli.output import number
 
 console = Console()
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    """A number with three significant digits (``–`` when missing), as every CLI table prints it."""
+    return number(value)
+
+
+def _ci(low: Any, high: Any) -> str:
+    return "–" if low is None or high is None else f"[{number(low)}, {number(high)}]"
+
+
 app = typer.Typer(help="Experiments: variants chosen per request, learning from feedback.", no_args_is_help=True)
 
 Endpoint = Annotated[str | None, typer.Option(help="collector URL (default $PLAUDIT_ENDPOINT)")]

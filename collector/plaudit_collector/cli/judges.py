@@ -10,7 +10,21 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from plaudit_collector.cli.analytics import ApiKey, By, Endpoint, _ask, _ci, _group, _num, console
+from plaudit_collector.cli.analytics import ApiKey, Endpoint, _ask, console
+from plaudit_collector.cli.output import group_label as _group
+from plaudit_collector.cli.output import number
+
+By = Annotated[list[str] | None, typer.Option("--by", help="dimension to group by; repeatable")]
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    """A number with three significant digits (``–`` when missing), as every CLI table prints it."""
+    return number(value)
+
+
+def _ci(low: Any, high: Any) -> str:
+    return "–" if low is None or high is None else f"[{number(low)}, {number(high)}]"
+
 
 judges_app = typer.Typer(help="LLM judges: define them, run them, and see how far to trust them.", no_args_is_help=True)
 
