@@ -245,7 +245,7 @@ def test_client_and_cli(sdk: Any, tmp_path: Any) -> None:
     bad = subprocess.run(
         [*cli, "experiments", "promote", "cli-exp", "nope", "--endpoint", sdk.url], capture_output=True, text=True
     )
-    assert bad.returncode == 2 and "no variant 'nope'" in bad.stdout
+    assert bad.returncode == 2 and "no variant 'nope'" in bad.stderr
     with plaudit.Client(sdk.url) as client:
         final = client.experiment("cli-exp")
         assert (final.status, final.winner, final.policy) == ("stopped", "a", "thompson")

@@ -46,7 +46,7 @@ def test_the_cli_and_the_client_define_run_and_report(
     )
     assert report.returncode == 0 and "helpful@" in report.stdout, report.stdout + report.stderr
     bad = subprocess.run([*PLAUDIT, "judges", "run", "nobody"], env=env, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "no judge named" in bad.stdout
+    assert bad.returncode == 2 and "no judge named" in bad.stderr
 
     with plaudit.Client(collector.url) as client:
         assert [j["name"] for j in client.judges()] == ["helpful"]

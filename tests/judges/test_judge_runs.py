@@ -50,13 +50,13 @@ def test_a_judge_rates_each_new_matching_span_once(
         # The calls are traced to the judge project, with their tokens; the app's project holds none.
         board = judge_project.get("/v1/analytics/leaderboard", params={"score": "x", "group_by": "variant"})
         assert board.status_code == 200
-        traces = judge_project.get("/v1/traces", params={"limit": 10}).json()["data"]
+        traces = judge_project.get("/v1/traces", params={"limit": 10}).json()["traces"]
         assert len(traces) == 3
         trace = judge_project.get(f"/v1/traces/{traces[0]['trace_id']}").json()
         (call,) = trace["spans"]
         assert call["name"] == "judge helpful" and call["input_tokens"] == 12 and call["output_tokens"] == 7
         assert call["variant"] == judge["author"]
-        assert len(app.get("/v1/traces", params={"limit": 50}).json()["data"]) == 5
+        assert len(app.get("/v1/traces", params={"limit": 50}).json()["traces"]) == 5
 
         headers = {k.lower(): v for k, v in fake_judge.requests[0]["headers"].items()}
         assert headers.get("authorization", headers.get("x-api-key", "")).endswith("test-key")

@@ -33,7 +33,7 @@ from plaudit_collector.store.db import is_unavailable
 TID = "9" * 32
 JSON = {"Content-Type": "application/json"}
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
-NO_DATABASE = {"/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/v1/metrics"}
+NO_DATABASE = {"/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/v1/metrics", "/v1/query-model"}
 
 
 @pytest.fixture
@@ -60,6 +60,17 @@ def _set_reachable(admin: str, db_url: str, reachable: bool) -> None:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
 
 
+UNIT = {"unit": "u", "variant": "a", "probability": 1}
+JUDGE = {
+    "score": "helpfulness",
+    "prompt": "Rate {{output}}",
+    "provider": "openai",
+    "model": "judge-model",
+    "base_url": "http://127.0.0.1:9/v1",
+    "api_key_env": "JUDGE_API_KEY",
+}
+
+
 def _otlp(span_id: int) -> bytes:
     span = Span(trace_id=bytes.fromhex(TID), span_id=span_id.to_bytes(8, "big"), name="s", start_time_unix_nano=1)
     return ExportTraceServiceRequest(
@@ -76,6 +87,10 @@ def _requests(schema: dict[str, Any], feedback_id: int) -> list[tuple[str, str, 
         ("post", "/v1/preferences"): {"json": {"a": {"trace_id": TID}, "b": {"trace_id": "8" * 32}, "winner": "a"}},
         ("post", "/v1/feedback-tokens"): {"json": {"trace_id": TID, "names": ["thumbs"]}},
         ("put", "/v1/score-configs/{name}"): {"json": {"type": "boolean"}},
+        ("post", "/v1/experiments"): {"json": {"name": "e", "variants": {"a": {}, "b": {}}, "score": "thumbs"}},
+        ("post", "/v1/experiments/{name}/units"): {"json": {"units": [UNIT]}},
+        ("post", "/v1/judges"): {"json": {"name": "j", **JUDGE}},
+        ("put", "/v1/judges/{name}"): {"json": JUDGE},
     }
     values = {"name": "thumbs", "trace_id": TID, "feedback_id": feedback_id, "score": "thumbs", "group_by": "model"}
     values |= {"a": "model=m1", "b": "model=m2", "segment": "user.id", "preference": "pref"}

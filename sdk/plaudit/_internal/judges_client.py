@@ -26,7 +26,7 @@ class JudgeMethods:
     def _raise_for(response: httpx.Response) -> None:  # pragma: no cover - provided by Client
         raise NotImplementedError
 
-    def _send(self, method: str, path: str, body: Any = None) -> Any:
+    def _judge_send(self, method: str, path: str, body: Any = None) -> Any:
         response = self._http.request(method, path, json=body)
         self._raise_for(response)
         return response.json() if response.content else None
@@ -37,12 +37,12 @@ class JudgeMethods:
         ``base_url``, ``api_key_env`` (the variable holding the key where the judge runs), ``filter``,
         ``sample_rate``, ``budget_per_hour``, ... ``replace=True`` overwrites a judge of that name."""
         if replace:
-            return self._send("PUT", f"/v1/judges/{name}", definition)  # type: ignore[no-any-return]
-        return self._send("POST", "/v1/judges", {"name": name, **definition})  # type: ignore[no-any-return]
+            return self._judge_send("PUT", f"/v1/judges/{name}", definition)  # type: ignore[no-any-return]
+        return self._judge_send("POST", "/v1/judges", {"name": name, **definition})  # type: ignore[no-any-return]
 
     def update_judge(self, name: str, **changes: Any) -> dict[str, Any]:
         """Change some fields, e.g. ``enabled=False`` or ``sample_rate=0.1``."""
-        return self._send("PATCH", f"/v1/judges/{name}", changes)  # type: ignore[no-any-return]
+        return self._judge_send("PATCH", f"/v1/judges/{name}", changes)  # type: ignore[no-any-return]
 
     def judges(self) -> list[dict[str, Any]]:
         """Every judge of the project."""
@@ -54,11 +54,11 @@ class JudgeMethods:
 
     def delete_judge(self, name: str) -> None:
         """Remove a judge; the ratings it wrote stay."""
-        self._send("DELETE", f"/v1/judges/{name}")
+        self._judge_send("DELETE", f"/v1/judges/{name}")
 
     def run_judge(self, name: str, *, limit: int = 100) -> dict[str, Any]:
         """Queue new matching spans and score up to ``limit`` now (the collector calls the model)."""
-        return self._send("POST", f"/v1/judges/{name}/run", {"limit": limit})  # type: ignore[no-any-return]
+        return self._judge_send("POST", f"/v1/judges/{name}/run", {"limit": limit})  # type: ignore[no-any-return]
 
     def backfill_judge(
         self, name: str, *, start: str | None = None, end: str | None = None, limit: int = 10_000
@@ -69,7 +69,7 @@ class JudgeMethods:
             body["from"] = start
         if end is not None:
             body["to"] = end
-        return self._send("POST", f"/v1/judges/{name}/backfill", body)  # type: ignore[no-any-return]
+        return self._judge_send("POST", f"/v1/judges/{name}/backfill", body)  # type: ignore[no-any-return]
 
     def judge_dead_letters(self, name: str) -> list[dict[str, Any]]:
         """Spans the judge gave up on, with the last error."""
