@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from rel_helpers import CollectorProcess
 
+from plaudit._internal import notices
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -23,3 +25,9 @@ def collector_process(tmp_path: Path) -> Iterator[CollectorProcess]:
         yield proc.start()
     finally:
         proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notices() -> None:
+    """Each test may see Plaudit's once-only notices again."""
+    notices.forget()

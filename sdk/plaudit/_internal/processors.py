@@ -180,22 +180,23 @@ class Pipeline:
         return _with_attributes(span, new_attrs)
 
     def shutdown(self, timeout_millis: int = 30000) -> None:
-        """Flush within ``timeout_millis``, then stop the exporter before the processor.
+        """Deliver what is queued within ``timeout_millis``, then stop; what is left is spooled or counted.
 
-        A batch processor's own shutdown keeps exporting its queue (retrying, for up to 30 s) before it
-        stops the exporter; stopping the exporter first makes those retries end at once when the
-        collector is down.
+        The batch processor's queue is handed to Plaudit's exporter first (it never blocks on the network),
+        then the exporter gets the rest of the time to deliver before it spools or drops what remains, then
+        the processor stops.
         """
         export, self.export = self.export, None
         if export is None:
             return
+        deadline = time.monotonic() + max(int(timeout_millis), 0) / 1000
         if self.exporter is not None:
-            export.force_flush(max(int(timeout_millis), 0))
-            self.exporter.shutdown()
-        export.shutdown()
+            export.force_flush(_millis_left(deadline))
+            self.exporter.shutdown(_millis_left(deadline))
+        export.shutdown()  # its worker's last export only hands spans to the (now closed) exporter: quick
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Flush the batch queue, then the exporter's own backlog (spans held back during an outage).
+        """Hand the batch queue to the exporter, then wait for the exporter's own backlog, within one deadline.
 
         OpenTelemetry's batch processor never flushes its exporter, so without the second step
         ``plaudit.flush()`` would return before an outage backlog was delivered.
@@ -207,9 +208,12 @@ class Pipeline:
         ok = export.force_flush(timeout_millis)
         exporter = self.exporter
         if exporter is not None:
-            remaining = max(int((deadline - time.monotonic()) * 1000), 0)
-            ok = exporter.force_flush(remaining) and ok
+            ok = exporter.force_flush(_millis_left(deadline)) and ok
         return ok
+
+
+def _millis_left(deadline: float) -> int:
+    return max(int((deadline - time.monotonic()) * 1000), 0)
 
 
 class ProviderHook(SpanProcessor):
