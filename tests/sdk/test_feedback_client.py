@@ -254,7 +254,7 @@ def test_a_configuration_error_is_said_once_and_retried_slowly_keeping_the_items
         assert len(collector.requests) == 1, "no flood: one try, then a wait of minutes"
         assert waits and waits[0] >= 30
         assert client.pending() == 3 and client.failed == 0, "the items are kept"
-        said = [r.getMessage() for r in caplog.records if f"HTTP {status}" in r.getMessage()]
+        said = [r.getMessage() for r in caplog.records if f"HTTP {status}:" in r.getMessage()]
         assert len(said) == 1 and ENDPOINT.rstrip("/") in said[0]
         assert ("API key" in said[0]) if status != 404 else ("no Plaudit collector answers" in said[0])
     finally:

@@ -93,3 +93,16 @@ def config_hint(status: int, url: str) -> str:
             f"{parts.scheme}://{parts.netloc}"
         )
     return "no Plaudit collector answers at that address (is something else listening on that port?)"
+
+
+def config_problem(status: int, url: str) -> None:
+    """Say once per process, for spans and feedback alike, that the collector refuses the configuration."""
+    notice(
+        f"config-{status}",
+        "Plaudit: the collector at %s answered HTTP %d: %s. Spans and feedback are kept (within the usual "
+        "bounds) and retried every few minutes.",
+        url,
+        status,
+        config_hint(status, url),
+        every=ONCE,
+    )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context as context_api
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Status
 
 from plaudit import semconv
 from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, VARIANT_KEY
@@ -41,17 +42,22 @@ def is_content_key(key: str) -> bool:
     return False
 
 
-def _with_attributes(span: ReadableSpan, attributes: dict[str, Any]) -> ReadableSpan:
+def _with_attributes(
+    span: ReadableSpan,
+    attributes: Mapping[str, Any] | None,
+    events: Sequence[Event] | None = None,
+    status: Status | None = None,
+) -> ReadableSpan:
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=attributes,
-        events=span.events,
+        events=span.events if events is None else events,
         links=span.links,
         kind=span.kind,
-        status=span.status,
+        status=span.status if status is None else status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
@@ -147,6 +153,8 @@ class Pipeline:
             scope = span.instrumentation_scope
             if strip or scope is None or scope.name != "plaudit":
                 span = self._rewrite(span, strip, ENRICHERS.get(scope.name) if scope is not None else None)
+            if self.redact is not None and (span.events or span.status.description):
+                span = self._redact_events_and_status(span, self.redact)
         except Exception:  # noqa: BLE001 - a span we cannot filter is dropped, never exported unfiltered
             log_internal_error()
             return
@@ -179,6 +187,22 @@ class Pipeline:
             new_attrs[key] = value
         return _with_attributes(span, new_attrs)
 
+    @staticmethod
+    def _redact_events_and_status(span: ReadableSpan, redact: Callable[[str], str]) -> ReadableSpan:
+        """The redact hook applied to what escapes the content rules: exception messages and stack traces,
+        content that instrumentations record as events (GenAI prompt and completion events) and the status
+        description, which repeats the exception message."""
+        events = [
+            Event(
+                event.name, {k: _redact_value(v, redact) for k, v in (event.attributes or {}).items()}, event.timestamp
+            )
+            for event in span.events
+        ]
+        status = span.status
+        if status.description:
+            status = Status(status.status_code, redact_text(status.description, redact))
+        return _with_attributes(span, span.attributes, events, status)
+
     def shutdown(self, timeout_millis: int = 30000) -> None:
         """Deliver what is queued within ``timeout_millis``, then stop; what is left is spooled or counted.
 
@@ -210,6 +234,14 @@ class Pipeline:
         if exporter is not None:
             ok = exporter.force_flush(_millis_left(deadline)) and ok
         return ok
+
+
+def _redact_value(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, redact)
+    if isinstance(value, (list, tuple)):
+        return tuple(redact_text(v, redact) if isinstance(v, str) else v for v in value)
+    return value
 
 
 def _millis_left(deadline: float) -> int:

@@ -145,8 +145,7 @@ def configure(
             atexit.register(flush_at_exit)
             STATE.exit_hook_registered = True
     propagate_threads(settings.thread_context)
-    forget("spans-config")  # a new configuration may fix what the collector refused: say it again if not
-    forget("feedback-config")
+    forget("config-")  # a new configuration may fix what the collector refused: say it again if not
     stop_in_background(old_pipeline, old_feedback, _RECONFIGURE_WAIT_SECONDS)
     if settings.send and settings.spool_dir is not None:
         _replay_spooled_feedback(settings)

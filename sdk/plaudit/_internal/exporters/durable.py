@@ -39,7 +39,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from plaudit._internal.errors import logger
 from plaudit._internal.exporters.spool import Batch, DiskBacklog, MemoryBacklog
-from plaudit._internal.notices import ONCE, config_hint, notice
+from plaudit._internal.notices import config_problem, notice
 from plaudit._internal.stats import SPANS
 from plaudit._internal.threads import SUPPRESS_KEY, start_daemon
 
@@ -392,15 +392,7 @@ class DurableSpanExporter(SpanExporter):
             self._spill_outbox()
         self._failures += 1  # after spilling: a shutdown that sees the failure finds the spans already on disk
         if outcome is _Outcome.CONFIG and status is not None:
-            notice(
-                f"spans-config-{status}",
-                "Plaudit: the collector at %s answered HTTP %d to spans: %s. Spans are kept (within the usual "
-                "bounds) and retried every few minutes.",
-                self._url,
-                status,
-                config_hint(status, self._url),
-                every=ONCE,
-            )
+            config_problem(status, self._url)
         return outcome
 
     def _run(self) -> None:

@@ -30,7 +30,7 @@ import httpx
 from plaudit._internal.config import Settings
 from plaudit._internal.errors import logger
 from plaudit._internal.feedback import spool
-from plaudit._internal.notices import ONCE, config_hint, notice
+from plaudit._internal.notices import config_problem, notice
 from plaudit._internal.stats import FEEDBACK
 from plaudit._internal.threads import start_daemon
 
@@ -253,15 +253,7 @@ class FeedbackClient(_BaseFeedbackClient):
             self._next_config_wait = CONFIG_BACKOFF[0]
             return []
         if response is not None and response.status_code in CONFIG:
-            notice(
-                f"feedback-config-{response.status_code}",
-                "Plaudit: the collector at %s answered HTTP %d to feedback: %s. Feedback is kept (within the usual "
-                "bounds) and retried every few minutes.",
-                self.url,
-                response.status_code,
-                config_hint(response.status_code, self.url),
-                every=ONCE,
-            )
+            config_problem(response.status_code, self.url)
             return batch
         if response is None or response.status_code in RETRYABLE:  # max_attempts reached
             self.failed += len(batch)
