@@ -29,6 +29,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
+from plaudit._internal.pids import alive
+
 SUFFIX = ".otlp"
 _CLAIMED = ".sending"
 QUARANTINE = ".corrupt"
@@ -205,7 +207,7 @@ class DiskBacklog:
         for claimed in self.dir.glob(f"*{SUFFIX}.*{_CLAIMED}"):
             try:
                 owner = int(claimed.name.rsplit(".", 2)[-2])
-                if owner == os.getpid() or now - claimed.stat().st_mtime > _STALE_CLAIM_SECONDS or not _alive(owner):
+                if owner == os.getpid() or now - claimed.stat().st_mtime > _STALE_CLAIM_SECONDS or not alive(owner):
                     claimed.rename(claimed.with_name(claimed.name.split(SUFFIX)[0] + SUFFIX))
             except (OSError, ValueError):
                 continue
@@ -321,15 +323,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # no cheap check: rely on the age of the claim
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True

@@ -19,6 +19,7 @@ from typing import Any
 
 from plaudit._internal.errors import logger
 from plaudit._internal.notices import notice
+from plaudit._internal.pids import alive
 
 SUFFIX = ".jsonl"
 QUARANTINE = ".corrupt"
@@ -55,25 +56,13 @@ def _owner(path: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # no cheap check: leave the claim alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def candidates(directory: Path) -> list[Path]:
     """Files waiting to be sent, oldest first: unclaimed ones and those claimed by a process that died."""
     try:
         waiting = list(directory.glob(f"*{SUFFIX}"))
         for claimed in directory.glob(f"*{_CLAIM}*"):
             owner = _owner(claimed)
-            if owner is not None and owner != os.getpid() and not _alive(owner):
+            if owner is not None and owner != os.getpid() and not alive(owner):
                 waiting.append(claimed)
     except OSError:
         return []
