@@ -52,8 +52,7 @@ def retrieve(question: str) -> list[str]:
     return [f"doc-{sum(map(ord, question)) % 7}"]
 
 
-@plaudit.trace(kind="chain")
-def answer(question: str, version: str, model: str) -> tuple[str, plaudit.SpanRef | None]:
+def answer(question: str, version: str, model: str) -> str:
     """One request: retrieve context, then call the model with the chosen prompt version."""
     docs = retrieve(question)
     prompt = PROMPTS[version]
@@ -66,7 +65,7 @@ def answer(question: str, version: str, model: str) -> tuple[str, plaudit.SpanRe
         reply, tokens_in, tokens_out = fake_llm(model, text)
         span.set_output(reply)
         span.set_usage(tokens_in, tokens_out)
-        return reply, span.ref
+        return reply
 
 
 def main(requests_per_variant: int = 150, seed: int = 7) -> None:
@@ -76,8 +75,9 @@ def main(requests_per_variant: int = 150, seed: int = 7) -> None:
     for i in range(requests_per_variant * len(variants)):
         version, model = variants[i % len(variants)]
         user = f"user-{rng.randrange(40)}"
-        with plaudit.context(user_id=user, session_id=f"session-{i // 3}"):
-            reply, ref = answer(rng.choice(QUESTIONS), version, model)
+        with plaudit.context(user_id=user, session_id=f"session-{i // 3}"), plaudit.span("request", kind="chain"):
+            answer(rng.choice(QUESTIONS), version, model)
+            ref = plaudit.last_ref()  # the "chat" call that just ended: what the user rates
         if ref is not None:
             liked = rng.random() < TRUE_THUMBS_UP[(version, model)]
             plaudit.feedback(ref, "thumbs", liked, source="end_user", author=user)

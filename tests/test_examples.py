@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,45 @@ from pathlib import Path
 from plaudit_collector.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+REF = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-9a-f]")
+
+
+def assert_no_ref_in_captured_content(db: Path) -> int:
+    """No span's captured input, output or attributes holds a ref string or a trace/span id; returns the spans."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT trace_id, span_id, input, output, attributes FROM spans").fetchall()
+    ids = {value for row in rows for value in row[:2]}
+    for _, _, *content in rows:
+        text = " ".join(str(part) for part in content if part)
+        assert not REF.search(text), text
+        assert not any(identifier in text for identifier in ids), text
+    return len(rows)
+
+
+def test_quickstart_keeps_refs_out_of_what_it_captures(tmp_path: Path) -> None:
+    from plaudit_collector.server import BackgroundServer
+    from plaudit_collector.settings import CollectorSettings
+
+    db = tmp_path / "quickstart.db"
+    with BackgroundServer(CollectorSettings(db_url=f"sqlite:///{db}")) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAUDIT_", "OTEL_"))}
+        env.update(PLAUDIT_ENDPOINT=server.url, QUICKSTART_REQUESTS_PER_VARIANT="3")
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        server.app.state.db.dispose()
+    assert result.returncode == 0 and "delivered: True" in result.stdout, result.stdout + result.stderr
+    assert assert_no_ref_in_captured_content(db) == 18 * 3  # request, retrieval and chat spans
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (rated,) = conn.execute(
+            "SELECT COUNT(*) FROM feedback JOIN spans ON spans.span_id = feedback.span_id WHERE spans.name = 'chat'"
+        ).fetchone()
+    assert rated == 18, "every rating lands on the LLM call the user saw"
 
 
 def test_plaudit_demo_puts_the_truly_best_variant_first(tmp_path: Path) -> None:
@@ -69,17 +110,31 @@ def test_chat_app_example_serves_its_page_and_rates_through_a_token(tmp_path: Pa
                 time.sleep(0.2)
         assert page.status_code == 200
         assert "👍" in page.text and "👎" in page.text and "Edit answer" in page.text
-        turn = httpx.post(f"{base}/api/chat", json={"question": "How do I reset my password?"}, timeout=30).json()
+        with httpx.Client(base_url=base, timeout=30) as browser:  # keeps cookies, as a browser does
+            turn = browser.post("/api/chat", json={"question": "How do I reset my password?"}).json()
+            assert browser.cookies.get("plaudit_example_user") == turn["user"], "one id per browser, in a cookie"
+            again = browser.post("/api/chat", json={"question": "Where are my invoices?"}).json()
+            assert again["user"] == turn["user"]
         assert turn["answer"] and turn["token"]
         assert turn["collector"] == f"http://127.0.0.1:{collector_port}"  # the fixed, printed port
-        vote = httpx.post(
-            f"{turn['collector']}/v1/feedback",
-            json={"trace_id": turn["trace_id"], "span_id": turn["span_id"], "name": "thumbs", "value": False},
-            headers={turn["token_header"]: turn["token"], "Origin": base},
-            timeout=30,
-        )
+        assert turn["trace_id"] not in turn["answer"]
+        headers = {turn["token_header"]: turn["token"], "Origin": base}
+        target = {"trace_id": turn["trace_id"], "span_id": turn["span_id"], "name": "thumbs"}
+        vote = httpx.post(f"{turn['collector']}/v1/feedback", json={**target, "value": False}, headers=headers)
         assert vote.status_code == 201, vote.text
         assert vote.headers["access-control-allow-origin"] == base
+        page_js = page.text
+        assert 'rate({name: "thumbs", comment})' in page_js, "Send comment posts a comment-only item"
+        comment = httpx.post(
+            f"{turn['collector']}/v1/feedback", json={**target, "comment": "too long"}, headers=headers
+        )
+        assert comment.status_code == 201, comment.text
+        rows = httpx.get(
+            f"{turn['collector']}/v1/feedback", params={"trace_id": turn["trace_id"], "history": "true"}
+        ).json()
+        items = rows.get("data", rows.get("items", rows)) if isinstance(rows, dict) else rows
+        assert {item["author"] for item in items} == {turn["user"]}, "vote and comment under the same author"
+        assert assert_no_ref_in_captured_content(tmp_path / "chat.db") >= 2
     finally:
         proc.terminate()
         proc.wait(timeout=30)

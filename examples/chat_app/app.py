@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -42,10 +42,13 @@ class Question(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
 
 
+USER_COOKIE = "plaudit_example_user"
+
+
 @plaudit.trace(kind="llm", model=fake_llm.MODEL, provider="fake", prompt=PROMPT, config={"temperature": 0.0})
-def answer(question: str) -> tuple[str, plaudit.SpanRef | None]:
+def answer(question: str) -> str:
     text, _tokens_in, _tokens_out = fake_llm.complete(PROMPT.format(question=question))
-    return text, plaudit.current_ref()  # the LLM call's span: what the user rates
+    return text
 
 
 def create_app(collector_url: str, *, public_collector_url: str | None = None) -> FastAPI:
@@ -58,11 +61,13 @@ def create_app(collector_url: str, *, public_collector_url: str | None = None) -
         return PAGE
 
     @app.post("/api/chat")
-    def chat(body: Question, request: Request) -> dict[str, Any]:
+    def chat(body: Question, request: Request, response: Response) -> dict[str, Any]:
         # A real app knows its signed-in user; the example keeps one id per browser in a cookie.
-        user = request.cookies.get("user") or f"visitor-{uuid.uuid4().hex[:8]}"
+        user = request.cookies.get(USER_COOKIE) or f"visitor-{uuid.uuid4().hex[:8]}"
+        response.set_cookie(USER_COOKIE, user, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
         with plaudit.context(user_id=user, session_id=user):
-            text, ref = answer(body.question)
+            text = answer(body.question)
+        ref = plaudit.last_ref()  # the answer's span, what the user rates; never part of the answer itself
         if ref is None:  # tracing is off: the page still works, without rating controls
             return {"answer": text, "token": None}
         plaudit.flush(timeout=5)  # the span reaches the collector before the user can rate it (not required)

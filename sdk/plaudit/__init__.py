@@ -8,7 +8,7 @@ plaudit.configure()                       # http://127.0.0.1:4318 by default
 def answer(question: str) -> str: ...
 
 answer("hi")
-plaudit.feedback(ref, "thumbs", True)     # ref = plaudit.current_ref() taken inside the call
+plaudit.feedback(plaudit.last_ref(), "thumbs", True, author="user-42")  # the call that just ended
 """
 
 from __future__ import annotations
@@ -29,14 +29,16 @@ from plaudit._internal.feedback.api import (
     session_feedback,
     signal,
 )
-from plaudit._internal.feedback.refs import SpanRef, current_ref
+from plaudit._internal.feedback.refs import SpanRef, current_ref, last_ref
 from plaudit._internal.handle import SpanHandle
 from plaudit._internal.instrumentations import Instrumentation, instrument, instrument_anthropic, instrument_openai
+from plaudit._internal.notices import PlauditWarning
 from plaudit._internal.pii import redact_pii
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import configure
 from plaudit._internal.shutdown import flush, shutdown
 from plaudit._internal.span_block import span
+from plaudit._internal.stats import stats
 from plaudit._version import __version__
 from plaudit.exceptions import PlauditConfigError
 
@@ -49,6 +51,7 @@ __all__ = [
     "Experiment",
     "Instrumentation",
     "PlauditConfigError",
+    "PlauditWarning",
     "Prompt",
     "SpanHandle",
     "SpanRef",
@@ -64,6 +67,7 @@ __all__ = [
     "instrument",
     "instrument_anthropic",
     "instrument_openai",
+    "last_ref",
     "preference",
     "redact_pii",
     "score_config",
@@ -71,6 +75,7 @@ __all__ = [
     "shutdown",
     "signal",
     "span",
+    "stats",
     "trace",
 ]
 

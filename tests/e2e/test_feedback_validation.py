@@ -195,7 +195,7 @@ def test_sdk_declares_a_config_and_the_collector_enforces_it(sdk: Any, http: htt
     assert plaudit.feedback(ref, "stars", 4, wait=True) is not None
     plaudit.feedback(ref, "stars", 6)  # queued: refused for good by the collector, logged, not retried
     plaudit.feedback(ref, "stars", 2)
-    assert plaudit.flush()
+    assert plaudit.flush() is False  # the refused one is lost, and flush says so
     assert sorted(f["value"] for f in http.get("/v1/feedback").json()["data"]) == [2, 4]
     with pytest.raises(ValueError):
         plaudit.score_config("stars", "stars")

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from rel_helpers import CollectorProcess
 
+from plaudit._internal import notices
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -38,3 +40,9 @@ def process_collector(
             yield http, module_db_url
     finally:
         proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notices() -> None:
+    """Each test may see Plaudit's once-only notices again."""
+    notices.forget()

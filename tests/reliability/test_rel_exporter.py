@@ -22,9 +22,10 @@ from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlag
 from rel_helpers import sqlite_count, wait_until
 
 from plaudit._internal.config import Settings
-from plaudit._internal.exporters.durable import _SUPPRESS_KEY, DurableSpanExporter, span_export_stats
+from plaudit._internal.exporters.durable import DurableSpanExporter, span_export_stats
 from plaudit._internal.exporters.otlp import build_span_exporter
 from plaudit._internal.exporters.spool import decode_batch, encode_batch
+from plaudit._internal.threads import SUPPRESS_KEY
 from plaudit_collector.server import BackgroundServer, free_port
 from plaudit_collector.settings import CollectorSettings
 
@@ -71,7 +72,7 @@ class FlakyExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         with self.lock:
-            self.suppressed.append(context_api.get_value(_SUPPRESS_KEY))
+            self.suppressed.append(context_api.get_value(SUPPRESS_KEY))
             if not self.up:
                 return SpanExportResult.FAILURE
             self.received.extend(span.name for span in spans)
@@ -103,12 +104,15 @@ def test_outage_keeps_batches_in_memory_and_replays_them_in_order() -> None:
     exporter = DurableSpanExporter(flaky, max_buffer_spans=10_000, min_backoff=0.05, max_backoff=0.1)
     try:
         for round_ in range(5):
-            assert exporter.export(make_spans(10, prefix=f"r{round_}-")) is SpanExportResult.FAILURE
+            assert exporter.export(make_spans(10, prefix=f"r{round_}-")) is SpanExportResult.SUCCESS  # handed over
+        assert wait_until(lambda: flaky.suppressed, 5), "the sender tried"
         assert exporter.pending_spans() == 50
+        assert exporter.force_flush(200) is False, "still down: flush says so in time"
         flaky.up = True
         assert exporter.force_flush(5_000)
         assert flaky.received == [f"r{r}-{i}" for r in range(5) for i in range(10)]
         assert exporter.export(make_spans(3, prefix="live")) is SpanExportResult.SUCCESS
+        assert exporter.force_flush(5_000) and flaky.received[-3:] == ["live0", "live1", "live2"]
         # Every attempt ran with instrumentation suppressed, so an HTTP instrumentation never traces our export.
         assert flaky.suppressed and all(flag is True for flag in flaky.suppressed)
     finally:
@@ -144,8 +148,9 @@ def test_disk_spool_bound_drops_oldest_files(tmp_path: Path) -> None:
     try:
         for round_ in range(6):
             exporter.export(make_spans(10, prefix=f"r{round_}-"))
-        assert len(list((tmp_path / "spans").glob("*.otlp"))) + len(list((tmp_path / "spans").glob("*.sending"))) == 3
-        assert span_export_stats()["dropped"] - before == 30
+        spool = tmp_path / "spans"
+        assert wait_until(lambda: span_export_stats()["dropped"] - before == 30, 5)
+        assert len(list(spool.glob("*.otlp"))) + len(list(spool.glob("*.sending"))) == 3
         flaky.up = True
         assert exporter.force_flush(5_000)
         assert flaky.received == [f"r{r}-{i}" for r in (3, 4, 5) for i in range(10)]
@@ -182,8 +187,10 @@ def test_invalid_batch_is_not_retried_forever(sqlite_collector: BackgroundServer
     try:
         exporter.export([bad])
         assert exporter.export(make_spans(5)) is SpanExportResult.SUCCESS
+        assert exporter.force_flush(10_000)
         assert span_export_stats()["rejected"] - before == 1
         assert exporter.pending_spans() == 0
+        assert names_stored(sqlite_collector.app.state.settings.db_url) == 5
     finally:
         exporter.shutdown()
 
@@ -196,6 +203,7 @@ def test_batch_too_large_for_the_collector_is_sent_in_halves(tmp_path: Path) -> 
         exporter = build_span_exporter(Settings(endpoint=server.url))
         try:
             assert exporter.export(spans) is SpanExportResult.SUCCESS
+            assert exporter.force_flush(10_000)
             assert names_stored(db_url) == 64
         finally:
             exporter.shutdown()
@@ -203,13 +211,13 @@ def test_batch_too_large_for_the_collector_is_sent_in_halves(tmp_path: Path) -> 
 
 
 def test_shutdown_with_the_collector_down_is_bounded_and_counts_the_loss(caplog: pytest.LogCaptureFixture) -> None:
-    exporter = DurableSpanExporter(otlp_to(free_port()), max_buffer_spans=10_000, shutdown_seconds=1.0)
+    exporter = DurableSpanExporter(otlp_to(free_port()), max_buffer_spans=10_000)
     before = span_export_stats()["dropped"]
     exporter.export(make_spans(20))
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="plaudit"):
-        exporter.shutdown()
-    assert time.monotonic() - started < 5.0
+        exporter.shutdown(1_000)
+    assert time.monotonic() - started < 1.5
     assert span_export_stats()["dropped"] - before == 20
     assert any("no spool_dir" in r.getMessage() for r in caplog.records)
     assert exporter.export(make_spans(1)) is SpanExportResult.FAILURE, "after shutdown: refused, never raised"

@@ -36,3 +36,93 @@ def test_spans_spilled_by_one_app_process_are_replayed_by_the_next(tmp_path: Pat
         assert not list((spool / "spans").glob("*.otlp")), "the spool is emptied once delivered"
     finally:
         collector.stop()
+
+
+RATE_APP = """
+import sys
+import plaudit
+plaudit.configure(service_name='rating-app')
+if sys.argv[1] == "rate":
+    with plaudit.span("answer") as span:
+        pass
+    plaudit.feedback(span.ref, "thumbs", True, author="u-1")
+"""
+
+
+def test_spooled_ratings_are_sent_by_the_next_process_even_if_it_rates_nothing(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    db_url = f"sqlite:///{tmp_path / 'plaudit.db'}"
+    collector = CollectorProcess(db_url, tmp_path)  # down while the first process rates
+    env = {**code_env(), "PLAUDIT_ENDPOINT": collector.url, "PLAUDIT_SPOOL_DIR": str(spool)}
+    subprocess.run([sys.executable, "-c", RATE_APP, "rate"], env=env, check=True, timeout=60)
+    assert len(list((spool / "feedback").glob("*.jsonl"))) == 1
+    collector.start()
+    try:
+        subprocess.run([sys.executable, "-c", RATE_APP, "nothing"], env=env, check=True, timeout=60)
+        assert wait_until(lambda: sqlite_count(db_url, "SELECT COUNT(*) FROM feedback") == 1, 20)
+        assert not list((spool / "feedback").glob("*.jsonl")), "sent, so no longer waiting"
+    finally:
+        collector.stop()
+
+
+def test_unreadable_spool_files_are_set_aside_once_and_do_not_stop_replay(tmp_path: Path) -> None:
+    """Corrupt files and a directory where a file should be are quarantined; the good files behind them go."""
+    from rel_helpers import db_count
+
+    from plaudit._internal.config import Settings
+    from plaudit._internal.exporters.durable import DurableSpanExporter
+    from plaudit._internal.exporters.otlp import build_span_exporter
+    from plaudit._internal.feedback.client import FeedbackClient
+    from plaudit._internal.feedback.items import build_item
+    from plaudit._internal.feedback.spool import write
+    from plaudit_collector.server import BackgroundServer
+    from plaudit_collector.settings import CollectorSettings
+
+    spool = tmp_path / "spool"
+    spans_dir, feedback_dir = spool / "spans", spool / "feedback"
+    spans_dir.mkdir(parents=True)
+    (spans_dir / "00000000000000000001-1-00000000-5.otlp").write_bytes(b"\xff\xfenot protobuf at all")
+    (spans_dir / "00000000000000000002-1-00000001-3.otlp").mkdir()
+    ref = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    good = build_item(ref, "thumbs", True, author="u-1")
+    assert write(feedback_dir, [good]) == []
+    (feedback_dir / "00000000000000000000-1-aaaa.jsonl").write_text('{"name": "thumbs", broken\n')
+    (feedback_dir / "00000000000000000001-1-bbbb.jsonl").write_text("NaN\n")
+    (feedback_dir / "00000000000000000002-1-cccc.jsonl").mkdir()
+    (feedback_dir / "00000000000000000003-1-dddd.jsonl.claimed-999999999").write_text("")  # a dead owner's claim
+
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    with BackgroundServer(CollectorSettings(db_url=db_url)) as server:
+        exporter = build_span_exporter(Settings(endpoint=server.url, spool_dir=str(spool)))
+        assert isinstance(exporter, DurableSpanExporter)
+        client = FeedbackClient(server.url, spool_dir=spool, exit_hook=False)
+        try:
+            assert exporter.force_flush(10_000), "replay went past the unreadable files"
+            assert client.flush(10)
+            assert wait_until(lambda: db_count(db_url, "SELECT COUNT(*) FROM feedback") == 1, 10)
+        finally:
+            exporter.shutdown(2_000)
+            client.shutdown(2)
+            server.app.state.db.dispose()
+    assert sorted(p.name for p in spans_dir.iterdir()) == [
+        "00000000000000000001-1-00000000-5.otlp.corrupt",
+        "00000000000000000002-1-00000001-3.otlp.corrupt",
+    ]
+    left = sorted(p.name for p in feedback_dir.iterdir())
+    assert left == [
+        "00000000000000000000-1-aaaa.jsonl.corrupt",
+        "00000000000000000001-1-bbbb.jsonl.corrupt",
+        "00000000000000000002-1-cccc.jsonl.corrupt",
+    ], "quarantined once, nothing left claimed, the good file and the empty claim consumed"
+
+
+def test_the_sdk_never_writes_a_spool_line_it_cannot_read_back(tmp_path: Path) -> None:
+    import json
+
+    from plaudit._internal.feedback.spool import write
+
+    item = {"name": "thumbs", "value": 1.0}
+    unfit = write(tmp_path, [item, {"name": "thumbs", "value": float("nan")}, {"name": "x", "value": object()}])
+    assert len(unfit) == 2
+    (path,) = tmp_path.glob("*.jsonl")
+    assert [json.loads(line) for line in path.read_text().splitlines()] == [item]

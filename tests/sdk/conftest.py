@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 import plaudit
-from plaudit._internal import errors
+from plaudit._internal import errors, notices
 from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
@@ -21,6 +21,12 @@ def _raise_internal_errors() -> Iterator[None]:
         yield
     finally:
         errors.RAISE_INTERNAL_ERRORS = previous
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notices() -> None:
+    """Each test may see Plaudit's once-only notices again."""
+    notices.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import json
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -222,29 +220,6 @@ def test_hash_code_adds_the_code_to_the_fingerprint(exporter: InMemorySpanExport
 
 
 # --- crossing threads and tasks ---------------------------------------------------------------------------------
-
-
-def test_thread_pool_fan_out_keeps_parentage(exporter: InMemorySpanExporter) -> None:
-    @plaudit.trace
-    def work(i: int) -> int:
-        return i * i
-
-    @plaudit.trace
-    def fan_out() -> list[int]:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = [pool.submit(contextvars.copy_context().run, work, i) for i in range(8)]
-            return [f.result() for f in futures]
-
-    with plaudit.context(user_id="u-1"):
-        assert fan_out() == [i * i for i in range(8)]
-    spans = exporter.get_finished_spans()
-    (root,) = [s for s in spans if s.name.endswith("fan_out")]
-    workers = [s for s in spans if s.name.endswith("work")]
-    assert len(workers) == 8
-    for span in workers:
-        assert span.parent is not None and span.parent.span_id == root.context.span_id
-        assert span.context.trace_id == root.context.trace_id
-        assert span.attributes[semconv.USER_ID] == "u-1"
 
 
 def test_to_thread_and_gather_keep_parentage(exporter: InMemorySpanExporter) -> None:

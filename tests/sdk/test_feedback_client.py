@@ -208,25 +208,58 @@ def test_gives_up_after_max_attempts_and_logs(
     client = make_client(collector, max_attempts=4)
     with caplog.at_level(logging.WARNING, logger="plaudit"):
         client.submit(item())
-        assert client.flush(WAIT) is True  # drained: given up on counts as done
+        assert client.flush(WAIT) is False  # drained, but an item was given up on: not everything arrived
 
     assert len(collector.requests) == 4
     assert len(sleeps) == 3  # no sleep after the last attempt
     assert client.failed == 1
-    assert any("could not store 1 feedback item" in r.getMessage() for r in caplog.records)
+    assert any("gave up on 1 feedback item" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 500])
-def test_non_retryable_status_is_not_retried(
+@pytest.mark.parametrize("status", [400, 409, 422, 500])
+def test_a_refused_item_is_not_retried_and_flush_says_so(
     make_client: Callable[..., FeedbackClient], sleeps: list[float], status: int
 ) -> None:
     collector = Collector(lambda request, n: httpx.Response(status, json={"error": {"code": "x"}}))
     client = make_client(collector)
     client.submit(item())
-    assert client.flush(WAIT) is True
+    assert client.flush(WAIT) is False  # the item was refused: lost, and flush says so
     assert len(collector.requests) == 1
     assert sleeps == []
     assert client.failed == 1
+    assert plaudit.stats()["feedback"]["rejected"] >= 1
+    client.submit(item())
+    collector.respond = lambda request, n: httpx.Response(200, json={"ids": ["1"]})
+    assert client.flush(WAIT) is True  # nothing lost since the previous flush
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_configuration_error_is_said_once_and_retried_slowly_keeping_the_items(
+    make_client: Callable[..., FeedbackClient], status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    waits: list[float] = []
+    released = threading.Event()
+
+    def slow_sleep(delay: float) -> None:
+        waits.append(delay)
+        released.wait(delay)
+
+    collector = Collector(lambda request, n: httpx.Response(status, json={"error": {"code": "x"}}))
+    client = FeedbackClient(ENDPOINT, "wrong-key", transport=httpx.MockTransport(collector), sleep=slow_sleep)
+    try:
+        with caplog.at_level(logging.WARNING, logger="plaudit"):
+            for _ in range(3):
+                client.submit(item())
+            assert client.flush(0.5) is False
+        assert len(collector.requests) == 1, "no flood: one try, then a wait of minutes"
+        assert waits and waits[0] >= 30
+        assert client.pending() == 3 and client.failed == 0, "the items are kept"
+        said = [r.getMessage() for r in caplog.records if f"HTTP {status}:" in r.getMessage()]
+        assert len(said) == 1 and ENDPOINT.rstrip("/") in said[0]
+        assert ("API key" in said[0]) if status != 404 else ("no Plaudit collector answers" in said[0])
+    finally:
+        released.set()
+        client.shutdown(timeout=1)
 
 
 def test_422_on_a_batch_falls_back_to_single_items(make_client: Callable[..., FeedbackClient]) -> None:
@@ -244,12 +277,32 @@ def test_422_on_a_batch_falls_back_to_single_items(make_client: Callable[..., Fe
     for name in ("good-1", "bad", "good-2"):
         client.submit(item(name))
     collector.release()
-    assert client.flush(WAIT) is True
+    assert client.flush(WAIT) is False  # one item was refused: flush says not everything arrived
 
     bodies = collector.bodies
     assert [b["name"] for b in bodies[1]["items"]] == ["good-1", "bad", "good-2"]  # the rejected batch
-    assert [b["name"] for b in bodies[2:]] == ["good-1", "bad", "good-2"]  # then one by one
-    assert client.failed == 1  # only the bad one is lost
+    singles = [b["name"] for b in bodies[2:] if "items" not in b]
+    assert sorted(singles) == ["bad", "good-1", "good-2"]  # halved until the bad one stood alone
+    assert client.failed == 1 and client.sent == 3  # only the bad one is lost (warm-up + two good)
+
+
+def test_one_bad_item_in_a_large_batch_costs_one_item(make_client: Callable[..., FeedbackClient]) -> None:
+    def respond(request: httpx.Request, n: int) -> httpx.Response:
+        body = json.loads(request.content)
+        names = [i["name"] for i in body.get("items", [body])]
+        return httpx.Response(500, text="boom") if "bad" in names else httpx.Response(200, json={"ids": names})
+
+    collector = Collector(respond)
+    client = make_client(collector, batch_size=64)
+    collector.hold()
+    client.submit(item("warm-up"))
+    assert collector.entered.wait(WAIT)
+    for index in range(63):
+        client.submit(item("bad" if index == 40 else f"good-{index}"))
+    collector.release()
+    assert client.flush(WAIT) is False
+    assert (client.sent, client.failed) == (63, 1)
+    assert len(collector.requests) <= 2 + 2 * 7, "halving: a few requests, not one per item"
 
 
 def test_flush_returns_false_on_timeout_then_true_when_drained(make_client: Callable[..., FeedbackClient]) -> None:
@@ -283,10 +336,10 @@ def test_full_queue_drops_the_oldest_and_counts(
             client.submit(item(f"n{i}"))
 
     assert client.dropped == 3
-    warnings = [r for r in caplog.records if "queue full" in r.getMessage()]
+    warnings = [r for r in caplog.records if "more than 5 items waited" in r.getMessage()]
     assert len(warnings) == 1  # rate-limited, not one per dropped item
     collector.release()
-    assert client.flush(WAIT) is True
+    assert client.flush(WAIT) is False  # drained, but three were dropped
     assert [it["name"] for it in collector.items()] == ["in-flight", "n3", "n4", "n5", "n6", "n7"]
 
 
@@ -302,7 +355,7 @@ def test_worker_survives_a_crashing_transport(
     client = make_client(collector)
     with caplog.at_level(logging.ERROR, logger="plaudit"):
         client.submit(item("first"))
-        assert client.flush(WAIT) is True
+        assert client.flush(WAIT) is False  # "first" was lost to the crash, and flush says so
     client.submit(item("second"))
     assert client.flush(WAIT) is True
 
@@ -433,7 +486,7 @@ def test_shutdown_spools_unsent_items_and_a_new_client_replays_them(
     sent = [item(f"n{i}") for i in range(5)]
     for it in sent:
         first.submit(it)
-    with caplog.at_level(logging.WARNING, logger="plaudit"):
+    with caplog.at_level(logging.INFO, logger="plaudit"):
         first.shutdown(timeout=0.1)
     assert first.spilled == 5
     assert any("spooled 5" in r.getMessage() for r in caplog.records)

@@ -36,7 +36,9 @@ class Settings:
     sample_rate: float | None = None
     """Head-sampling ratio for new traces (``PLAUDIT_SAMPLE_RATE``); None keeps every trace."""
     redact: Callable[[str], str] | None = None
-    """Applied to every captured input/output text before it is put on a span (code only, no env var)."""
+    """Applied to every captured text, error message and feedback comment before it leaves (code only, no env var)."""
+    thread_context: bool = True
+    """Spans opened in threads and thread pools started inside a span are its children (``PLAUDIT_THREAD_CONTEXT``)."""
 
     def headers(self) -> dict[str, str]:
         """The HTTP headers every request to the collector carries (see :func:`request_headers`)."""
@@ -81,10 +83,11 @@ def resolve(
     spool_dir: str | None = None,
     sample_rate: float | None = None,
     redact: Callable[[str], str] | None = None,
+    thread_context: bool | None = None,
 ) -> Settings:
     """Build :class:`Settings` from arguments, then the environment, then defaults."""
     # Explicit flags are type-checked: a truthy string such as "false" must not silently turn capture on.
-    for flag_name, flag in (("capture_content", capture_content), ("send", send)):
+    for flag_name, flag in (("capture_content", capture_content), ("send", send), ("thread_context", thread_context)):
         if flag is not None and not isinstance(flag, bool):
             raise PlauditConfigError(f"{flag_name} must be True or False, got {flag!r}")
     if max_value_length is not None and (isinstance(max_value_length, bool) or not isinstance(max_value_length, int)):
@@ -98,6 +101,9 @@ def resolve(
     if send is None:
         raw = _env("PLAUDIT_SEND")
         send = True if raw is None else _parse_bool("PLAUDIT_SEND", raw)
+    if thread_context is None:
+        raw = _env("PLAUDIT_THREAD_CONTEXT")
+        thread_context = True if raw is None else _parse_bool("PLAUDIT_THREAD_CONTEXT", raw)
     if max_value_length is None:
         raw = _env("PLAUDIT_MAX_VALUE_LENGTH")
         try:
@@ -137,4 +143,5 @@ def resolve(
         spool_dir=spool_dir or _env("PLAUDIT_SPOOL_DIR"),
         sample_rate=sample_rate,
         redact=redact,
+        thread_context=thread_context,
     )

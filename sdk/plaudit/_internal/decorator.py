@@ -22,6 +22,7 @@ from plaudit import semconv
 from plaudit._internal.config import Settings
 from plaudit._internal.context import CAPTURE_KEY
 from plaudit._internal.errors import log_internal_error
+from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import get_settings, get_tracer
@@ -205,6 +206,7 @@ def _wrap(
                     semconv.OUTPUT, capture_text(output, settings.max_value_length, settings.redact)
                 )
             otel_span.end()
+            remember(otel_span)
         except Exception:  # noqa: BLE001 - the result is the user's; our failure stays ours
             log_internal_error()
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context as context_api
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Status
 
 from plaudit import semconv
 from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, VARIANT_KEY
@@ -41,17 +42,22 @@ def is_content_key(key: str) -> bool:
     return False
 
 
-def _with_attributes(span: ReadableSpan, attributes: dict[str, Any]) -> ReadableSpan:
+def _with_attributes(
+    span: ReadableSpan,
+    attributes: Mapping[str, Any] | None,
+    events: Sequence[Event] | None = None,
+    status: Status | None = None,
+) -> ReadableSpan:
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=attributes,
-        events=span.events,
+        events=span.events if events is None else events,
         links=span.links,
         kind=span.kind,
-        status=span.status,
+        status=span.status if status is None else status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
@@ -147,6 +153,8 @@ class Pipeline:
             scope = span.instrumentation_scope
             if strip or scope is None or scope.name != "plaudit":
                 span = self._rewrite(span, strip, ENRICHERS.get(scope.name) if scope is not None else None)
+            if self.redact is not None and (span.events or span.status.description):
+                span = self._redact_events_and_status(span, self.redact)
         except Exception:  # noqa: BLE001 - a span we cannot filter is dropped, never exported unfiltered
             log_internal_error()
             return
@@ -179,23 +187,40 @@ class Pipeline:
             new_attrs[key] = value
         return _with_attributes(span, new_attrs)
 
-    def shutdown(self, timeout_millis: int = 30000) -> None:
-        """Flush within ``timeout_millis``, then stop the exporter before the processor.
+    @staticmethod
+    def _redact_events_and_status(span: ReadableSpan, redact: Callable[[str], str]) -> ReadableSpan:
+        """The redact hook applied to what escapes the content rules: exception messages and stack traces,
+        content that instrumentations record as events (GenAI prompt and completion events) and the status
+        description, which repeats the exception message."""
+        events = [
+            Event(
+                event.name, {k: _redact_value(v, redact) for k, v in (event.attributes or {}).items()}, event.timestamp
+            )
+            for event in span.events
+        ]
+        status = span.status
+        if status.description:
+            status = Status(status.status_code, redact_text(status.description, redact))
+        return _with_attributes(span, span.attributes, events, status)
 
-        A batch processor's own shutdown keeps exporting its queue (retrying, for up to 30 s) before it
-        stops the exporter; stopping the exporter first makes those retries end at once when the
-        collector is down.
+    def shutdown(self, timeout_millis: int = 30000) -> None:
+        """Deliver what is queued within ``timeout_millis``, then stop; what is left is spooled or counted.
+
+        The batch processor's queue is handed to Plaudit's exporter first (it never blocks on the network),
+        then the exporter gets the rest of the time to deliver before it spools or drops what remains, then
+        the processor stops.
         """
         export, self.export = self.export, None
         if export is None:
             return
+        deadline = time.monotonic() + max(int(timeout_millis), 0) / 1000
         if self.exporter is not None:
-            export.force_flush(max(int(timeout_millis), 0))
-            self.exporter.shutdown()
-        export.shutdown()
+            export.force_flush(_millis_left(deadline))
+            self.exporter.shutdown(_millis_left(deadline))
+        export.shutdown()  # its worker's last export only hands spans to the (now closed) exporter: quick
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Flush the batch queue, then the exporter's own backlog (spans held back during an outage).
+        """Hand the batch queue to the exporter, then wait for the exporter's own backlog, within one deadline.
 
         OpenTelemetry's batch processor never flushes its exporter, so without the second step
         ``plaudit.flush()`` would return before an outage backlog was delivered.
@@ -207,9 +232,20 @@ class Pipeline:
         ok = export.force_flush(timeout_millis)
         exporter = self.exporter
         if exporter is not None:
-            remaining = max(int((deadline - time.monotonic()) * 1000), 0)
-            ok = exporter.force_flush(remaining) and ok
+            ok = exporter.force_flush(_millis_left(deadline)) and ok
         return ok
+
+
+def _redact_value(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, redact)
+    if isinstance(value, (list, tuple)):
+        return tuple(redact_text(v, redact) if isinstance(v, str) else v for v in value)
+    return value
+
+
+def _millis_left(deadline: float) -> int:
+    return max(int((deadline - time.monotonic()) * 1000), 0)
 
 
 class ProviderHook(SpanProcessor):

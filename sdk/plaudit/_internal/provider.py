@@ -20,9 +20,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from plaudit import semconv
 from plaudit._internal.config import Settings, resolve
 from plaudit._internal.errors import logger
+from plaudit._internal.notices import forget
 from plaudit._internal.processors import Pipeline, ProviderHook
 from plaudit._internal.shutdown import flush_at_exit, stop_in_background
 from plaudit._internal.state import STATE
+from plaudit._internal.thread_context import propagate_threads
 from plaudit._version import __version__
 from plaudit.exceptions import PlauditConfigError
 
@@ -41,6 +43,7 @@ def configure(
     sample_rate: float | None = None,
     send: bool | None = None,
     spool_dir: str | None = None,
+    thread_context: bool | None = None,
     tracer_provider: TracerProvider | None = None,
     _span_exporter: SpanExporter | None = None,
     _simple_processor: bool = False,
@@ -67,7 +70,10 @@ def configure(
         sample_rate: fraction of new traces kept (``ParentBased(TraceIdRatioBased)``); only for
             Plaudit's own provider.
         send: False keeps everything in-process (no exporter).
-        spool_dir: where undeliverable spans and feedback are spilled.
+        spool_dir: where undeliverable spans and feedback are spilled; what an earlier process left there
+            is sent by this one.
+        thread_context: False leaves threading alone; by default spans opened in threads and thread-pool
+            tasks started inside a span are its children, with its ``plaudit.context`` values.
         tracer_provider: a host SDK ``TracerProvider`` to attach to instead of Plaudit's own.
 
     Raises:
@@ -88,6 +94,7 @@ def configure(
         spool_dir=spool_dir,
         sample_rate=sample_rate,
         redact=redact,
+        thread_context=thread_context,
     )
     exporter = _span_exporter
     if exporter is None and settings.send:
@@ -137,7 +144,27 @@ def configure(
         if not STATE.exit_hook_registered:
             atexit.register(flush_at_exit)
             STATE.exit_hook_registered = True
+    propagate_threads(settings.thread_context)
+    forget("config-")  # a new configuration may fix what the collector refused: say it again if not
     stop_in_background(old_pipeline, old_feedback, _RECONFIGURE_WAIT_SECONDS)
+    if settings.send and settings.spool_dir is not None:
+        _replay_spooled_feedback(settings)
+
+
+def _replay_spooled_feedback(settings: Settings) -> None:
+    """Start the feedback client now when an earlier process left ratings in the spool, so they are sent even
+    if this process never gives a rating itself (the client is otherwise made on first use)."""
+    from pathlib import Path
+
+    from plaudit._internal.feedback import spool
+
+    if not spool.candidates(Path(settings.spool_dir or ".") / "feedback"):
+        return
+    from plaudit._internal.feedback.client import build_client
+
+    with STATE.lock:
+        if STATE.feedback is None and STATE.settings is settings:
+            STATE.feedback = build_client(settings)
 
 
 def _own_provider(settings: Settings) -> TracerProvider:

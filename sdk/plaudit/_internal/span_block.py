@@ -16,6 +16,7 @@ from opentelemetry import context as context_api
 from plaudit._internal.config import Settings
 from plaudit._internal.context import CAPTURE_KEY
 from plaudit._internal.errors import handle_internal_errors, log_internal_error
+from plaudit._internal.feedback.refs import remember
 from plaudit._internal.handle import NoopSpan, SpanHandle
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import get_settings, get_tracer
@@ -96,3 +97,4 @@ class span:  # lowercase: used like a function, `with plaudit.span(...)`
         with handle_internal_errors:
             context_api.detach(token)  # type: ignore[arg-type]
             handle.otel_span.end()
+            remember(handle.otel_span)

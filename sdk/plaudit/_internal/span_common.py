@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from plaudit import semconv
 from plaudit._internal.context import CAPTURE_KEY, VARIANT_KEY
 from plaudit._internal.errors import log_internal_error
+from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.serialize import config_attributes, config_hash
@@ -115,5 +116,6 @@ def end_with_error(span: trace_api.Span, token: object, exc: BaseException) -> N
         span.record_exception(exc, escaped=True)
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         span.end()
+        remember(span)
     except Exception:  # noqa: BLE001 - the user's exception matters more than ours
         log_internal_error()

@@ -13,7 +13,7 @@ from plaudit._internal.config import Settings
 from plaudit._internal.exporters.durable import DurableSpanExporter
 
 EXPORT_TIMEOUT_SECONDS = 5.0
-"""One export attempt, OpenTelemetry's own retries included; past it the batch joins the backlog."""
+"""One export attempt, OpenTelemetry's own retries included; past it the batch waits for the next try."""
 
 _CREDENTIAL_ENV = (
     "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
@@ -30,11 +30,14 @@ def build_span_exporter(settings: Settings) -> SpanExporter:
 
     headers = settings.headers() or None
     session, last_status = _status_session()
-    inner = OTLPSpanExporter(
-        endpoint=f"{settings.endpoint}/v1/traces", headers=headers, timeout=EXPORT_TIMEOUT_SECONDS, session=session
-    )
+    url = f"{settings.endpoint}/v1/traces"
+    inner = OTLPSpanExporter(endpoint=url, headers=headers, timeout=EXPORT_TIMEOUT_SECONDS, session=session)
     return DurableSpanExporter(
-        inner, max_buffer_spans=settings.max_queue_spans, spool_dir=settings.spool_dir, last_status=last_status
+        inner,
+        max_buffer_spans=settings.max_queue_spans,
+        spool_dir=settings.spool_dir,
+        last_status=last_status,
+        url=url,
     )
 
 

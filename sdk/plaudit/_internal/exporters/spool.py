@@ -2,7 +2,9 @@
 
 Both drop the oldest batch first when full and say how many spans that cost. Files are complete
 ``ExportTraceServiceRequest`` messages, so a spool left behind by one process is replayed by the next
-(the collector's ingest is idempotent on trace and span id, so a batch sent twice is stored once).
+(the collector's ingest is idempotent on trace and span id, so a batch sent twice is stored once). A file
+that cannot be read back (corrupt, unreadable, or a directory in its place) is quarantined once under a
+``.corrupt`` name, never retried, so it cannot stop the files behind it.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
+from plaudit._internal.pids import alive
+
 SUFFIX = ".otlp"
 _CLAIMED = ".sending"
+QUARANTINE = ".corrupt"
 _STALE_CLAIM_SECONDS = 60.0
 
 _KINDS = {
@@ -103,13 +108,15 @@ def decode_batch(data: bytes) -> list[ReadableSpan]:
     return spans
 
 
-@dataclass
+@dataclass(eq=False)
 class Batch:
     """One undelivered export: spans in memory, or the file holding them."""
 
     count: int
     spans: list[ReadableSpan] | None = None
     path: Path | None = None
+    server_errors: int = 0
+    """Consecutive 5xx answers to this batch: past a few, it is split to find the spans the collector fails on."""
 
     def load(self) -> list[ReadableSpan]:
         if self.spans is not None:
@@ -151,8 +158,23 @@ class MemoryBacklog:
                 self._batches.popleft()
                 self._spans -= batch.count
 
+    def replace(self, batch: Batch, spans: list[ReadableSpan]) -> None:
+        """Part of the first batch was delivered: keep only ``spans`` of it, first in line."""
+        with self._lock:
+            if self._batches and self._batches[0] is batch:
+                self._spans += len(spans) - batch.count
+                batch.spans, batch.count = spans, len(spans)
+
     def release(self, batch: Batch) -> None:
         """Sending failed: the batch simply stays first in line."""
+
+    def drain(self) -> list[Batch]:
+        """Take every batch out, oldest first (at shutdown, to spool or count them)."""
+        with self._lock:
+            batches = list(self._batches)
+            self._batches.clear()
+            self._spans = 0
+        return batches
 
     def pending_spans(self) -> int:
         return self._spans
@@ -185,7 +207,7 @@ class DiskBacklog:
         for claimed in self.dir.glob(f"*{SUFFIX}.*{_CLAIMED}"):
             try:
                 owner = int(claimed.name.rsplit(".", 2)[-2])
-                if owner == os.getpid() or now - claimed.stat().st_mtime > _STALE_CLAIM_SECONDS or not _alive(owner):
+                if owner == os.getpid() or now - claimed.stat().st_mtime > _STALE_CLAIM_SECONDS or not alive(owner):
                     claimed.rename(claimed.with_name(claimed.name.split(SUFFIX)[0] + SUFFIX))
             except (OSError, ValueError):
                 continue
@@ -229,19 +251,48 @@ class DiskBacklog:
         return dropped
 
     def peek(self) -> Batch | None:
-        """Claim the oldest unclaimed file (skipping ones another process holds)."""
+        """Claim the oldest unclaimed file (skipping ones another process holds, quarantining non-files)."""
         for path in self._files():
             claimed = path.with_name(f"{path.name}.{os.getpid()}{_CLAIMED}")
             try:
                 path.rename(claimed)
             except OSError:
                 continue  # taken by another process, or trimmed, since listing
-            return Batch(span_count(path), path=claimed)
+            batch = Batch(span_count(path), path=claimed)
+            if not claimed.is_file():  # a directory (or worse) where a batch file should be
+                self.quarantine(batch)
+                continue
+            return batch
         return None
 
     def remove(self, batch: Batch) -> None:
         if batch.path is not None:
             batch.path.unlink(missing_ok=True)
+
+    def quarantine(self, batch: Batch) -> Path | None:
+        """Set an unreadable file aside under a ``.corrupt`` name, once; where it went, or None."""
+        if batch.path is None:
+            return None
+        target = batch.path.with_name(batch.path.name.split(SUFFIX)[0] + SUFFIX + QUARANTINE)
+        try:
+            batch.path.rename(target)
+        except OSError:
+            return None
+        return target
+
+    def replace(self, batch: Batch, spans: list[ReadableSpan]) -> None:
+        """Part of a claimed file was delivered: write the rest under the file's name, keeping its place."""
+        if batch.path is None:
+            return
+        original = batch.path.with_name(batch.path.name.split(SUFFIX)[0].rsplit("-", 1)[0] + f"-{len(spans)}{SUFFIX}")
+        tmp = original.with_name(original.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(encode_batch(spans))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, original)
+        batch.path.unlink(missing_ok=True)
+        batch.path, batch.count = original, len(spans)
 
     def release(self, batch: Batch) -> None:
         """Give a claimed file back (sending failed), keeping its place in the order."""
@@ -272,15 +323,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # no cheap check: rely on the age of the claim
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True

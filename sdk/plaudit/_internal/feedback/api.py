@@ -18,6 +18,7 @@ from plaudit._internal.feedback.items import (
 )
 from plaudit._internal.feedback.refs import SpanRef, current_ref
 from plaudit._internal.provider import get_settings
+from plaudit._internal.serialize import redact_text
 from plaudit._internal.state import STATE
 
 if TYPE_CHECKING:
@@ -28,15 +29,22 @@ MAX_TOKEN_TTL = 7 * 24 * 3600
 
 
 def _client() -> FeedbackClient:
-    from plaudit._internal.feedback.client import FeedbackClient
+    from plaudit._internal.feedback.client import build_client
 
     with STATE.lock:
         if STATE.feedback is None:
-            settings = get_settings()
-            STATE.feedback = FeedbackClient(
-                settings.endpoint, settings.api_key, spool_dir=settings.spool_dir, project=settings.project
-            )
+            STATE.feedback = build_client(get_settings())
         return STATE.feedback  # type: ignore[no-any-return]
+
+
+def _redacted(item: dict[str, Any]) -> dict[str, Any]:
+    """The item with the configured redact hook applied to its free text (comment and correction)."""
+    redact = get_settings().redact
+    if redact is not None:
+        for key in ("comment", "correction"):
+            if isinstance(item.get(key), str):
+                item[key] = redact_text(item[key], redact)
+    return item
 
 
 def _resolve_ref(ref: SpanRef | str | None) -> SpanRef | str:
@@ -49,6 +57,8 @@ def _resolve_ref(ref: SpanRef | str | None) -> SpanRef | str:
 
 def _dispatch(item: dict[str, Any], wait: bool) -> dict[str, Any] | None:
     """Queue the item (returns None), or with ``wait`` post it now and return the collector's reply."""
+    with handle_internal_errors:
+        item = _redacted(item)
     if wait:
         try:
             return _client().send(item)
@@ -136,6 +146,7 @@ async def afeedback(
         metadata=metadata,
         idempotency_key=idempotency_key,
     )
+    item = _redacted(item)
     from plaudit._internal.feedback.client import AsyncFeedbackClient
 
     settings = get_settings()

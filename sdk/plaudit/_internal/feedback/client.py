@@ -1,40 +1,49 @@
 """Ship feedback to the collector: queued and batched by default, blocking or async on request.
 
-Durability: an item leaves the queue only when the collector acknowledged it (2xx) or refused it
-for good (a 4xx other than 408/429, or a 500). Everything else (connection errors, timeouts, 408,
-429, 502-504) is retried with capped exponential backoff and jitter, honouring ``Retry-After``.
-Memory is bounded: past ``max_queue`` the oldest item is dropped (counted, logged with a rate
-limit) or, with a spool directory, written to disk. Unsent items are spilled to the spool
-directory at shutdown and replayed by the next client that starts with it. Every item carries an
-idempotency key, so a retried or replayed item is stored once.
+Durability: an item leaves the queue only when the collector acknowledged it (2xx) or refused it for
+good. A refused batch (400, 413, 422 or a 5xx the collector does not mark as temporary) is split in
+halves until the refused items are found, so one bad item costs one item; those are dropped (counted,
+reported with the collector's reason). Connection errors, timeouts, 408, 429 and 502-504 are retried
+with capped exponential backoff and jitter, honouring ``Retry-After``. A 401, 403, 404 or 405 means the
+endpoint or key is wrong: one clear line says so, the items stay queued, and the worker retries every
+few minutes. Memory is bounded: past ``max_queue`` the oldest item is dropped (counted, reported) or,
+with a spool directory, written to disk. At shutdown, what is unsent by the deadline (even a batch still
+in flight) goes to the spool directory or is counted as lost; the next client that starts with that
+directory sends it. Every item carries an idempotency key, so a retried or replayed item is stored once.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
-import json
 import math
 import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from plaudit._internal.config import request_headers
+from plaudit._internal.config import Settings, request_headers
 from plaudit._internal.errors import logger
+from plaudit._internal.feedback import spool
+from plaudit._internal.notices import config_problem, notice
+from plaudit._internal.stats import FEEDBACK
+from plaudit._internal.threads import start_daemon
 
 RETRYABLE = frozenset({408, 429, 502, 503, 504})
+CONFIG = frozenset({401, 403, 404, 405})
 MAX_BACKOFF = 5.0
 MAX_RETRY_AFTER = 30.0
+CONFIG_BACKOFF = (30.0, 300.0)
+"""First and longest wait between tries while the collector says the endpoint or key is wrong."""
 SEND_ATTEMPTS = 4
 """A blocking ``send`` (``wait=True``) tries this often, then reports failure to the caller."""
-_LOG_EVERY = 30.0
+EXIT_SECONDS = 4.0
+"""A client's own exit hook (the SDK's clients are settled by ``plaudit.shutdown`` instead)."""
 
 
 def _retry_after(response: httpx.Response | None, attempt: int) -> float:
@@ -53,7 +62,7 @@ def _retry_after(response: httpx.Response | None, attempt: int) -> float:
 
 
 class _Aborted(Exception):
-    """Shutdown interrupted a retry loop; the batch goes back to the queue."""
+    """Shutdown interrupted a retry loop; the batch is accounted for by shutdown."""
 
 
 class _BaseFeedbackClient:
@@ -73,6 +82,7 @@ class FeedbackClient(_BaseFeedbackClient):
 
     ``max_attempts=None`` (the default) retries retryable failures until the collector answers or
     the client shuts down; a number gives up after that many tries (counted in ``failed``).
+    ``exit_hook=False`` leaves settling at exit to the owner (``plaudit.shutdown`` for the SDK's client).
     """
 
     def __init__(
@@ -88,6 +98,7 @@ class FeedbackClient(_BaseFeedbackClient):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
         project: str | None = None,
+        exit_hook: bool = True,
     ) -> None:
         super().__init__(endpoint, api_key, timeout=timeout, project=project)
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
@@ -101,15 +112,18 @@ class FeedbackClient(_BaseFeedbackClient):
         self._in_flight: list[dict[str, Any]] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._settled = False  # shutdown has taken what was unsent: a late reply must not requeue it
         self._http: httpx.Client | None = None
         self._spool = Path(spool_dir) / "feedback" if spool_dir else None
         self._spilled_now = False
-        self._last_drop_log = -math.inf
+        self._lost_at_flush = 0
+        self._next_config_wait = CONFIG_BACKOFF[0]
         self.dropped = 0
         self.failed = 0
         self.spilled = 0
         self.sent = 0
-        atexit.register(self.shutdown)
+        if exit_hook:
+            atexit.register(self.shutdown, EXIT_SECONDS)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
         if self._spool is not None:
@@ -130,35 +144,59 @@ class FeedbackClient(_BaseFeedbackClient):
             self._http = httpx.Client(timeout=self.timeout, headers=self.headers, transport=self._transport)
         return self._http
 
+    # --- counting ------------------------------------------------------------------------------------------
+
+    def _lost(self) -> int:
+        return self.dropped + self.failed
+
+    def _drop(self, count: int, why: str) -> None:
+        self.dropped += count
+        FEEDBACK.add("dropped", count)
+        notice(
+            "feedback-dropped",
+            "Plaudit dropped %d feedback item(s) because %s (%d since start; see plaudit.stats())",
+            count,
+            why,
+            FEEDBACK.get("dropped"),
+        )
+
+    def _refused(self, items: list[dict[str, Any]], why: str) -> None:
+        self.failed += len(items)
+        FEEDBACK.add("rejected", len(items))
+        notice(
+            "feedback-refused", "Plaudit could not store %d feedback item(s) (%s): %s", len(items), _summary(items), why
+        )
+
+    def _spill(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write items to the spool; returns those that could not be kept."""
+        assert self._spool is not None
+        unfit = spool.write(self._spool, items)
+        kept = len(items) - len(unfit)
+        self.spilled += kept
+        FEEDBACK.add("spooled", kept)
+        return unfit
+
     # --- queueing -------------------------------------------------------------------------------------------
 
     def submit(self, item: dict[str, Any]) -> None:
         """Queue one item without blocking; past ``max_queue`` the oldest is spilled to disk or dropped."""
         with self._cond:
             if self._stopping:
-                logger.warning("Plaudit feedback client is shut down; feedback %r not sent", item.get("name"))
+                self._drop(1, "the feedback client was already shut down")
                 return
             if len(self._queue) >= self._max_queue:
-                self._overflow(self._queue.popleft())
+                oldest = self._queue.popleft()
+                if self._spool is not None and not self._spill([oldest]):
+                    self._spilled_now = True
+                else:
+                    self._drop(1, f"more than {self._max_queue} items waited (set PLAUDIT_SPOOL_DIR to keep them)")
             self._queue.append(item)
             self._ensure_worker()
             self._cond.notify_all()
 
     def _ensure_worker(self) -> None:
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="plaudit-feedback", daemon=True)
-            self._thread.start()
-
-    def _overflow(self, oldest: dict[str, Any]) -> None:
-        if self._spool is not None and self._write_spool([oldest]):
-            self.spilled += 1
-            self._spilled_now = True
-            return
-        self.dropped += 1
-        now = time.monotonic()
-        if self.dropped == 1 or now - self._last_drop_log >= _LOG_EVERY:
-            self._last_drop_log = now
-            logger.warning("Plaudit feedback queue full: %d items dropped so far", self.dropped)
+            self._thread = start_daemon(self._run, "plaudit-feedback")
 
     # --- the worker -----------------------------------------------------------------------------------------
 
@@ -171,14 +209,15 @@ class FeedbackClient(_BaseFeedbackClient):
                     return
                 batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
                 self._in_flight = batch
+            left: list[dict[str, Any]] = []
             try:
-                self._deliver(batch)
+                left = self._deliver(batch)
+                self._requeue(left)
             except _Aborted:
-                with self._cond:
-                    self._queue.extendleft(reversed(batch))
+                self._requeue(batch)
             except Exception:  # noqa: BLE001 - the worker thread must survive anything
                 logger.exception("Plaudit feedback worker failed on a batch of %d", len(batch))
-                self.failed += len(batch)
+                self._refused(batch, "an internal error")
             finally:
                 with self._cond:
                     self._in_flight = []
@@ -186,24 +225,51 @@ class FeedbackClient(_BaseFeedbackClient):
                         self._spilled_now = False
                         self._replay_spool()
                     self._cond.notify_all()
+            if left:  # the collector refuses the configuration: try again slowly
+                try:
+                    self._wait(self._config_backoff())
+                except _Aborted:
+                    return
 
-    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+    def _requeue(self, items: list[dict[str, Any]]) -> None:
+        with self._cond:
+            if not self._settled:
+                self._queue.extendleft(reversed(items))
+
+    def _wait(self, delay: float) -> None:
+        if self._sleep is not None:
+            self._sleep(delay)
+        elif self._abort.wait(delay):
+            raise _Aborted
+
+    def _config_backoff(self) -> float:
+        delay = self._next_config_wait
+        self._next_config_wait = min(delay * 2, CONFIG_BACKOFF[1])
+        return delay
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Post a batch, splitting refused ones to find the bad items; returns items to keep for later."""
         response = self._post(batch, self._max_attempts)
         if response is not None and response.status_code < 300:
             self.sent += len(batch)
-            return
-        if response is not None and response.status_code == 422 and len(batch) > 1:
-            for index, item in enumerate(batch):  # one bad item rejects its batch: resend singly so the good ones land
-                try:
-                    self._deliver([item])
-                except _Aborted:
-                    with self._cond:
-                        self._queue.extendleft(reversed(batch[index:]))
-                    return
-            return
-        self.failed += len(batch)
-        detail = response.text[:500] if response is not None else "collector unreachable"
-        logger.warning("Plaudit could not store %d feedback item(s): %s", len(batch), detail)
+            FEEDBACK.add("sent", len(batch))
+            self._next_config_wait = CONFIG_BACKOFF[0]
+            return []
+        if response is not None and response.status_code in CONFIG:
+            config_problem(response.status_code, self.url)
+            return batch
+        if response is None or response.status_code in RETRYABLE:  # max_attempts reached
+            self.failed += len(batch)
+            FEEDBACK.add("dropped", len(batch))
+            why = "collector unreachable" if response is None else f"HTTP {response.status_code}"
+            notice("feedback-gave-up", "Plaudit gave up on %d feedback item(s) after retrying: %s", len(batch), why)
+            return []
+        if len(batch) > 1:  # refused: halve it, so only the bad items are lost
+            half = len(batch) // 2
+            first = self._deliver(batch[:half])
+            return [*first, *batch[half:]] if first else self._deliver(batch[half:])
+        self._refused(batch, f"HTTP {response.status_code}: {response.text[:300]}")
+        return []
 
     def _post(self, batch: list[dict[str, Any]], max_attempts: int | None) -> httpx.Response | None:
         """POST with retries on 408/429/502/503/504 and connection errors; None when never answered."""
@@ -224,11 +290,7 @@ class FeedbackClient(_BaseFeedbackClient):
             attempt += 1
             if max_attempts is not None and attempt >= max_attempts:
                 return response
-            delay = _retry_after(response, attempt - 1)
-            if self._sleep is not None:
-                self._sleep(delay)
-            elif self._abort.wait(delay):
-                raise _Aborted
+            self._wait(_retry_after(response, attempt - 1))
 
     # --- blocking calls -------------------------------------------------------------------------------------
 
@@ -238,6 +300,7 @@ class FeedbackClient(_BaseFeedbackClient):
         if response is None or response.status_code >= 300:
             detail = response.text if response is not None else "collector unreachable"
             raise RuntimeError(f"feedback was not stored: {detail}")
+        FEEDBACK.add("sent")
         return response.json()  # type: ignore[no-any-return]
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
@@ -264,8 +327,12 @@ class FeedbackClient(_BaseFeedbackClient):
             return len(self._queue) + len(self._in_flight)
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued item was acknowledged (or refused for good); False on timeout, logging what waits."""
-        deadline = time.monotonic() + timeout
+        """Wait until every queued item was acknowledged or refused for good.
+
+        False when the time ran out (logging what waits) or when any item was dropped or refused since the
+        previous flush: True means everything given since then reached the collector.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
             while self._queue or self._in_flight:
                 remaining = deadline - time.monotonic()
@@ -278,75 +345,59 @@ class FeedbackClient(_BaseFeedbackClient):
                     )
                     return False
                 self._cond.wait(remaining)
-        return True
+            lost, self._lost_at_flush = self._lost() - self._lost_at_flush, self._lost()
+        return lost == 0
 
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Flush, then stop the worker; what is still unsent goes to the spool directory (or is reported lost)."""
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Flush, then stop the worker, within ``timeout`` seconds; what is unsent is spooled or reported lost.
+
+        Returns True when everything was delivered. A batch still in flight at the deadline is spooled too
+        (its idempotency keys make a late delivery harmless).
+        """
         if self._stopping:
-            return
-        self.flush(timeout)
+            return True
+        deadline = time.monotonic() + max(timeout, 0.0)
+        delivered = self.flush(timeout)
         with self._cond:
             self._stopping = True
             self._abort.set()
             self._cond.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(self.timeout, 1.0) + 1.0)
+            thread.join(max(deadline - time.monotonic(), 0.0))
         with self._cond:
+            self._settled = True
             unsent = [*self._in_flight, *self._queue]
             self._queue.clear()
         if unsent:
-            if self._spool is not None and self._write_spool(unsent):
-                self.spilled += len(unsent)
-                logger.warning("Plaudit spooled %d unsent feedback item(s) to %s", len(unsent), self._spool)
-            else:
-                self.dropped += len(unsent)
-                logger.warning(
-                    "Plaudit shut down with %d feedback item(s) not delivered (%s); set PLAUDIT_SPOOL_DIR to keep them",
-                    len(unsent),
-                    _summary(unsent),
+            delivered = False
+            lost = self._spill(unsent) if self._spool is not None else unsent
+            if len(lost) < len(unsent):
+                logger.info("Plaudit spooled %d unsent feedback item(s) to %s", len(unsent) - len(lost), self._spool)
+            if lost:
+                self._drop(
+                    len(lost),
+                    f"they were not delivered before shutdown ({_summary(lost)}) and no spool_dir is set"
+                    " (PLAUDIT_SPOOL_DIR keeps them for the next start)",
                 )
-        if self._http is not None:
+        if self._http is not None and (thread is None or not thread.is_alive()):
             self._http.close()
-
-    def _write_spool(self, items: list[dict[str, Any]]) -> bool:
-        """Write items to a new file, atomically (a reader never sees half a file)."""
-        assert self._spool is not None
-        try:
-            self._spool.mkdir(parents=True, exist_ok=True)
-            name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            tmp = self._spool / f".{name}.tmp"
-            tmp.write_text("\n".join(json.dumps(item) for item in items) + "\n", encoding="utf-8")
-            os.replace(tmp, self._spool / f"{name}.jsonl")
-            return True
-        except OSError as exc:
-            logger.warning("Plaudit could not write the feedback spool at %s: %s", self._spool, exc)
-            return False
+        return delivered
 
     def _replay_spool(self) -> None:
         """Queue what an earlier run (or an overflow) left in the spool; each file is claimed by one process."""
         assert self._spool is not None
-        try:
-            files = sorted(self._spool.glob("*.jsonl"))
-        except OSError:
-            return
         replayed = 0
-        for path in files:
-            claimed = path.with_suffix(f".claimed-{os.getpid()}")
-            try:
-                os.replace(path, claimed)  # another process that got there first makes this fail
-                lines = claimed.read_text(encoding="utf-8").splitlines()
-            except OSError:
-                continue
-            items = []
-            for line in lines:
-                try:
-                    items.append(json.loads(line))
-                except ValueError:
-                    logger.warning("Plaudit skipped a damaged line in the feedback spool %s", path)
+        for path in spool.candidates(self._spool):
+            claimed = spool.claim(path)
+            if claimed is None:
+                continue  # another process took it
+            items = spool.read(claimed)
+            if items is None:
+                continue  # quarantined
             room = self._max_queue - len(self._queue)
             if len(items) > room and self._queue:  # an empty queue takes a file of any size, or it would never load
-                os.replace(claimed, path)  # no room now: leave the file for when the queue drains
+                spool.unclaim(claimed)  # no room now: leave the file for when the queue drains
                 self._spilled_now = True
                 break
             self._queue.extend(items)
@@ -356,6 +407,13 @@ class FeedbackClient(_BaseFeedbackClient):
             logger.info("Plaudit replays %d feedback item(s) from %s", replayed, self._spool)
             self._ensure_worker()
             self._cond.notify_all()
+
+
+def build_client(settings: Settings) -> FeedbackClient:
+    """The SDK's feedback client for these settings; ``plaudit.shutdown`` (and exit) settle it."""
+    return FeedbackClient(
+        settings.endpoint, settings.api_key, spool_dir=settings.spool_dir, exit_hook=False, project=settings.project
+    )
 
 
 def _summary(items: list[dict[str, Any]]) -> str:
@@ -391,4 +449,5 @@ class AsyncFeedbackClient(_BaseFeedbackClient):
         if response.status_code >= 300:
             logger.warning("Plaudit feedback %r rejected: %s", item.get("name"), response.text[:500])
             return None
+        FEEDBACK.add("sent")
         return response.json()  # type: ignore[no-any-return]

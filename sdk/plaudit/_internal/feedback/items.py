@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ SIGNALS = ("copied", "regenerated", "edited", "abandoned", "follow_up")
 WINNERS = ("a", "b", "tie")
 UNKNOWN_OUTCOMES = ("unknown", "ongoing")
 MAX_COMMENT = 64 * 1024
+MAX_METADATA_DEPTH = 32
 
 
 def build_item(
@@ -146,6 +148,12 @@ def _common(
         raise TypeError("metadata must be a mapping")
     if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200):
         raise ValueError("idempotency_key must be a non-empty string of at most 200 characters")
+    for field_name, text in (("name", name), ("value", value), ("comment", comment), ("correction", correction)):
+        _check_encodable(field_name, text)
+    _check_encodable("author", author)
+    _check_encodable("idempotency_key", idempotency_key)
+    if metadata:
+        _check_metadata(metadata)
     return {
         "name": name,
         "value": value,
@@ -156,3 +164,39 @@ def _common(
         "metadata": dict(metadata) if metadata else None,
         "idempotency_key": idempotency_key or uuid.uuid4().hex,
     }
+
+
+def _check_encodable(field_name: str, text: object) -> None:
+    """Refuse a string with a lone surrogate: it has no UTF-8 form, so the collector could never store it."""
+    if isinstance(text, str):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{field_name} contains a lone surrogate (invalid Unicode)") from None
+
+
+def _depth(value: object, level: int = 0) -> int:
+    if level > MAX_METADATA_DEPTH:
+        return level
+    if isinstance(value, Mapping):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, (list, tuple)):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def _check_metadata(metadata: Mapping[str, Any]) -> None:
+    """Metadata must be JSON the collector accepts: finite numbers, string keys, valid Unicode, bounded nesting.
+
+    Checked here, at the call site, so a bad value raises in the caller's code instead of being queued,
+    refused by the collector later and lost out of sight.
+    """
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise ValueError(f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep")
+    try:
+        text = json.dumps(metadata, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata must be JSON with finite numbers: {exc}") from None
+    if any(not isinstance(key, str) for key in metadata):
+        raise ValueError("metadata keys must be strings")
+    _check_encodable("metadata", text)

@@ -1,8 +1,10 @@
-"""SpanRef: the handle an app gives its frontend so feedback can find the span later."""
+"""SpanRef: the handle an app gives its frontend so feedback can find the span later, and the two ways to get
+one: the span running now (:func:`current_ref`) and the traced call that just ended (:func:`last_ref`)."""
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from opentelemetry import trace as trace_api
@@ -55,5 +57,37 @@ def current_ref() -> SpanRef | None:
     """A reference to the innermost active span, to hand to a frontend for feedback."""
     ctx = trace_api.get_current_span().get_span_context()
     if not ctx.is_valid:
+        return None
+    return SpanRef.from_ids(ctx.trace_id, ctx.span_id)
+
+
+_LAST: ContextVar[trace_api.SpanContext | None] = ContextVar("plaudit_last_span", default=None)
+"""The span of the last ``@plaudit.trace`` call or ``plaudit.span`` block that ended in this context.
+
+A ``ContextVar`` of its own, not a value in the OpenTelemetry context: it is set without being reset, and
+every thread and asyncio task sees its own."""
+
+
+def remember(span: trace_api.Span) -> None:
+    """Record ``span`` (just ended) as the one :func:`last_ref` names in the current thread or task."""
+    _LAST.set(span.get_span_context())
+
+
+def last_ref() -> SpanRef | None:
+    """A reference to the span of the traced call (or ``plaudit.span`` block) that just ended here.
+
+    The caller gets the ref of the call it just made without the traced function returning it, so no
+    trace id ends up in the captured output. Each thread and each asyncio task has its own: a call made
+    in another thread, or awaited in another task, does not change it. A call that raised sets it too.
+
+    Returns:
+        The ref, or None when no traced call has ended in this thread or task (or tracing is off).
+
+    Example:
+        >>> reply = answer("How do I reset my password?")  # doctest: +SKIP
+        >>> plaudit.feedback(plaudit.last_ref(), "thumbs", True)  # doctest: +SKIP
+    """
+    ctx = _LAST.get()
+    if ctx is None or not ctx.is_valid:
         return None
     return SpanRef.from_ids(ctx.trace_id, ctx.span_id)
