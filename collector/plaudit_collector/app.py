@@ -16,6 +16,7 @@ from plaudit._version import __version__
 from plaudit_collector.api import errors
 from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
 from plaudit_collector.api.routes import export as export_routes
+from plaudit_collector.api.routes import queues as queue_routes
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import retention
@@ -55,6 +56,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         score_configs,
         analytics,
         export_routes,
+        queue_routes,
         health,
         web_routes,
     ):

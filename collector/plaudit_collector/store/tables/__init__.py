@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from plaudit_collector.store.tables.feedback import Feedback
 from plaudit_collector.store.tables.projects import ApiKey, Project
+from plaudit_collector.store.tables.queues import ReviewClaim, ReviewItem, ReviewQueue
 from plaudit_collector.store.tables.rollup import SpanRollup
 from plaudit_collector.store.tables.score_configs import ScoreConfig
 from plaudit_collector.store.tables.signing_keys import SigningKey
@@ -15,6 +16,9 @@ __all__ = [
     "Feedback",
     "JSONType",
     "Project",
+    "ReviewClaim",
+    "ReviewItem",
+    "ReviewQueue",
     "ScoreConfig",
     "SigningKey",
     "Span",
