@@ -14,7 +14,16 @@ from fastapi import FastAPI
 
 from plaudit._version import __version__
 from plaudit_collector.api import errors
-from plaudit_collector.api.routes import analytics, feedback, feedback_tokens, health, logs, score_configs, traces
+from plaudit_collector.api.routes import (
+    activity,
+    analytics,
+    feedback,
+    feedback_tokens,
+    health,
+    logs,
+    score_configs,
+    traces,
+)
 from plaudit_collector.api.routes import export as export_routes
 from plaudit_collector.api.routes import queues as queue_routes
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
@@ -57,6 +66,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         analytics,
         export_routes,
         queue_routes,
+        activity,
         health,
         web_routes,
     ):

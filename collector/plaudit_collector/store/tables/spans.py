@@ -22,6 +22,7 @@ class Span(SQLModel, table=True):
         Index("ix_spans_project_model", "project", "model"),
         Index("ix_spans_project_prompt", "project", "prompt_name", "prompt_version"),
         Index("ix_spans_project_session", "project", "session_id"),
+        Index("ix_spans_project_user", "project", "user_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
