@@ -71,6 +71,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         web_routes,
     ):
         app.include_router(module.router)
+    app.mount("/static", web_routes.static_files(), name="static")
     feedback_tokens.install_cors(app, settings.feedback_cors_origins)
     _document_feedback_models(app)
     return app
