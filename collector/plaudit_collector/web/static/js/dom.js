@@ -50,6 +50,11 @@ export function num(x, digits = 2) {
   return x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: Math.min(digits, 2) });
 }
 
+/** A mean or a bound: always `digits` decimals, so a column of them lines up. */
+export function fixed(x, digits = 3) {
+  return isNum(x) ? x.toFixed(digits) : "—";
+}
+
 export function pct(x, digits = 0) {
   return isNum(x) ? `${(x * 100).toFixed(digits)}%` : "—";
 }

@@ -1,5 +1,5 @@
 // /compare: two groups on one score: the difference with its interval, the test, P(A better), the verdict.
-import { groupCell, h, isNum, num, pct, pvalue } from "../dom.js";
+import { fixed, groupCell, h, isNum, num, pct, pvalue } from "../dom.js";
 import { analysisPage, choice, directionPicker, scorePicker, text, verdictBox } from "../parts/analysis.js";
 import { dimensions } from "../parts/querymodel.js";
 
@@ -45,7 +45,7 @@ export async function render(main) {
         h(
           "div",
           { class: "stat-cards" },
-          stat("Difference (A − B)", num(diff, 3), isNum(answer.diff_ci_low) ? `95% interval ${num(answer.diff_ci_low, 3)} to ${num(answer.diff_ci_high, 3)}` : null),
+          stat("Difference (A − B)", fixed(diff, 3), isNum(answer.diff_ci_low) ? `95% interval ${fixed(answer.diff_ci_low, 3)} to ${fixed(answer.diff_ci_high, 3)}` : null),
           stat("p-value", pvalue(answer.p_value), answer.test ? `${answer.test} test` : null),
           stat("P(A better)", pct(answer.prob_a_better, 1), answer.prob_method || null),
         ),
@@ -53,7 +53,7 @@ export async function render(main) {
           "table",
           { "aria-label": "The two groups" },
           h("thead", {}, h("tr", {}, ["Side", "Group", "Mean", "95% interval", "Items", "Ratings"].map((t, i) => h("th", { class: i > 1 ? "num" : null }, t)))),
-          h("tbody", {}, sides.map((side, i) => h("tr", {}, h("td", {}, i ? "B" : "A"), h("td", {}, groupCell(side.group)), h("td", { class: "num" }, h("b", {}, num(side.mean, 3))), h("td", { class: "num" }, isNum(side.ci_low) ? `${num(side.ci_low, 3)} – ${num(side.ci_high, 3)}` : "—"), h("td", { class: "num" }, num(side.rated)), h("td", { class: "num" }, num(side.count))))),
+          h("tbody", {}, sides.map((side, i) => h("tr", {}, h("td", {}, i ? "B" : "A"), h("td", {}, groupCell(side.group)), h("td", { class: "num" }, h("b", {}, fixed(side.mean, 3))), h("td", { class: "num" }, isNum(side.ci_low) ? `${fixed(side.ci_low, 3)} – ${fixed(side.ci_high, 3)}` : "—"), h("td", { class: "num" }, num(side.rated)), h("td", { class: "num" }, num(side.count))))),
         ),
       );
     },

@@ -1,5 +1,5 @@
 // /leaderboard: mean score per group, best first, with intervals, health figures and the verdict.
-import { ciBar, groupCell, h, isNum, money, ms, num, pct, pvalue } from "../dom.js";
+import { ciBar, fixed, groupCell, h, isNum, money, ms, num, pct, pvalue } from "../dom.js";
 import { analysisPage, directionPicker, groupPicker, scorePicker, verdictBox } from "../parts/analysis.js";
 
 const SCORED = ["boolean", "numeric"];
@@ -29,8 +29,8 @@ export function leaderboardTable(answer, { compact = false } = {}) {
   const cols = [
     ["#", true, (r, i) => String(i + 1)],
     ["Group", false, (r) => [groupCell(r.group), leader === JSON.stringify(r.group) ? h("span", { class: "chip good", style: "margin-left:6px" }, "leader") : null, r.eligible === false ? h("span", { class: "chip", title: `fewer than ${answer.min_count} rated items`, style: "margin-left:6px" }, "few") : null]],
-    ["Mean", true, (r) => h("b", {}, num(r.mean, 3))],
-    ["95% interval", false, (r) => h("div", {}, ciBar(r.mean, r.ci_low, r.ci_high, lo, hi, `${num(r.ci_low, 3)} to ${num(r.ci_high, 3)}`), h("div", { class: "scale-labels" }, h("span", {}, num(r.ci_low, 3)), h("span", {}, num(r.ci_high, 3))))],
+    ["Mean", true, (r) => h("b", {}, fixed(r.mean, 3))],
+    ["95% interval", false, (r) => h("div", {}, ciBar(r.mean, r.ci_low, r.ci_high, lo, hi, `${fixed(r.ci_low, 3)} to ${fixed(r.ci_high, 3)}`), h("div", { class: "scale-labels" }, h("span", {}, fixed(r.ci_low, 3)), h("span", {}, fixed(r.ci_high, 3))))],
     ["Items", true, (r) => num(r.rated ?? r.count)],
     ["Ratings", true, (r) => num(r.count)],
   ];

@@ -41,7 +41,7 @@ export async function render(main) {
         h(
           "section",
           { class: "panel" },
-          verdictBox(answer.verdict, rows.length ? "clear" : "none"),
+          verdictBox(answer.verdict, !rows.length ? "none" : rows.length > 1 && isNum(rows[0].strength_ci_low) && rows[0].strength_ci_low > rows[1].strength_ci_high ? "clear" : "unclear"),
           rows.length
             ? h(
                 "table",

@@ -1,7 +1,7 @@
 // /trend: a score over time per group, with intervals, and markers where a prompt version or a model first
 // appears. Drawn with the vendored uPlot; the numbers are all the API's.
 import { api } from "../api.js";
-import { clear, groupText, h, isNum, num, pvalue, when } from "../dom.js";
+import { clear, fixed, groupText, h, isNum, num, pvalue, when } from "../dom.js";
 import { analysisPage, choice, directionPicker, groupPicker, scorePicker, verdictBox } from "../parts/analysis.js";
 
 const COLORS = ["#3451b2", "#c2410c", "#15803d", "#7c3aed", "#0e7490", "#b91c1c", "#4d7c0f", "#a21caf"];
@@ -124,7 +124,7 @@ export async function render(main) {
             "table",
             { "aria-label": "Points" },
             h("thead", {}, h("tr", {}, ["Bucket", "Group", "Mean", "95% interval", "Items", "Change", "p vs previous"].map((t, i) => h("th", { class: i > 1 ? "num" : null }, t)))),
-            h("tbody", {}, (answer.points || []).map((p) => h("tr", {}, h("td", {}, when(p.bucket_start)), h("td", {}, groupText(p.group)), h("td", { class: "num" }, h("b", {}, num(p.mean, 3))), h("td", { class: "num" }, isNum(p.ci_low) ? `${num(p.ci_low, 3)} – ${num(p.ci_high, 3)}` : "—"), h("td", { class: "num" }, num(p.rated)), h("td", { class: "num" }, isNum(p.change) ? num(p.change, 3) : "—"), h("td", { class: "num" }, pvalue(p.p_vs_previous))))),
+            h("tbody", {}, (answer.points || []).map((p) => h("tr", {}, h("td", {}, when(p.bucket_start)), h("td", {}, groupText(p.group)), h("td", { class: "num" }, h("b", {}, fixed(p.mean, 3))), h("td", { class: "num" }, isNum(p.ci_low) ? `${fixed(p.ci_low, 3)} – ${fixed(p.ci_high, 3)}` : "—"), h("td", { class: "num" }, num(p.rated)), h("td", { class: "num" }, isNum(p.change) ? fixed(p.change, 3) : "—"), h("td", { class: "num" }, pvalue(p.p_vs_previous))))),
           ),
         ),
       );

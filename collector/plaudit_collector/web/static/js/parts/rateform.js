@@ -96,11 +96,12 @@ export async function rateForm(options) {
   const list = await formScores(options.only);
   const controls = list.map((score) => ({ score, ...control(score) }));
   const names = (await scores()).map((s) => s.name);
-  const comment = h("textarea", { id: `c-${uid}`, rows: 2, placeholder: "What was good or wrong?" });
+  const n = ++uid; // after the last await: forms built at the same time get different ids
+  const comment = h("textarea", { id: `c-${n}`, rows: 2, placeholder: "What was good or wrong?" });
   const hasOutput = options.output !== null && options.output !== undefined;
-  const correction = hasOutput ? h("textarea", { id: `k-${uid}`, rows: 4, value: options.output }) : null;
-  const otherName = h("input", { type: "text", id: `on-${uid}`, list: `names-${uid}`, placeholder: "score name", autocomplete: "off", spellcheck: "false", maxlength: 200 });
-  const otherValue = h("input", { type: "text", id: `ov-${uid}`, placeholder: "true, 4, a label…", maxlength: 200 });
+  const correction = hasOutput ? h("textarea", { id: `k-${n}`, rows: 4, value: options.output }) : null;
+  const otherName = h("input", { type: "text", id: `on-${n}`, list: `names-${n}`, placeholder: "score name", autocomplete: "off", spellcheck: "false", maxlength: 200 });
+  const otherValue = h("input", { type: "text", id: `ov-${n}`, placeholder: "true, 4, a label…", maxlength: 200 });
   const warn = h("div", { class: "small", role: "status", "aria-live": "polite" });
   otherName.addEventListener("input", () => (otherName.value.trim() && !controls.some((c) => c.score.name === otherName.value.trim()) ? checkName(otherName.value, names, warn) && (warn.textContent = "") : (warn.textContent = "")));
   const status = h("div", { class: "small", role: "status", "aria-live": "polite" });
@@ -112,7 +113,7 @@ export async function rateForm(options) {
     { class: "rate", "aria-labelledby": titleId, novalidate: true },
     h("h3", { id: titleId }, options.title),
     controls.length ? h("div", { class: "score-row" }, controls.map((c) => c.node)) : h("p", { class: "muted small" }, "No score configured yet: type a score name below, or declare one with PUT /v1/score-configs/{name}."),
-    options.only ? null : h("div", { class: "score-row" }, h("div", { class: "field" }, h("label", { class: "field-label", for: otherName.id }, "Other score"), otherName), h("div", { class: "field" }, h("label", { class: "field-label", for: otherValue.id }, "Value"), otherValue), h("datalist", { id: `names-${uid}` }, names.map((n) => h("option", { value: n })))),
+    options.only ? null : h("div", { class: "score-row" }, h("div", { class: "field" }, h("label", { class: "field-label", for: otherName.id }, "Other score"), otherName), h("div", { class: "field" }, h("label", { class: "field-label", for: otherValue.id }, "Value"), otherValue), h("datalist", { id: `names-${n}` }, names.map((n) => h("option", { value: n })))),
     warn,
     h("div", { class: "field" }, h("label", { class: "field-label", for: comment.id }, "Comment"), comment),
     correction ? h("div", { class: "field" }, h("label", { class: "field-label", for: correction.id }, "Correction"), correction) : null,
