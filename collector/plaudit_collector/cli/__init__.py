@@ -91,8 +91,9 @@ def _redact(url: str) -> str:
 
 
 def main() -> None:
-    from plaudit_collector.cli import admin, analytics
+    from plaudit_collector.cli import admin, analytics, queues
 
     admin.register(app)
     analytics.register(app)
+    queues.register(app)
     app()
