@@ -1,4 +1,4 @@
-"""The collector's FastAPI application factory: the API's routers and the dashboard, over one database.
+"""The collector's FastAPI application factory: the API's routers and the workspace, over one database.
 
 ``create_app(settings)`` is what ``plaudit serve`` runs and what tests and embedding apps build.
 """

@@ -40,7 +40,7 @@ def serve(
     ] = 4,
     ingest_wait: Annotated[float, typer.Option(help="seconds a request waits for an ingest slot before 503")] = 5.0,
 ) -> None:
-    """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, dashboard on /."""
+    """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, the workspace on /."""
     from plaudit_collector.server import is_loopback
     from plaudit_collector.server import serve as run
     from plaudit_collector.store.db import normalise_url
