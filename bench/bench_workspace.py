@@ -7,7 +7,7 @@ network), median of 3 after a warm-up. Baselines measured in the same run: ``GET
 request) and a bare ``SELECT variant, count(*) FROM spans GROUP BY variant``. Target: every page's data under
 300 ms of server time.
 
-Usage: python bench/bench_workspace.py [--spans N] [--feedback N] [--skip-pg] [--skip-sqlite]
+Usage: python bench/bench_workspace.py [--spans N] [--feedback N] [--skip-pg] [--skip-sqlite] [--keep FILE]
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def requests_for(client: Any, queue_id: int, trace_id: str, cursors: dict[str, s
     return out
 
 
-def run(label: str, url: str, spans: list[tuple[Any, ...]], feedback: list[tuple[Any, ...]]) -> bool:
+def run(label: str, url: str, n_spans: int, rows: tuple[list[Any], list[Any]] | None) -> bool:
+    """Load ``rows`` (spans, feedback) into the database at ``url`` (None: it holds them already), then time."""
     from fastapi.testclient import TestClient
     from sqlalchemy import text
 
@@ -69,15 +70,17 @@ def run(label: str, url: str, spans: list[tuple[Any, ...]], feedback: list[tuple
     db.upgrade()
     db.create_schema()
     start = time.perf_counter()
-    (load_sqlite if db.is_sqlite else load_pg)(db, spans, feedback)
-    with db.engine.begin() as conn:
-        copies.resolve_all(conn)
-        rollup.rebuild(conn, db.dialect)
-    with db.engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
-    print(
-        f"\n[{label}] loaded {len(spans):,} spans + {len(feedback):,} feedback in {time.perf_counter() - start:.1f} s"
-    )
+    if rows is not None:
+        (load_sqlite if db.is_sqlite else load_pg)(db, *rows)
+        with db.engine.begin() as conn:
+            copies.resolve_all(conn)
+            rollup.rebuild(conn, db.dialect)
+        with db.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        took = time.perf_counter() - start
+        print(f"\n[{label}] loaded {len(rows[0]):,} spans + {len(rows[1]):,} feedback in {took:.1f} s")
+    else:
+        print(f"\n[{label}] reusing {url}")
     ok = True
     with TestClient(create_app(CollectorSettings(db_url=url), db)) as client:
         made = time.perf_counter()
@@ -101,7 +104,7 @@ def run(label: str, url: str, spans: list[tuple[Any, ...]], feedback: list[tuple
         group, _ = timed(baseline_sql)
         print(f"  {'baseline GET /healthz':<78} {health * 1000:8.1f} ms")
         print(f"  {'baseline SELECT variant, count(*) GROUP BY variant':<78} {group * 1000:8.1f} ms")
-        trace_id = f"{len(spans) // 2:032x}"
+        trace_id = f"{n_spans // 2:032x}"
         for page, path in requests_for(client, queue.json()["id"], trace_id, cursors):
 
             def call(path: str = path) -> Any:
@@ -124,17 +127,19 @@ def main() -> int:
     parser.add_argument("--feedback", type=int, default=200_000)
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--keep", help="SQLite file to keep (and to reuse, when it exists, instead of loading)")
     args = parser.parse_args()
-    spans = span_rows(args.spans)
-    feedback = feedback_rows(args.spans, args.feedback)
+    reuse = bool(args.keep) and Path(args.keep).exists()
+    rows = None if reuse and args.skip_pg else (span_rows(args.spans), feedback_rows(args.spans, args.feedback))
     results = []
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            results.append(run("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", spans, feedback))
-    if not args.skip_pg:
+            path = Path(args.keep) if args.keep else Path(tmp) / "bench.db"
+            results.append(run("SQLite", f"sqlite:///{path}", args.spans, None if reuse else rows))
+    if not args.skip_pg and rows is not None:
         try:
             with pg_schema() as url:
-                results.append(run("PostgreSQL", url, spans, feedback))
+                results.append(run("PostgreSQL", url, args.spans, rows))
         except Exception as exc:  # PostgreSQL unreachable: report and go on
             print(f"PostgreSQL unavailable ({exc}); skipping it")
     print(f"\nproject {PROJECT!r}: " + ("every request within 300 ms" if all(results) else "some requests over 300 ms"))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
 
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
@@ -67,13 +67,19 @@ def _page_values(
         rows = conn.execute(query.order_by(SPAN.c.start_ns.desc(), SPAN.c.id.desc()).limit(CHUNK)).all()
         if not rows:
             return found, None
-        fresh = {row[2] for row in rows} - seen
-        listed_before = _active_after(conn, project, column, fresh, after) if after is not None else set()
-        for row_id, start_ns, value in rows:
+        listed_before: set[str] = set()
+        checked: set[str] = set()
+        for index, (row_id, start_ns, value) in enumerate(rows):
             scanned += 1
             position = (start_ns, row_id)
             if value in seen:
                 continue
+            if after is not None and value not in checked:
+                # the next values met in this chunk, a few more than the page needs, checked in one query
+                batch = list(dict.fromkeys(r[2] for r in rows[index:] if r[2] not in seen and r[2] not in checked))
+                batch = batch[: min(2 * limit + 10, 400)]  # SQLite compounds at most 500 SELECTs
+                listed_before |= _active_after(conn, project, column, batch, after)
+                checked.update(batch)
             seen.add(value)
             if value in listed_before:
                 continue
@@ -89,23 +95,22 @@ def _before(position: tuple[int, int]) -> list[Any]:
     return [SPAN.c.start_ns <= start_ns, or_(SPAN.c.start_ns < start_ns, SPAN.c.id < row_id)]
 
 
-def _active_after(conn: Any, project: str, column: Any, values: set[str], after: tuple[int, int]) -> set[str]:
-    """Which of ``values`` have a span at or past ``after`` (listed on an earlier page)."""
-    out: set[str] = set()
-    ordered = sorted(values)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        query = (
-            select(column)
-            .where(
-                SPAN.c.project == project,
-                column.in_(chunk),
-                ~and_(*_before(after)),
-            )
-            .distinct()
-        )
-        out.update(conn.execute(query).scalars())
-    return out
+def _active_after(conn: Any, project: str, column: Any, values: list[str], after: tuple[int, int]) -> set[str]:
+    """Which of ``values`` have a span at or past ``after`` (so were listed on an earlier page).
+
+    Each value's newest start comes from the end of its index range (one seek each); only a value whose newest
+    start equals the cursor's is looked at span by span, to break the tie on row id.
+    """
+    listed_values = union_all(*(select(literal(value, String).label("value")) for value in values)).subquery("v")
+    newest = select(func.max(SPAN.c.start_ns)).where(SPAN.c.project == project, column == listed_values.c.value)
+    rows = conn.execute(select(listed_values.c.value, newest.scalar_subquery())).all()
+    start_ns, _ = after
+    listed = {value for value, last in rows if last is not None and last > start_ns}
+    ties = [value for value, last in rows if last == start_ns]
+    if ties:
+        query = select(column).where(SPAN.c.project == project, column.in_(ties), ~and_(*_before(after))).distinct()
+        listed.update(conn.execute(query).scalars())
+    return listed
 
 
 def _feedback_summary(conn: Any, project: str, column: Any, values: Sequence[str], kind: str) -> dict[str, list[Any]]:

@@ -22,7 +22,7 @@ class Span(SQLModel, table=True):
         Index("ix_spans_project_model", "project", "model"),
         Index("ix_spans_project_prompt", "project", "prompt_name", "prompt_version"),
         Index("ix_spans_project_session", "project", "session_id"),
-        Index("ix_spans_project_user", "project", "user_id"),
+        Index("ix_spans_project_user", "project", "user_id", "start_ns"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

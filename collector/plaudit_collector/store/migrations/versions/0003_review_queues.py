@@ -78,8 +78,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_review_claims_queue", ["queue_id", "reviewer", "state"], unique=False)
 
     # ### end Alembic commands ###
-    # The users list reads a user's spans through this index (as the sessions list does its session's).
-    op.create_index("ix_spans_project_user", "spans", ["project", "user_id"], unique=False)
+    # The users list reads a user's spans, and finds their newest, through this index.
+    op.create_index("ix_spans_project_user", "spans", ["project", "user_id", "start_ns"], unique=False)
 
 
 def downgrade() -> None:
