@@ -4,12 +4,13 @@ same ``plaudit.Client`` (so it works against any collector)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from plaudit_collector.cli.analytics import _ask  # one way to ask the collector and report its refusal
 
 console = Console()
 app = typer.Typer(help="Review queues: spans to rate one at a time, by one or more reviewers.", no_args_is_help=True)
@@ -22,17 +23,6 @@ Reviewer = Annotated[str, typer.Option(help="your name, stored as the feedback's
 def register(parent: typer.Typer) -> None:
     """Add ``plaudit queues`` to the CLI."""
     parent.add_typer(app, name="queues")
-
-
-def _ask(endpoint: str | None, api_key: str | None, call: Callable[[Any], Any]) -> Any:
-    import plaudit
-
-    with plaudit.Client(endpoint, api_key) as client:
-        try:
-            return call(client)
-        except ValueError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(2) from None
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ so every analysis counts it; a pairwise queue's verdicts are preferences.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -15,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from plaudit_collector.analytics import review_sample
 from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, read_body
+from plaudit_collector.api.routes.feedback import _decode as decode_json
 from plaudit_collector.errors import ApiError, validation_error
 from plaudit_collector.schemas import MAX_TEXT, ScoreName, SpanId, TargetIn, TraceId, Value
 from plaudit_collector.store import queue_work, queues
@@ -98,21 +98,15 @@ class SubmissionIn(BaseModel):
 
 def _parse(model: type[BaseModel], body: bytes) -> Any:
     try:
-        doc = json.loads(body, parse_constant=_reject_constant)
+        doc = decode_json(body)
     except RecursionError:
         raise ApiError(400, "invalid_json", "body is nested too deeply", "body") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}", "body") from None
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_field", "body must be a JSON object", "body")
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
         raise validation_error(exc) from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid JSON number")
 
 
 def _explicit_targets(spec: QueueIn) -> list[queues.Target]:
