@@ -39,7 +39,7 @@ def requests_for(client: Any, queue_id: int, trace_id: str, cursors: dict[str, s
         ("trace", "/v1/score-configs"),
         ("trace", f"/v1/feedback?trace_id={trace_id}&history=true&limit=1000"),
         ("sessions", "/v1/sessions?limit=50"),
-        ("users", "/v1/users?limit=50"),
+        ("users", "/v1/users?limit=25"),
         ("queue", f"/v1/queues/{queue_id}"),
         ("queue", f"/v1/queues/{queue_id}/next?reviewer=bench"),
         ("leaderboard", "/v1/analytics/leaderboard?score=thumbs&group_by=model&group_by=prompt.version"),
@@ -50,9 +50,9 @@ def requests_for(client: Any, queue_id: int, trace_id: str, cursors: dict[str, s
         ("agreement", "/v1/analytics/agreement?by=source&rater_a=human&rater_b=llm_judge"),
         ("preferences", "/v1/analytics/preferences?score=preference"),
     ]
-    for kind in ("sessions", "users"):
+    for kind, limit in (("sessions", 50), ("users", 25)):
         if cursors.get(kind):
-            out.append((kind, f"/v1/{kind}?limit=50&cursor={cursors[kind]}"))
+            out.append((kind, f"/v1/{kind}?limit={limit}&cursor={cursors[kind]}"))
     return out
 
 

@@ -116,29 +116,34 @@ def _active_after(conn: Any, project: str, column: Any, values: list[str], after
 def _feedback_summary(conn: Any, project: str, column: Any, values: Sequence[str], kind: str) -> dict[str, list[Any]]:
     """Per value: current feedback per score name (count, mean of the scored ones), most used name first.
 
-    Span- and trace-level feedback is found through the value's spans (the feedback index on trace and span);
-    a session's session-level ratings are added from the session id.
+    Users: from the user id copied onto each rating with its span (an index on it), so a user with thousands
+    of spans costs a seek, not a join. Sessions: through the session's few spans (the feedback index on trace
+    and span), plus the session-level ratings.
     """
     f, s = FEEDBACK, SPAN
-    on = and_(
-        f.c.project == s.c.project,
-        f.c.trace_id == s.c.trace_id,
-        or_(f.c.span_id == s.c.span_id, and_(f.c.span_id.is_(None), s.c.parent_span_id.is_(None))),
-    )
     current = [f.c.is_current.is_(True), f.c.deleted_at.is_(None), f.c.kind != "preference"]
     measures = [func.count(f.c.id), func.count(f.c.score), func.avg(f.c.score)]
-    queries = [
-        select(column.label("v"), f.c.name, *measures)
-        .select_from(s.join(f, on))
-        .where(s.c.project == project, column.in_(values), *current)
-        .group_by(column, f.c.name)
-    ]
-    if kind == "session":
-        queries.append(
+    if kind == "user":
+        queries = [
+            select(f.c.span_user_id.label("v"), f.c.name, *measures)
+            .where(f.c.project == project, f.c.span_user_id.in_(values), *current)
+            .group_by(f.c.span_user_id, f.c.name)
+        ]
+    else:
+        on = and_(
+            f.c.project == s.c.project,
+            f.c.trace_id == s.c.trace_id,
+            or_(f.c.span_id == s.c.span_id, and_(f.c.span_id.is_(None), s.c.parent_span_id.is_(None))),
+        )
+        queries = [
+            select(column.label("v"), f.c.name, *measures)
+            .select_from(s.join(f, on))
+            .where(s.c.project == project, column.in_(values), *current)
+            .group_by(column, f.c.name),
             select(f.c.session_id.label("v"), f.c.name, *measures)
             .where(f.c.project == project, f.c.target_type == "session", f.c.session_id.in_(values), *current)
-            .group_by(f.c.session_id, f.c.name)
-        )
+            .group_by(f.c.session_id, f.c.name),
+        ]
     merged: dict[str, dict[str, list[float]]] = {}
     for query in queries:
         for value, name, count, scored, mean in conn.execute(query):

@@ -28,7 +28,8 @@ export async function activityPage(main, kind) {
   const load = async () => {
     clear(out, h("p", { class: "loading" }, "Loading…"));
     try {
-      const page = await api(`/v1/${kind}s`, { params: { limit: 50, cursor: cursors[cursors.length - 1] } });
+      // a user aggregates all of their spans: smaller pages keep a page of heavy users quick
+      const page = await api(`/v1/${kind}s`, { params: { limit: kind === "user" ? 25 : 50, cursor: cursors[cursors.length - 1] } });
       const rows = page[`${kind}s`] || [];
       clear(
         out,
