@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from plaudit._internal.config import resolve
+from plaudit._internal.queue_models import QueueItem, ReviewQueue
 
 
 def _frame(records: list[dict[str, Any]]) -> Any:
@@ -430,27 +431,3 @@ class Client:
     def delete_queue(self, queue_id: int) -> None:
         """Remove a queue; the feedback given through it stays."""
         self._send("DELETE", f"/v1/queues/{int(queue_id)}")
-
-
-class ReviewQueue(_Result):
-    """A review queue: what it holds, how many reviewers per item, and its progress (``progress["percent"]``,
-    per reviewer in ``progress["reviewers"]``)."""
-
-    id: int
-    name: str
-    kind: str
-    scores: list[str]
-    overlap: int
-    items: int
-    progress: dict[str, Any]
-
-
-class QueueItem(_Result):
-    """One item reserved for a reviewer: ``span`` (single queues) or ``a`` and ``b`` (pairwise, in the order
-    shown), the scores to fill with their configs, and ``reserved_until``."""
-
-    id: int
-    queue_id: int
-    kind: str
-    scores: list[dict[str, Any]]
-    reserved_until: str | None = None
