@@ -142,6 +142,15 @@ def workspace(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         space = Workspace(server, request.param)
         space.http.put("/v1/score-configs/stars", json={"type": "numeric", "min": 1, "max": 5})
         space.http.put("/v1/score-configs/tone", json={"type": "categorical", "categories": ["formal", "friendly"]})
+        # an annotator re-rates a dozen of the users' thumbs (two disagreements), for the agreement page
+        given = space.http.get("/v1/feedback", params={"name": "thumbs", "limit": 12}).json()["data"]
+        again = [
+            {"trace_id": f["trace_id"], "span_id": f["span_id"], "name": "thumbs", "value": f["value"] != (i < 2)}
+            for i, f in enumerate(given)
+        ]
+        for item in again:
+            item.update(source="annotator", author="anna")
+        assert space.http.post("/v1/feedback", json={"items": again}).status_code == 201
         yield space
         space.http.close()
     finally:

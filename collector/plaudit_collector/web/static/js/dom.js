@@ -137,9 +137,10 @@ export function groupText(group) {
 /** An interval bar: the mean as a dot, the interval as a line, on the scale [lo, hi]. */
 export function ciBar(mean, low, high, lo, hi, label) {
   const W = 200;
-  const x = (v) => (isNum(v) && hi > lo ? Math.max(0, Math.min(W, ((v - lo) / (hi - lo)) * W)) : null);
+  const M = 5; // room for the dot at either end
+  const x = (v) => (isNum(v) && hi > lo ? M + Math.max(0, Math.min(1, (v - lo) / (hi - lo))) * (W - 2 * M) : null);
   const s = svg("svg", { class: "ci", viewBox: `0 0 ${W} 16`, preserveAspectRatio: "none", role: "img", "aria-label": label || "" });
-  s.append(svg("line", { class: "track", x1: 0, x2: W, y1: 8, y2: 8 }));
+  s.append(svg("line", { class: "track", x1: M, x2: W - M, y1: 8, y2: 8 }));
   if (x(low) !== null && x(high) !== null) s.append(svg("line", { class: "range", x1: x(low), x2: x(high), y1: 8, y2: 8 }));
   if (x(mean) !== null) s.append(svg("circle", { class: "dot", cx: x(mean), cy: 8, r: 4 }));
   return s;

@@ -12,7 +12,7 @@ function matrix(score, a, b) {
     "table",
     { class: "matrix", "aria-label": `Confusion table for ${score.name}` },
     h("thead", {}, h("tr", {}, h("th", {}, `${a} ↓ / ${b} →`), cats.map((c) => h("th", {}, String(c))))),
-    h("tbody", {}, table.map((row, i) => h("tr", {}, h("th", { scope: "row" }, String(cats[i])), row.map((n, j) => h("td", { class: `${i === j ? "" : "diag "}heat-${Math.min(4, Math.ceil((n / max) * 4))}` }, num(n)))))),
+    h("tbody", {}, table.map((row, i) => h("tr", {}, h("th", { scope: "row" }, String(cats[i])), row.map((n, j) => h("td", { class: `${i === j ? "" : "off "}heat-${Math.min(4, Math.ceil((n / max) * 4))}` }, num(n)))))),
   );
 }
 
@@ -37,7 +37,7 @@ export async function render(main) {
         "div",
         {},
         h("section", { class: "panel" }, verdictBox(answer.verdict, scores.some((s) => isNum(s.kappa) && s.kappa >= 0.6) ? "clear" : "unclear")),
-        scores.length ? null : h("p", { class: "empty" }, `No item was rated by both ${answer.rater_a} and ${answer.rater_b}.`),
+        scores.length || answer.verdict ? null : h("p", { class: "empty" }, `No item was rated by both ${answer.rater_a} and ${answer.rater_b}.`),
         scores.map((s) =>
           h(
             "section",

@@ -21,14 +21,14 @@ export function directionText(answer) {
   return hib ? "higher is better" : "lower is better";
 }
 
-export function leaderboardTable(answer, { compact = false } = {}) {
+export function leaderboardTable(answer, { compact = false, badge = "leader" } = {}) {
   const rows = answer.rows || [];
   if (!rows.length) return h("p", { class: "empty" }, `No rated spans for “${answer.score}” with these filters.`);
   const [lo, hi] = scaleOf(rows);
   const leader = answer.leader ? JSON.stringify(answer.leader) : null;
   const cols = [
     ["#", true, (r, i) => String(i + 1)],
-    ["Group", false, (r) => [groupCell(r.group), leader === JSON.stringify(r.group) ? h("span", { class: "chip good", style: "margin-left:6px" }, "leader") : null, r.eligible === false ? h("span", { class: "chip", title: `fewer than ${answer.min_count} rated items`, style: "margin-left:6px" }, "few") : null]],
+    ["Group", false, (r) => [groupCell(r.group), leader === JSON.stringify(r.group) ? h("span", { class: "chip good", style: "margin-left:6px" }, badge) : null, r.eligible === false ? h("span", { class: "chip", title: `fewer than ${answer.min_count} rated items`, style: "margin-left:6px" }, "few") : null]],
     ["Mean", true, (r) => h("b", {}, fixed(r.mean, 3))],
     ["95% interval", false, (r) => h("div", {}, ciBar(r.mean, r.ci_low, r.ci_high, lo, hi, `${fixed(r.ci_low, 3)} to ${fixed(r.ci_high, 3)}`), h("div", { class: "scale-labels" }, h("span", {}, fixed(r.ci_low, 3)), h("span", {}, fixed(r.ci_high, 3))))],
     ["Items", true, (r) => num(r.rated ?? r.count)],

@@ -32,7 +32,7 @@ export async function render(main) {
             "section",
             { class: "panel", "aria-label": `Segment ${s.segment}` },
             h("h2", {}, `${answer.segment} = ${s.segment ?? "(none)"}`, s.reverses ? h("span", { class: `chip ${s.significant ? "bad" : "warn"}` }, s.significant ? "leader loses (significant)" : "leader behind") : null, h("span", { class: "muted small" }, `${num(s.rated)} rated`), s.best ? h("span", { class: "small" }, "best: ", groupCell(s.best)) : null, s.p_adjusted !== null && s.p_adjusted !== undefined ? h("span", { class: "muted small" }, `p adj. ${pvalue(s.p_adjusted)}`) : null),
-            leaderboardTable({ ...answer, rows: s.rows || [], leader: s.best }, { compact: true }),
+            leaderboardTable({ ...answer, rows: s.rows || [], leader: s.best }, { compact: true, badge: "best here" }),
           ),
         ),
       );
