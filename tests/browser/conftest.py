@@ -68,8 +68,10 @@ def launch() -> Any:
     return manager, browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module. Playwright's sync API runs an event loop in this thread while it is started, so
+    it is stopped after each module: later tests may start their own loops (``asyncio.run``)."""
     manager, chromium = launch()
     try:
         yield chromium
