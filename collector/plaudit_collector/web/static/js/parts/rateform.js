@@ -22,7 +22,7 @@ function typeOf(score) {
 
 function thumbs(name, id) {
   const option = (value, words) =>
-    h("label", {}, h("input", { type: "radio", name: id, value: String(value) }), h("span", { class: "face" }, thumb(value), words[0], h("span", { class: "sr-only" }, words[1])));
+    h("label", {}, h("input", { type: "radio", name: id, value: String(value), "aria-label": `${words[0]}${words[1]}` }), h("span", { class: "face", "aria-hidden": "true" }, thumb(value), words[0]));
   const group = h("fieldset", { class: "seg thumbs", dataset: { score: name, type: "boolean" } }, h("legend", { class: "sr-only" }, name), option(true, ["Yes", ", thumbs up"]), option(false, ["No", ", thumbs down"]));
   return { node: h("div", { class: "field" }, h("span", { class: "field-label", "aria-hidden": "true" }, name), group), read: () => {
     const checked = group.querySelector("input:checked");
