@@ -3,7 +3,7 @@
 A request follows the packages in order — :mod:`.api` (HTTP) → :mod:`.pipeline` (telemetry) →
 :mod:`.ingest` (decode, normalise, split carried feedback; plain data) → :mod:`.store` (one transaction);
 questions go :mod:`.api` → :mod:`.analytics` → :mod:`.store`'s tables. :mod:`.cli` is the ``plaudit``
-command and :mod:`.web` the dashboard. ``create_app`` (from :mod:`.app`) builds the service.
+command and :mod:`.web` the review workspace. ``create_app`` (from :mod:`.app`) builds the service.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The collector's FastAPI application factory: the API's routers and the dashboard, over one database.
+"""The collector's FastAPI application factory: the API's routers and the workspace, over one database.
 
 ``create_app(settings)`` is what ``plaudit serve`` runs and what tests and embedding apps build.
 """
@@ -17,6 +17,7 @@ from plaudit._version import __version__
 from plaudit_collector.api import errors
 from plaudit_collector.api.deps import check_parameters
 from plaudit_collector.api.routes import (
+    activity,
     analytics,
     feedback,
     feedback_tokens,
@@ -29,6 +30,7 @@ from plaudit_collector.api.routes import (
 from plaudit_collector.api.routes import experiments as experiment_routes
 from plaudit_collector.api.routes import export as export_routes
 from plaudit_collector.api.routes import judges as judge_routes
+from plaudit_collector.api.routes import queues as queue_routes
 from plaudit_collector.experiment_schemas import ExperimentChange, ExperimentIn, UnitsIn
 from plaudit_collector.judges.spec import JudgeIn
 from plaudit_collector.judges.worker import start_worker
@@ -79,10 +81,13 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         analytics,
         export_routes,
         experiment_routes,
+        queue_routes,
+        activity,
         health,
         web_routes,
     ):
         app.include_router(module.router)
+    app.mount("/static", web_routes.static_files(), name="static")
     feedback_tokens.install_cors(app, settings.feedback_cors_origins)
     _document_feedback_models(app)
     return app

@@ -24,12 +24,13 @@ from rel_helpers import CollectorProcess, code_env
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import projects
+from plaudit_collector.web.routes import PAGES
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SID = "00f067aa0ba902b7"
 OTHER_SID = "00f067aa0ba902b8"
-PUBLIC = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/"}
-"""Routes that hold no project data; ``/`` (the dashboard shell) is checked separately below."""
+PUBLIC = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", *PAGES}
+"""Routes that hold no project data; the workspace's pages (one shell) are checked separately below."""
 TOKEN = "X-Plaudit-Feedback-Token"
 PLACEHOLDERS = {"trace_id": TID, "span_id": SID, "name": "thumbs", "id": "1", "key_id": "1", "project": "alpha"}
 
@@ -187,9 +188,10 @@ def test_feedback_tokens_are_scoped_unforgeable_and_expire(
 
 def test_the_dashboard_shows_nothing_without_a_key(secured: tuple[BackgroundServer, Keys, httpx.Client]) -> None:
     _server, _keys, http = secured
-    page = http.get("/")
-    assert page.status_code in (200, 401, 403)
-    assert "secret-span-name" not in page.text and TID not in page.text
+    for path in (*(p.format(trace_id=TID, queue_id=1) for p in PAGES), "/static/js/app.js"):
+        page = http.get(path)
+        assert page.status_code in (200, 401, 403), path
+        assert "secret-span-name" not in page.text and TID not in page.text.replace(path, ""), path
 
 
 def test_secrets_never_reach_the_collector_logs(tmp_path: Path, pg_url: str) -> None:

@@ -71,7 +71,7 @@ def serve(
     ingest_wait: Annotated[float, typer.Option(help="seconds a request waits for an ingest slot before 503")] = 5.0,
     judges: Annotated[bool, typer.Option(help="run enabled LLM judges on new spans in this process")] = False,
 ) -> None:
-    """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, dashboard on /."""
+    """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, the workspace on /."""
     from plaudit_collector.server import is_loopback
     from plaudit_collector.server import serve as run
     from plaudit_collector.store.db import normalise_url
@@ -139,12 +139,13 @@ def demo(
 
 def main() -> None:
     """Run the CLI; a failure the user can fix is one line on stderr and a non-zero exit, not a traceback."""
-    from plaudit_collector.cli import admin, analytics, experiments, judges
+    from plaudit_collector.cli import admin, analytics, experiments, judges, queues
 
     admin.register(app)
     analytics.register(app)
     experiments.register(app)
     judges.register(app)
+    queues.register(app)
     command = typer.main.get_command(app)
     _name_values(command)
     try:

@@ -1,5 +1,5 @@
-"""The dashboard: pages served by the collector itself, built from the same analytics the REST API returns.
+"""The review workspace: static pages served by the collector (an HTML shell, ES modules, CSS, vendored uPlot).
 
-Pages enter as HTTP GETs and leave as HTML; data comes from :mod:`plaudit_collector.store` reads and
-:mod:`plaudit_collector.analytics`, never computed anew in the browser.
+The pages compute nothing the REST API does not return: every number they show comes from ``/v1/...``, called
+from the browser with the reviewer's API key. Nothing here is built; the files ship as they are.
 """

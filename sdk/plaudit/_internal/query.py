@@ -25,6 +25,7 @@ from plaudit._internal.query_models import (
     TraceSummary,
     Trend,
 )
+from plaudit._internal.queue_client import QueueMethods
 
 FILTERS: dict[str, str] = {
     "start": "from",
@@ -80,7 +81,7 @@ def _params(method: str, options: Mapping[str, Any], filters: Mapping[str, Any])
     return params
 
 
-class Client(ExperimentMethods, JudgeMethods):
+class Client(ExperimentMethods, JudgeMethods, QueueMethods):
     """Query a Plaudit collector: ``plaudit.Client().leaderboard("thumbs", group_by=["model"])``.
 
     Every question accepts the same filters as keyword arguments (:data:`FILTERS`): ``start``/``end`` (ISO

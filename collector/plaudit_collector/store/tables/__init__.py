@@ -6,6 +6,7 @@ from plaudit_collector.store.tables.experiments import Experiment, ExperimentUni
 from plaudit_collector.store.tables.feedback import Feedback
 from plaudit_collector.store.tables.judges import Judge, JudgeRun, JudgeUsage
 from plaudit_collector.store.tables.projects import ApiKey, Project
+from plaudit_collector.store.tables.queues import ReviewClaim, ReviewItem, ReviewQueue
 from plaudit_collector.store.tables.rollup import SpanRollup
 from plaudit_collector.store.tables.score_configs import ScoreConfig
 from plaudit_collector.store.tables.signing_keys import SigningKey
@@ -23,6 +24,9 @@ __all__ = [
     "JudgeRun",
     "JudgeUsage",
     "Project",
+    "ReviewClaim",
+    "ReviewItem",
+    "ReviewQueue",
     "ScoreConfig",
     "SigningKey",
     "Span",

@@ -37,6 +37,7 @@ class Span(SQLModel, table=True):
             sqlite_where=text("experiment IS NOT NULL"),
             postgresql_where=text("experiment IS NOT NULL"),
         ),
+        Index("ix_spans_project_user", "project", "user_id", "start_ns"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

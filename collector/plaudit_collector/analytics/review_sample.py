@@ -1,0 +1,192 @@
+"""Which spans a review queue holds: the spans matching a filter (the query vocabulary, as a JSON object),
+sampled in the queue's order; for a pairwise queue, pairs of spans with the same input from different variants.
+
+The choice is made once, when the queue is created: a queue is a fixed list, so its progress means something.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+
+from plaudit_collector.analytics.core import FEEDBACK, SPAN, Filters, parse_pairs, parse_time, span_conditions
+from plaudit_collector.errors import ApiError
+
+MAX_ITEMS = 10_000
+"""A queue holds at most this many items ("all matching" included)."""
+PAIR_CANDIDATES = 50_000
+"""Spans read to build pairs from (the newest, or the oldest with ``order="oldest"``)."""
+
+LIST_KEYS = ("span_name", "span_kind", "tag", "source")
+TEXT_KEYS = ("from", "to", "status", "q", "has_feedback", "missing_feedback", "score")
+NUMBER_KEYS = ("min_score", "max_score")
+PAIR_KEYS = ("metadata", "where")
+FILTER_KEYS = (*TEXT_KEYS, *LIST_KEYS, *NUMBER_KEYS, *PAIR_KEYS)
+ORDERS = ("random", "oldest", "newest")
+
+Target = tuple[str, str | None, str | None, str | None]
+
+
+def check_filter(raw: dict[str, Any]) -> dict[str, Any]:
+    """The filter with every value checked; an unknown key or a bad value is a 422 naming ``filter.<key>``."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        field = f"filter.{key}"
+        if key not in FILTER_KEYS:
+            close = difflib.get_close_matches(key, FILTER_KEYS, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else f"; use one of {', '.join(FILTER_KEYS)}"
+            raise ApiError(422, "invalid_field", f"{field}: unknown filter {key[:60]!r}{hint}", field)
+        if value is None:
+            continue
+        if key in NUMBER_KEYS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise ApiError(422, "invalid_field", f"{field}: must be a number", field)
+        elif key in PAIR_KEYS:
+            if isinstance(value, dict):
+                value = [f"{k}={'' if v is None else v}" for k, v in value.items()]
+            value = _strings(value, field)
+        elif key in LIST_KEYS:
+            value = _strings(value, field)
+        elif not _fine(value):
+            raise ApiError(422, "invalid_field", f"{field}: must be a non-empty string", field)
+        out[key] = value
+    if out.get("status") not in (None, "error", "ok", "unset"):
+        raise ApiError(422, "invalid_field", "filter.status: must be error, ok or unset", "filter.status")
+    if ("min_score" in out or "max_score" in out) and "score" not in out:
+        raise ApiError(422, "invalid_field", "filter.score: min_score/max_score need the score's name", "filter.score")
+    try:
+        _filters(out)  # parses times, pairs, dimensions and sources, raising on the first bad one
+    except ApiError as exc:
+        if exc.field and not exc.field.startswith("filter."):
+            field = f"filter.{exc.field}"
+            raise ApiError(exc.status, exc.code, f"filter.{exc.message}", field) from None
+        raise
+    return out
+
+
+def _strings(value: Any, field: str) -> list[str]:
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(_fine(v) for v in values):
+        raise ApiError(422, "invalid_field", f"{field}: must be a string or a list of strings", field)
+    return values
+
+
+def _fine(value: Any) -> bool:
+    """A non-empty string PostgreSQL can store (no NUL, no lone surrogate), at most 1000 characters."""
+    if not isinstance(value, str) or not 0 < len(value) <= 1000 or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _filters(spec: dict[str, Any]) -> Filters:
+    return Filters(
+        start_ns=parse_time(spec.get("from"), "filter.from"),
+        end_ns=parse_time(spec.get("to"), "filter.to"),
+        span_names=tuple(spec.get("span_name") or ()),
+        span_kinds=tuple(spec.get("span_kind") or ()),
+        tags=tuple(spec.get("tag") or ()),
+        metadata=parse_pairs(spec.get("metadata"), "filter.metadata"),
+        where=tuple((k, v or None) for k, v in parse_pairs(spec.get("where"), "filter.where")),
+        sources=tuple(spec.get("source") or ()),
+    )
+
+
+def _rated(project: str, spec: dict[str, Any], name: str, extra: Sequence[ColumnElement[bool]] = ()) -> Any:
+    """Current feedback named ``name`` on the span (or, for a root span, on its trace)."""
+    f, s = FEEDBACK, SPAN
+    terms = [
+        f.c.project == project,
+        f.c.name == name,
+        f.c.is_current.is_(True),
+        f.c.deleted_at.is_(None),
+        f.c.trace_id == s.c.trace_id,
+        or_(f.c.span_id == s.c.span_id, and_(f.c.span_id.is_(None), s.c.parent_span_id.is_(None))),
+        *extra,
+    ]
+    if spec.get("source"):
+        terms.append(f.c.source.in_(spec["source"]))
+    return exists().where(*terms)
+
+
+def span_terms(project: str, spec: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
+    """WHERE terms on the spans table for a checked filter."""
+    s = SPAN
+    terms = [s.c.project == project, *span_conditions(_filters(spec), s, dialect)]
+    status = spec.get("status")
+    if status:
+        terms.append(s.c.status_code == status.upper())
+    if spec.get("q"):
+        pattern = f"%{spec['q']}%"
+        terms.append(or_(s.c.input.ilike(pattern), s.c.output.ilike(pattern), s.c.name.ilike(pattern)))
+    if spec.get("has_feedback"):
+        terms.append(_rated(project, spec, spec["has_feedback"]))
+    if spec.get("missing_feedback"):
+        terms.append(~_rated(project, spec, spec["missing_feedback"]))
+    if "min_score" in spec or "max_score" in spec:
+        bounds = []
+        if spec.get("min_score") is not None:
+            bounds.append(FEEDBACK.c.score >= spec["min_score"])
+        if spec.get("max_score") is not None:
+            bounds.append(FEEDBACK.c.score <= spec["max_score"])
+        terms.append(_rated(project, spec, spec["score"], bounds))
+    return terms
+
+
+def _order(order: str) -> list[Any]:
+    if order == "oldest":
+        return [SPAN.c.start_ns, SPAN.c.id]
+    if order == "newest":
+        return [SPAN.c.start_ns.desc(), SPAN.c.id.desc()]
+    return [func.random()]
+
+
+def sample_spans(db: Any, project: str, spec: dict[str, Any], sample: int | None, order: str) -> list[Target]:
+    """Up to ``sample`` (else :data:`MAX_ITEMS`) spans matching the filter, in the queue's order."""
+    limit = min(sample or MAX_ITEMS, MAX_ITEMS)
+    query = (
+        select(SPAN.c.trace_id, SPAN.c.span_id)
+        .where(*span_terms(project, spec, db.dialect))
+        .order_by(*_order(order))
+        .limit(limit)
+    )
+    with db.read_engine.connect() as conn:
+        return [(row.trace_id, row.span_id, None, None) for row in conn.execute(query)]
+
+
+def sample_pairs(db: Any, project: str, spec: dict[str, Any], sample: int | None, order: str) -> list[Target]:
+    """Pairs of spans that share an input and differ in variant: one pair per input, up to ``sample``."""
+    limit = min(sample or MAX_ITEMS, MAX_ITEMS)
+    s = SPAN
+    newest_first = order != "oldest"
+    query = (
+        select(s.c.trace_id, s.c.span_id, s.c.input, s.c.variant, s.c.start_ns)
+        .where(*span_terms(project, spec, db.dialect), s.c.input.is_not(None), s.c.variant.is_not(None))
+        .order_by(s.c.start_ns.desc() if newest_first else s.c.start_ns, s.c.id)
+        .limit(PAIR_CANDIDATES)
+    )
+    by_input: dict[str, dict[str, tuple[str, str, int]]] = {}
+    with db.read_engine.connect() as conn:
+        for row in conn.execute(query):
+            by_input.setdefault(row.input, {}).setdefault(row.variant, (row.trace_id, row.span_id, row.start_ns))
+    rng = random.Random()
+    pairs: list[tuple[int, Target]] = []
+    for variants in by_input.values():
+        if len(variants) < 2:
+            continue
+        names = sorted(variants)
+        first, second = rng.sample(names, 2) if order == "random" else names[:2]
+        (ta, sa, start_a), (tb, sb, start_b) = variants[first], variants[second]
+        pairs.append((min(start_a, start_b), (ta, sa, tb, sb)))
+    if order == "random":
+        rng.shuffle(pairs)
+    else:
+        pairs.sort(key=lambda pair: pair[0], reverse=newest_first)
+    return [target for _, target in pairs[:limit]]

@@ -1,0 +1,47 @@
+"""The score names a project uses: every name with current feedback and every configured one, so a picker
+can offer them and a typo can be answered with the names that exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.score_configs import score_config_dict
+from plaudit_collector.store.tables import Feedback, ScoreConfig
+
+FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
+CONFIGS = ScoreConfig.__table__  # type: ignore[attr-defined]
+
+
+def list_scores(db: Database, project: str) -> dict[str, Any]:
+    """``{"scores": [{"name", "count", "kind", "config"}]}``, most used first; ``kind`` is that of the newest
+    item (``preference`` for pairwise names), ``config`` the score config or None."""
+    current = [FEEDBACK.c.project == project, FEEDBACK.c.is_current.is_(True)]
+    with db.read_engine.connect() as conn:
+        counts = dict(  # the (project, name, is_current) index answers this without reading rows
+            conn.execute(select(FEEDBACK.c.name, func.count()).where(*current).group_by(FEEDBACK.c.name)).all()
+        )
+        kinds = {
+            name: conn.execute(
+                select(FEEDBACK.c.kind).where(*current, FEEDBACK.c.name == name).order_by(FEEDBACK.c.id.desc()).limit(1)
+            ).scalar()
+            for name in counts
+        }
+        configs = {
+            row.name: score_config_dict(row)
+            for row in conn.execute(select(CONFIGS).where(CONFIGS.c.project == project))
+        }
+    names = sorted(set(counts) | set(configs), key=lambda name: (-counts.get(name, 0), name))
+    return {
+        "scores": [
+            {
+                "name": name,
+                "count": int(counts.get(name, 0)),
+                "kind": kinds.get(name) or (configs[name]["type"] if name in configs else None),
+                "config": configs.get(name),
+            }
+            for name in names
+        ]
+    }

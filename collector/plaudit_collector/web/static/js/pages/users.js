@@ -1,0 +1,3 @@
+import { activityPage } from "./activity.js";
+
+export const render = (main) => activityPage(main, "user");
