@@ -1,17 +1,10 @@
-"""The one query vocabulary: every dimension, filter and option a question accepts, declared once.
-
-REST query parameters (``api/query_params.py``), ``plaudit.Client`` keyword arguments (checked against this
-table by a test, since the SDK never imports the collector), CLI options (``cli/query_options.py``) and the
-dashboard's controls (served at ``GET /v1/query-model``) are all built from or checked against
-:data:`TERMS`, so the doors cannot drift apart. Pure data: no web framework, no database.
-"""
+"""The table: every question, dimension and term. Adding a filter or an option here adds it to every door
+(REST, ``plaudit.Client`` through its checks, the CLI and the dashboard)."""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
+from plaudit_collector.vocabulary.model import Dimension, Term
+from plaudit_collector.vocabulary.model import declare as _t
 
 QUESTIONS = (
     "leaderboard",
@@ -36,15 +29,6 @@ PPI = ("leaderboard", "compare", "trend")
 """Questions that take the judge-assisted estimator."""
 
 
-@dataclass(frozen=True)
-class Dimension:
-    """A name spans can be grouped or filtered by, and the span column it reads."""
-
-    name: str
-    column: str
-    help: str
-
-
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("model", "model", "the model requested (gen_ai.request.model)"),
     Dimension("provider", "provider", "the provider (openai, anthropic, ...)"),
@@ -60,51 +44,6 @@ DIMENSIONS: tuple[Dimension, ...] = (
 )
 ATTRIBUTE_DIMENSION = "attr.<key>"
 """Any span attribute, e.g. ``attr.plaudit.config.temperature``."""
-
-
-@dataclass(frozen=True)
-class Term:
-    """One query parameter, the same in every door.
-
-    ``type``: ``text``, ``texts`` (repeatable), ``time`` (ISO 8601 or unix seconds), ``pairs`` (repeatable
-    ``key=value``; a dict in the Client), ``choice``, ``choices`` (repeatable), ``int``, ``float`` or ``bool``.
-    """
-
-    name: str
-    kind: str
-    type: str
-    help: str
-    questions: tuple[str, ...]
-    choices: tuple[str, ...] = ()
-    required_in: tuple[str, ...] = ()
-    minimum: float | None = None
-    maximum: float | None = None
-    max_length: int = 200
-    client: str = ""
-    """The ``plaudit.Client`` keyword (defaults to ``name``)."""
-    cli: tuple[str, ...] = ()
-    """CLI flags, first the canonical one (defaults to ``--name-with-dashes``)."""
-    default: Any = None
-    """The default the question applies when the term is not given (documentation only)."""
-
-    @property
-    def client_name(self) -> str:
-        return self.client or self.name
-
-    @property
-    def cli_flags(self) -> tuple[str, ...]:
-        return self.cli or ("--" + self.name.replace("_", "-"),)
-
-    @property
-    def repeatable(self) -> bool:
-        return self.type in ("texts", "pairs", "choices")
-
-    def required(self, question: str) -> bool:
-        return question in self.required_in
-
-
-def _t(name: str, kind: str, type_: str, help_: str, questions: Iterable[str], **more: Any) -> Term:
-    return Term(name, kind, type_, help_, tuple(questions), **more)
 
 
 ALL = QUESTIONS
@@ -409,88 +348,3 @@ TERMS: tuple[Term, ...] = (
     _t("limit", "option", "int", "traces per page", ("traces",), minimum=1, maximum=500, default=50),
     _t("cursor", "option", "text", "the next_cursor of the previous page", ("traces",), max_length=500),
 )
-
-
-def terms_for(question: str) -> tuple[Term, ...]:
-    """The terms ``question`` accepts, one per name."""
-    if question not in QUESTIONS:
-        raise KeyError(question)
-    return tuple(term for term in TERMS if question in term.questions)
-
-
-def term(question: str, name: str) -> Term:
-    for candidate in terms_for(question):
-        if candidate.name == name:
-            return candidate
-    raise KeyError(f"{question}: {name}")
-
-
-def close_matches(name: str, known: Iterable[str]) -> list[str]:
-    """Known names that look like ``name`` (a typo, another door's spelling, a part of a name), best first."""
-    known = list(known)
-    found = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    parts = [k for k in known if name in k.replace(".", "_").split("_") and k not in found]
-    return (found + parts)[:3]
-
-
-def unknown_message(kind: str, name: str, known: Iterable[str]) -> str:
-    """``unknown query parameter 'by'; did you mean group_by?`` (or the accepted names when nothing is close)."""
-    known = sorted(set(known))
-    matches = close_matches(name, known)
-    shown = name if len(name) <= 60 else name[:57] + "..."
-    if matches:
-        return f"unknown {kind} {shown!r}; did you mean {' or '.join(matches)}?"
-    return f"unknown {kind} {shown!r}; accepted: {', '.join(known)}"
-
-
-def served() -> dict[str, Any]:
-    """The declaration as JSON (``GET /v1/query-model``): what the dashboard builds its controls from."""
-    return {
-        "questions": list(QUESTIONS),
-        "dimensions": [asdict(d) for d in DIMENSIONS]
-        + [{"name": ATTRIBUTE_DIMENSION, "column": None, "help": "any span attribute"}],
-        "sources": list(SOURCES),
-        "terms": [
-            {
-                "name": t.name,
-                "kind": t.kind,
-                "type": t.type,
-                "help": t.help,
-                "questions": list(t.questions),
-                "choices": list(t.choices),
-                "required_in": list(t.required_in),
-                "repeatable": t.repeatable,
-                "minimum": t.minimum,
-                "maximum": t.maximum,
-                "default": t.default,
-                "client": t.client_name,
-                "cli": list(t.cli_flags),
-            }
-            for t in TERMS
-        ],
-    }
-
-
-def markdown_table() -> str:
-    """The vocabulary as the README's table (a test keeps the README's copy equal to this)."""
-    short = {
-        "export_spans": "export spans",
-        "export_finetune": "export finetune",
-        "export_preferences": "export preferences",
-    }
-    lines = ["| parameter | `plaudit.Client` | CLI | questions | meaning |", "| --- | --- | --- | --- | --- |"]
-    seen: set[tuple[str, str]] = set()
-    for t in TERMS:
-        if set(t.questions) == set(QUESTIONS):
-            where = "all"
-        else:
-            where = ", ".join(short.get(q, q) for q in t.questions)
-        if (t.name, where) in seen:
-            continue
-        seen.add((t.name, where))
-        text = t.help.replace("|", "\\|")
-        if t.choices:
-            text += " (" + ", ".join(t.choices) + ")"
-        flags = " ".join(f"`{f}`" for f in t.cli_flags)
-        lines.append(f"| `{t.name}` | `{t.client_name}` | {flags} | {where} | {text} |")
-    return "\n".join(lines) + "\n"
