@@ -1,5 +1,8 @@
 """One query vocabulary: every door (REST, ``plaudit.Client``, the CLI) accepts every term the declaration
-gives a question, gives the same answer for it, and refuses what the declaration does not name."""
+gives a question, gives the same answer for it, and refuses what the declaration does not name.
+
+Each question maps to its route (``ROUTES``), its ``plaudit.Client`` method (the question's name; exports
+through ``Client.export``) and its CLI command (``COMMANDS``)."""
 
 from __future__ import annotations
 
@@ -17,9 +20,10 @@ from analytics_seed import BASE_NS, DAY_NS, Seeder
 from typer.testing import CliRunner
 
 import plaudit
-from plaudit._internal.query import FILTERS
+from plaudit._internal.query_params import FILTERS
 from plaudit_collector import vocabulary
 from plaudit_collector.cli import analytics as cli_analytics
+from plaudit_collector.cli import judges as cli_judges
 
 ROUTES = {
     "leaderboard": "/v1/analytics/leaderboard",
@@ -32,6 +36,26 @@ ROUTES = {
     "export_finetune": "/v1/export/finetune",
     "export_preferences": "/v1/export/preferences",
     "traces": "/v1/traces",
+    "judge_report": "/v1/analytics/judges",
+    "alpha": "/v1/analytics/alpha",
+    "disagreements": "/v1/analytics/disagreements",
+    "informative": "/v1/analytics/informative",
+}
+COMMANDS = {
+    "leaderboard": ["leaderboard"],
+    "compare": ["compare"],
+    "trend": ["trend"],
+    "agreement": ["agreement"],
+    "segments": ["segments"],
+    "preferences": ["preferences"],
+    "export_spans": ["export", "spans"],
+    "export_finetune": ["export", "finetune"],
+    "export_preferences": ["export", "preferences"],
+    "traces": ["traces"],
+    "judge_report": ["judges", "report"],
+    "alpha": ["judges", "alpha"],
+    "disagreements": ["judges", "disagreements"],
+    "informative": ["judges", "informative"],
 }
 BASE: dict[str, dict[str, Any]] = {
     "leaderboard": {"score": "thumbs"},
@@ -44,6 +68,10 @@ BASE: dict[str, dict[str, Any]] = {
     "export_finetune": {"score": "thumbs"},
     "export_preferences": {"score": "thumbs"},
     "traces": {},
+    "judge_report": {"score": "thumbs", "bootstrap": 0},
+    "alpha": {"score": "thumbs", "bootstrap": 0},
+    "disagreements": {"score": "thumbs"},
+    "informative": {"score": "thumbs"},
 }
 SAMPLES: dict[str, Any] = {
     "from": "2025-12-31T00:00:00Z",
@@ -85,6 +113,10 @@ SAMPLES: dict[str, Any] = {
     "max_duration_ms": 1e6,
     "min_tokens": 10,
     "max_tokens": 100000,
+    "bootstrap": 20,
+    "raters": "humans",
+    "level": "ordinal",
+    "mode": "raters",
 }
 PER_QUESTION = {
     ("leaderboard", "sort"): "mean",
@@ -95,6 +127,8 @@ PER_QUESTION = {
     ("traces", "score"): "thumbs",
     ("preferences", "score"): "preference",
     ("export_spans", "score"): "thumbs",
+    ("disagreements", "limit"): 3,
+    ("informative", "limit"): 3,
 }
 TRACE_TERMS_NEED_SCORE = {"min_score", "max_score"}
 
@@ -163,6 +197,7 @@ def seeded(collector: Any, http: httpx.Client) -> Any:
 def cli() -> Iterator[Any]:
     app = typer.Typer()
     cli_analytics.register(app)
+    cli_judges.register(app)
     runner = CliRunner()
     yield lambda args: runner.invoke(app, args)
 
@@ -170,7 +205,8 @@ def cli() -> Iterator[Any]:
 def _client_call(client: plaudit.Client, question: str, kwargs: dict[str, Any]) -> Any:
     if question.startswith("export_"):
         return list(client.export(question.removeprefix("export_"), **kwargs))
-    return getattr(client, question)(**kwargs).model_dump(mode="json")
+    result = getattr(client, question)(**kwargs)
+    return result if isinstance(result, dict) else result.model_dump(mode="json")
 
 
 def _rest_call(http: httpx.Client, question: str, params: list[tuple[str, str]]) -> Any:
@@ -226,7 +262,7 @@ def test_every_door_accepts_every_term_and_answers_alike(seeded: Any, http: http
             via_client = _client_call(client, question, kwargs)
             assert _contains(via_client, rest), (question, name)
             args = [arg for n, v in asked.items() for arg in _cli(terms[n], v)]
-            command = question.replace("export_", "export ").split()
+            command = COMMANDS[question]
             out_file = tmp_path / f"{question}-{name}.jsonl"
             extra = ["--out", str(out_file)] if question.startswith("export_") else []
             result = cli([*command, *args, *extra, "--endpoint", seeded.url])
@@ -258,6 +294,13 @@ def test_unknown_parameter_is_refused_by_every_door(collector: Any, http: httpx.
     result = cli(["leaderboard", "--score", "x", "--group-bi", "model", "--endpoint", collector.url])
     assert result.exit_code == 2
     assert "No such option: --group-bi" in result.output and "--group-by" in result.output
+    judged = http.get("/v1/analytics/judges", params={"score": "x", "groupby": "model"}).json()["error"]
+    assert (judged["code"], judged["field"]) == ("unknown_parameter", "groupby")
+    assert judged["message"] == "unknown query parameter 'groupby'; did you mean group_by?"
+    with plaudit.Client(collector.url) as client, pytest.raises(TypeError, match="did you mean"):
+        client.informative("x", limits=3)
+    result = cli(["judges", "alpha", "--score", "x", "--rater", "humans", "--endpoint", collector.url])
+    assert result.exit_code == 2 and "--raters" in result.output
 
 
 def test_the_rest_routes_take_exactly_the_declared_terms(collector: Any, http: httpx.Client) -> None:
@@ -283,9 +326,15 @@ def test_the_client_takes_every_declared_term() -> None:
 def test_the_cli_takes_every_declared_term() -> None:
     app = typer.Typer()
     cli_analytics.register(app)
+    cli_judges.register(app)
     group = typer.main.get_command(app)
+    assert set(COMMANDS) == set(vocabulary.QUESTIONS) == set(ROUTES)
     for question in vocabulary.QUESTIONS:
-        command = group.commands[question.split("_")[0]]  # type: ignore[attr-defined]
+        command: Any = group
+        for name in COMMANDS[question]:
+            if not hasattr(command, "commands"):
+                break  # the rest are arguments (the kind of an export)
+            command = command.commands[name]
         flags = {opt for param in command.params for opt in [*param.opts, *param.secondary_opts]}
         for term in vocabulary.terms_for(question):
             for flag in term.cli_flags:

@@ -36,7 +36,9 @@ def test_the_cli_and_the_client_define_run_and_report(
     listed = subprocess.run([*PLAUDIT, "judges", "list"], env=env, capture_output=True, text=True, timeout=60)
     assert "helpful" in listed.stdout and "judge-model" in listed.stdout
     spans = post_spans(http, [llm_span("one"), llm_span("three")])
-    ran = subprocess.run([*PLAUDIT, "judges", "run", "helpful"], env=env, capture_output=True, text=True, timeout=60)
+    ran = subprocess.run(
+        [*PLAUDIT, "judges", "run", "helpful", "--format", "json"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert '"scored": 2' in ran.stdout, ran.stdout + ran.stderr
     for span in spans:
         http.post("/v1/feedback", json={"trace_id": span["traceId"], "span_id": span["spanId"], "name": "helpfulness",
@@ -54,8 +56,12 @@ def test_the_cli_and_the_client_define_run_and_report(
         found = client.judge_report("helpfulness", bootstrap=0)
         (judge,) = found["judges"]
         assert judge["n"] == 2 and judge["judge_mean"] == (expected_score("one") + expected_score("three")) / 2
+        # the shared filters work here too: only human feedback leaves no judge; naming both authors keeps all
+        assert client.judge_report("helpfulness", bootstrap=0, source=["human"])["judges"] == []
+        both = client.judge_report("helpfulness", bootstrap=0, author=["ann", judge["judge"]])
+        assert [j["n"] for j in both["judges"]] == [2]
         assert client.alpha("helpfulness", bootstrap=0)["rater_count"] == 2
-        (disputed,) = client.disagreements("helpfulness")  # "one" got a 4 from both: no disagreement
+        (disputed,) = client.disagreements("helpfulness")["items"]  # "one" got a 4 from both: no disagreement
         assert disputed["span_id"] == spans[1]["spanId"] and disputed["disagreement"] == abs(
             expected_score("three") - 4
         )

@@ -1,12 +1,13 @@
 """Ask humans where it matters: the judge-rated spans whose human rating would shrink the leaderboard's
 uncertainty most (a review queue's ``order=informative``).
 
-Only groups still in contention count: the leader candidate of the ``estimator=ppi`` leaderboard and every
-group whose interval overlaps its interval (a group without any human rating yet comes first: it has no
-honest interval at all). Spans are then picked greedily: each next span goes to the group whose PPI++
-variance one more human rating reduces most (``Var(Y − λF)/n − Var(Y − λF)/(n + 1)``, shrinking as a group
-is picked), and within a group to the span with the largest expected judge–human disagreement: the mean
-|human − judge| of the group's already-rated items with the same (rounded) judge rating.
+Only groups still in contention count: the leader candidate of the ``estimator=ppi`` leaderboard (in the
+score's direction, :mod:`.direction`) and every group whose interval overlaps its interval (a group without
+any human rating yet comes first: it has no honest interval at all). Spans are then picked greedily: each next
+span goes to the group whose PPI++ variance one more human rating reduces most
+(``Var(Y − λF)/n − Var(Y − λF)/(n + 1)``, shrinking as a group is picked), and within a group to the span with
+the largest expected judge–human disagreement: the mean |human − judge| of the group's already-rated items with
+the same (rounded) judge rating.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from plaudit_collector.analytics.core import Filters, check_group_by, connect, group_dict
+from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.judged import HUMAN, JUDGE, items
 from plaudit_collector.analytics.ppi import Estimate
 from plaudit_collector.analytics.ppi_board import group_estimates
@@ -37,14 +39,16 @@ def informative(
     *,
     human_source: str = HUMAN,
     judge_source: str = JUDGE,
+    higher_is_better: bool | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
     """Up to ``limit`` spans, most informative first: ``{trace_id, span_id, group, judge_mean,
     expected_disagreement, variance_reduction}``; ``contenders`` names the groups considered."""
     filters = filters or Filters()
     dims = check_group_by(list(group_by) or ["variant"])
+    direction = resolve(db, project, score, higher_is_better)
     groups = group_estimates(db, project, score, dims, filters, human_source=human_source, judge_source=judge_source)
-    contenders = _contenders(groups)
+    contenders = _contenders(groups, direction)
     units = items(project, score, dims, filters, db.dialect, human_source=human_source, judge_source=judge_source)
     keys = [units.c[f"d{i}"] for i in range(len(dims))]
     rows = select(*keys, units.c.u_span, units.c.y, units.c.f, units.c.hn).where(units.c.jn > 0)
@@ -83,21 +87,40 @@ def informative(
     return {
         "score": score,
         "group_by": dims,
+        **direction.stated(),
         "human_source": human_source,
         "judge_source": judge_source,
         "contenders": [group_dict(dims, key) for key in contenders],
         "items": out,
         "count": len(out),
+        "verdict": _verdict(len(out), len(contenders), bool(groups), direction),
     }
 
 
-def _contenders(groups: dict[tuple[Any, ...], dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The leader candidate and the groups whose interval overlaps it; unlabelled groups first."""
+def _verdict(count: int, contenders: int, any_group: bool, direction: Direction) -> str:
+    if not any_group:
+        return "no item has judge or human ratings of this score yet"
+    if not count:
+        return f"no judge-rated span without a human rating in the {contenders} group(s) contending for the lead"
+    return (
+        f"{count} span(s) to rate next, from the {contenders} group(s) still contending for the lead "
+        f"({direction.words})"
+    )
+
+
+def _contenders(groups: dict[tuple[Any, ...], dict[str, Any]], direction: Direction) -> list[tuple[Any, ...]]:
+    """The leader candidate (best pessimistic bound in the score's direction) and the groups whose interval
+    overlaps it; unlabelled groups first."""
     unknown = [k for k, g in groups.items() if g["estimate"] is None or g["estimate"].ci_low is None]
     known = {k: g["estimate"] for k, g in groups.items() if k not in unknown}
     if not known:
         return unknown
-    best = max(known, key=lambda k: (known[k].ci_low, known[k].mean))
+
+    def goodness(e: Estimate) -> tuple[float, float]:
+        bound = e.ci_low if direction.higher_is_better else e.ci_high
+        return direction.good(bound), direction.good(e.mean)
+
+    best = max(known, key=lambda k: goodness(known[k]))
     low, high = known[best].ci_low, known[best].ci_high
     overlapping = [k for k, e in known.items() if e.ci_high >= low and e.ci_low <= high]
     return unknown + sorted(overlapping, key=lambda k: -_reduction(known[k], 0))

@@ -31,6 +31,12 @@ def check_sources(human_source: str, judge_source: str) -> None:
         raise ApiError(422, "invalid_field", "judge_source: must differ from human_source", "judge_source")
 
 
+def narrowed(sources: Sequence[str], filters: Filters) -> list[str]:
+    """The rater sources a question reads, narrowed by the ``source`` filter when one is given (so
+    ``source=human`` leaves no judge to set against the humans, rather than being ignored)."""
+    return [s for s in sources if not filters.sources or s in filters.sources]
+
+
 def items(
     project: str,
     score: str,
@@ -61,7 +67,7 @@ def items(
         text=text,
         more_dims=more_dims,
         extra=[side, *extra],
-        terms=[f.c.source.in_([human_source, judge_source])],
+        terms=[f.c.source.in_(narrowed([human_source, judge_source], filters))],
     ).subquery("rated")
     keys = [c for c in rated.c if c.name.startswith("d") and c.name[1:].isdigit()]
     human, judge = rated.c.side == "h", rated.c.side == "j"

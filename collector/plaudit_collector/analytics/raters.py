@@ -20,6 +20,7 @@ from sqlalchemy import case, func, select
 
 from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import FEEDBACK, SOURCES, SPAN, Filters, connect, credited
+from plaudit_collector.analytics.judged import narrowed
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
 
@@ -67,7 +68,7 @@ def fetch(
         replace(filters, sources=()),
         db.dialect,
         extra=[rater, machine],
-        terms=[f.c.source.in_(list(sources))],
+        terms=[f.c.source.in_(narrowed(sources, filters))],
     ).subquery("rated")
     keys = [rated.c[f"d{i}"] for i in range(len(group_by))]
     query = (
@@ -236,7 +237,26 @@ def disagreements(
                 "ratings": values,
             }
         )
-    return {"score": score, "mode": mode, "items": out, "count": len(out), "candidates": len(scored)}
+    return {
+        "score": score,
+        "mode": mode,
+        "items": out,
+        "count": len(out),
+        "candidates": len(scored),
+        "verdict": _disagreement_verdict(out, len(scored), mode),
+    }
+
+
+def _disagreement_verdict(items: list[dict[str, Any]], candidates: int, mode: str) -> str:
+    rated = "rated by humans and a judge" if mode == "judge_vs_human" else "rated by two or more raters"
+    if not candidates:
+        return f"no item {rated} yet"
+    if not items:
+        return f"the raters agree on all {candidates} item(s) {rated}"
+    return (
+        f"{len(items)} item(s) where the raters differ, the largest by {items[0]['disagreement']:.3g} "
+        f"(of {candidates} item(s) {rated})"
+    )
 
 
 def targets_of(db: Database, project: str, items: Sequence[tuple[Any, Any]]) -> dict[tuple[Any, Any], dict[str, Any]]:

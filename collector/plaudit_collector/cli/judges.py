@@ -1,30 +1,22 @@
-"""``plaudit judges add/list/run/backfill/report/dead-letters`` through ``plaudit.Client`` (any collector),
-and ``plaudit judges worker``, which runs the judges against the database itself."""
+"""``plaudit judges add/list/run/backfill/dead-letters`` and the questions about judges (``report``,
+``alpha``, ``disagreements``, ``informative``) through ``plaudit.Client`` (any collector), and
+``plaudit judges worker``, which runs the judges against the database itself.
+
+The questions take their options from the query vocabulary (:mod:`.query_options`), like the analytics
+commands; every table is laid out by :mod:`.judge_views` and printed by :mod:`.output`.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from plaudit_collector.cli.analytics import ApiKey, Endpoint, _ask, console
-from plaudit_collector.cli.output import group_label as _group
-from plaudit_collector.cli.output import number
-
-By = Annotated[list[str] | None, typer.Option("--by", help="dimension to group by; repeatable")]
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    """A number with three significant digits (``–`` when missing), as every CLI table prints it."""
-    return number(value)
-
-
-def _ci(low: Any, high: Any) -> str:
-    return "–" if low is None or high is None else f"[{number(low)}, {number(high)}]"
-
+from plaudit_collector.cli import judge_views
+from plaudit_collector.cli.analytics import ApiKey, Endpoint, Format, _ask, console
+from plaudit_collector.cli.output import show
+from plaudit_collector.cli.query_options import vocabulary_options
 
 judges_app = typer.Typer(help="LLM judges: define them, run them, and see how far to trust them.", no_args_is_help=True)
 
@@ -82,21 +74,10 @@ def _scale(text: str) -> dict[str, Any]:
 
 
 @judges_app.command("list")
-def list_(endpoint: Endpoint = None, api_key: ApiKey = None) -> None:
+def list_(endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table") -> None:
     """The project's judges."""
     found = _ask(endpoint, api_key, lambda c: c.judges())
-    table = Table("name", "score", "model", "author", "enabled", "sample", "key set")
-    for j in found:
-        table.add_row(
-            j["name"],
-            j["score"],
-            j["model"],
-            j["author"],
-            str(j["enabled"]),
-            _num(j["sample_rate"]),
-            str(j["api_key_set"]),
-        )
-    console.print(table)
+    show(judge_views.judges(found), found, fmt, console)
 
 
 @judges_app.command("run")
@@ -105,9 +86,11 @@ def run(
     limit: Annotated[int, typer.Option(help="most spans scored now")] = 100,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
+    fmt: Format = "table",
 ) -> None:
     """Queue new matching spans and score up to --limit now (the collector calls the model)."""
-    console.print_json(json.dumps(_ask(endpoint, api_key, lambda c: c.run_judge(name, limit=limit))))
+    stats = _ask(endpoint, api_key, lambda c: c.run_judge(name, limit=limit))
+    show(judge_views.run(name, stats), stats, fmt, console)
 
 
 @judges_app.command("backfill")
@@ -125,42 +108,46 @@ def backfill(
 
 
 @judges_app.command("dead-letters")
-def dead_letters(name: str, endpoint: Endpoint = None, api_key: ApiKey = None) -> None:
+def dead_letters(name: str, endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table") -> None:
     """Spans a judge gave up on, with the last error."""
-    for letter in _ask(endpoint, api_key, lambda c: c.judge_dead_letters(name)):
-        console.print(f"{letter['trace_id']}/{letter['span_id']}  attempts={letter['attempts']}  {letter['error']}")
+    found = _ask(endpoint, api_key, lambda c: c.judge_dead_letters(name))
+    show(judge_views.dead_letters(name, found), found, fmt, console)
 
 
 @judges_app.command("report")
-def report(
-    score: Annotated[str, typer.Option(help="feedback name")],
-    by: By = None,
-    endpoint: Endpoint = None,
-    api_key: ApiKey = None,
-) -> None:
+@vocabulary_options("judge_report")
+def report(endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table", *, asked: dict[str, Any]) -> None:
     """Each judge against the humans: bias with its interval, correlations, kappa, alpha, bias per group."""
-    found = _ask(endpoint, api_key, lambda c: c.judge_report(score, group_by=by or ["variant"]))
-    table = Table("judge", "n", "bias", "95% CI", "Pearson", "Spearman", "kappa", "alpha", "bias differs by group")
-    for j in found["judges"]:
-        table.add_row(
-            j["judge"],
-            str(j["n"]),
-            _num(j["bias"]),
-            _ci(j["bias_ci_low"], j["bias_ci_high"]),
-            _num(j["pearson"]),
-            _num(j["spearman"]),
-            _num(j["kappa"]),
-            _num(j["alpha"]),
-            "yes" if j["group_bias_differs"] else "no",
-        )
-    console.print(table)
-    for j in found["judges"]:
-        flagged = [g for g in j["groups"] if g["flagged"]]
-        for g in flagged:
-            console.print(
-                f"  {j['judge']}: bias {g['bias']:+.3f} {_ci(g['ci_low'], g['ci_high'])} for {_group(g['group'])}"
-            )
-    console.print(found["verdict"])
+    result = _ask(endpoint, api_key, lambda c: c.judge_report(**asked))
+    show(judge_views.judge_report(result), result, fmt, console)
+
+
+@judges_app.command("alpha")
+@vocabulary_options("alpha")
+def alpha(endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table", *, asked: dict[str, Any]) -> None:
+    """Agreement among any number of raters (Krippendorff's alpha), and each rater against the humans."""
+    result = _ask(endpoint, api_key, lambda c: c.alpha(**asked))
+    show(judge_views.alpha(result), result, fmt, console)
+
+
+@judges_app.command("disagreements")
+@vocabulary_options("disagreements")
+def disagreements(
+    endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table", *, asked: dict[str, Any]
+) -> None:
+    """The items where the judge and the humans (or all raters) differ most."""
+    result = _ask(endpoint, api_key, lambda c: c.disagreements(**asked))
+    show(judge_views.disagreements(result), result, fmt, console)
+
+
+@judges_app.command("informative")
+@vocabulary_options("informative")
+def informative(
+    endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table", *, asked: dict[str, Any]
+) -> None:
+    """The judge-rated spans whose human rating would shrink the leaderboard's uncertainty most."""
+    result = _ask(endpoint, api_key, lambda c: c.informative(**asked))
+    show(judge_views.informative(result), result, fmt, console)
 
 
 @judges_app.command("worker")

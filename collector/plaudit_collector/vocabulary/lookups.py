@@ -78,6 +78,7 @@ def markdown_table() -> str:
         "export_spans": "export spans",
         "export_finetune": "export finetune",
         "export_preferences": "export preferences",
+        "judge_report": "judge report",
     }
     lines = ["| parameter | `plaudit.Client` | CLI | questions | meaning |", "| --- | --- | --- | --- | --- |"]
     seen: set[tuple[str, str]] = set()

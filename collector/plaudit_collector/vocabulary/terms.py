@@ -17,6 +17,10 @@ QUESTIONS = (
     "export_finetune",
     "export_preferences",
     "traces",
+    "judge_report",
+    "alpha",
+    "disagreements",
+    "informative",
 )
 """Every question a door can ask; a term names the ones it applies to."""
 
@@ -27,6 +31,8 @@ RANKED = ("leaderboard", "compare", "trend", "segments")
 SOURCES = ("human", "end_user", "annotator", "llm_judge", "code")
 PPI = ("leaderboard", "compare", "trend")
 """Questions that take the judge-assisted estimator."""
+JUDGED = ("judge_report", "alpha", "disagreements", "informative")
+"""Questions that set judges against humans."""
 
 
 DIMENSIONS: tuple[Dimension, ...] = (
@@ -74,8 +80,8 @@ TERMS: tuple[Term, ...] = (
         "option",
         "text",
         "feedback name, e.g. thumbs",
-        (*RANKED, "preferences"),
-        required_in=(*RANKED,),
+        (*RANKED, "preferences", *JUDGED),
+        required_in=(*RANKED, *JUDGED),
         default={"preferences": "preference"},
     ),
     _t("score", "option", "texts", "feedback names (default: every name both raters used); repeatable", ("agreement",)),
@@ -92,10 +98,17 @@ TERMS: tuple[Term, ...] = (
         "dimension",
         "texts",
         f"dimension to group by: {DIMENSION_NAMES}; repeatable, at most 4",
-        ("leaderboard", "trend", "segments", "preferences"),
+        ("leaderboard", "trend", "segments", "preferences", "judge_report", "informative"),
         max_length=205,
         cli=("--group-by", "--by"),
-        default={"leaderboard": ["variant"], "segments": ["variant"], "preferences": ["variant"], "trend": []},
+        default={
+            "leaderboard": ["variant"],
+            "segments": ["variant"],
+            "preferences": ["variant"],
+            "trend": [],
+            "judge_report": ["variant"],
+            "informative": ["variant"],
+        },
     ),
     _t(
         "a",
@@ -130,7 +143,7 @@ TERMS: tuple[Term, ...] = (
         "option",
         "bool",
         "score direction; default: the score config's (true without one)",
-        (*RANKED, "export_finetune", "export_preferences", "traces"),
+        (*RANKED, "export_finetune", "export_preferences", "traces", "informative"),
         cli=("--higher-is-better/--lower-is-better",),
     ),
     _t(
@@ -161,8 +174,24 @@ TERMS: tuple[Term, ...] = (
         choices=("mean", "ppi"),
         default="mean",
     ),
-    _t("human_source", "option", "choice", "estimator=ppi: the source of the trusted ratings", PPI, choices=SOURCES),
-    _t("judge_source", "option", "choice", "estimator=ppi: the source of the judge ratings", PPI, choices=SOURCES),
+    _t(
+        "human_source",
+        "option",
+        "choice",
+        "the source of the trusted ratings (estimator=ppi, judge report, informative)",
+        (*PPI, "judge_report", "informative"),
+        choices=SOURCES,
+        default="human",
+    ),
+    _t(
+        "judge_source",
+        "option",
+        "choice",
+        "the source of the judge ratings (estimator=ppi, judge report, informative)",
+        (*PPI, "judge_report", "informative"),
+        choices=SOURCES,
+        default="llm_judge",
+    ),
     _t(
         "min_count",
         "option",
@@ -221,6 +250,54 @@ TERMS: tuple[Term, ...] = (
     _t("rater_a", "option", "text", "first rater's source or author", ("agreement",), default="human"),
     _t("rater_b", "option", "text", "second rater's source or author", ("agreement",), default="llm_judge"),
     _t("limit", "option", "int", "largest segments shown", ("segments",), minimum=1, maximum=1000, default=50),
+    # ---- judges against humans
+    _t(
+        "bootstrap",
+        "option",
+        "int",
+        "bootstrap draws for alpha's interval (0: none)",
+        ("judge_report", "alpha"),
+        minimum=0,
+        maximum=10_000,
+        default=1000,
+    ),
+    _t(
+        "raters",
+        "option",
+        "choice",
+        "which raters count: humans (every source but llm_judge and code), judges (llm_judge) or all",
+        ("alpha",),
+        choices=("humans", "judges", "all"),
+        default="all",
+    ),
+    _t(
+        "level",
+        "option",
+        "choice",
+        "level of measurement",
+        ("alpha",),
+        choices=("nominal", "ordinal", "interval"),
+        default="interval",
+    ),
+    _t(
+        "mode",
+        "option",
+        "choice",
+        "judge mean against human mean, or the spread among all raters",
+        ("disagreements",),
+        choices=("judge_vs_human", "raters"),
+        default="judge_vs_human",
+    ),
+    _t(
+        "limit",
+        "option",
+        "int",
+        "most items returned",
+        ("disagreements", "informative"),
+        minimum=1,
+        maximum=1000,
+        default={"disagreements": 100, "informative": 50},
+    ),
     # ---- exports
     _t(
         "min_score",

@@ -7,11 +7,7 @@ from typing import Any
 
 import httpx
 
-
-def _many(values: str | Sequence[str] | None) -> list[str]:
-    if values is None:
-        return []
-    return [values] if isinstance(values, str) else list(values)
+from plaudit._internal.query_params import many, params_of
 
 
 class JudgeMethods:
@@ -75,40 +71,58 @@ class JudgeMethods:
         """Spans the judge gave up on, with the last error."""
         return self._get(f"/v1/judges/{name}/dead-letters")["data"]  # type: ignore[no-any-return]
 
-    def judge_report(self, score: str, group_by: Sequence[str] | str = ("variant",), **options: Any) -> dict[str, Any]:
+    def judge_report(
+        self,
+        score: str,
+        group_by: Sequence[str] | str = ("variant",),
+        *,
+        human_source: str | None = None,
+        judge_source: str | None = None,
+        bootstrap: int | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
         """Each judge against the humans: bias with its interval, correlations, kappa, alpha, the confusion
-        table and the bias per group (``options``: human_source, judge_source, bootstrap, and the filters'
-        REST names such as ``source`` or ``where``)."""
-        params = [("score", score), *(("group_by", g) for g in _many(group_by)), *_options(options)]
-        return self._get("/v1/analytics/judges", params)  # type: ignore[no-any-return]
+        table and the bias per group (``bootstrap``: draws for alpha's interval, 0 for none); ``filters`` as
+        every question takes them (``start``, ``where``, ``source``, ...)."""
+        options = {"score": score, "group_by": many(group_by), "human_source": human_source}
+        options.update(judge_source=judge_source, bootstrap=bootstrap)
+        return self._get("/v1/analytics/judges", params_of("judge_report", options, filters))  # type: ignore[no-any-return]
 
-    def alpha(self, score: str, *, raters: str = "all", level: str = "interval", **options: Any) -> dict[str, Any]:
-        """Krippendorff's alpha among the raters ("humans", "judges" or "all") with its bootstrap interval."""
-        params = [("score", score), ("raters", raters), ("level", level), *_options(options)]
-        return self._get("/v1/analytics/alpha", params)  # type: ignore[no-any-return]
+    def alpha(
+        self,
+        score: str,
+        *,
+        raters: str | None = None,
+        level: str | None = None,
+        bootstrap: int | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Krippendorff's alpha among the raters ("humans", "judges" or "all") at ``level`` ("nominal",
+        "ordinal", "interval") with its bootstrap interval, and each rater against the human consensus."""
+        options = {"score": score, "raters": raters, "level": level, "bootstrap": bootstrap}
+        return self._get("/v1/analytics/alpha", params_of("alpha", options, filters))  # type: ignore[no-any-return]
 
-    def disagreements(self, score: str, *, mode: str = "judge_vs_human", limit: int = 100) -> list[dict[str, Any]]:
-        """Items where raters differ most, most first."""
-        params = {"score": score, "mode": mode, "limit": limit}
-        return self._get("/v1/analytics/disagreements", params)["items"]  # type: ignore[no-any-return]
+    def disagreements(
+        self, score: str, *, mode: str | None = None, limit: int | None = None, **filters: Any
+    ) -> dict[str, Any]:
+        """Items where raters differ most, most first (``["items"]``): ``mode`` "judge_vs_human" (default) or
+        "raters" (the spread among every rater)."""
+        options = {"score": score, "mode": mode, "limit": limit}
+        return self._get("/v1/analytics/disagreements", params_of("disagreements", options, filters))  # type: ignore[no-any-return]
 
-    def informative(self, score: str, group_by: Sequence[str] | str = ("variant",), *, limit: int = 50) -> list[Any]:
-        """Judge-rated spans whose human rating would shrink the leaderboard's uncertainty most."""
-        params = [("score", score), ("limit", str(limit)), *(("group_by", g) for g in _many(group_by))]
-        return self._get("/v1/analytics/informative", params)["items"]  # type: ignore[no-any-return]
-
-
-def _options(options: dict[str, Any]) -> list[tuple[str, str]]:
-    out = []
-    for key, value in options.items():
-        for one in _many(value) if not isinstance(value, (int, float)) else [value]:
-            out.append((key, str(one)))
-    return out
-
-
-def estimator_params(
-    estimator: str | None, human_source: str | None, judge_source: str | None
-) -> list[tuple[str, str]]:
-    """``estimator="ppi"`` and its sources, as query parameters (only those given)."""
-    pairs = (("estimator", estimator), ("human_source", human_source), ("judge_source", judge_source))
-    return [(key, value) for key, value in pairs if value is not None]
+    def informative(
+        self,
+        score: str,
+        group_by: Sequence[str] | str = ("variant",),
+        *,
+        human_source: str | None = None,
+        judge_source: str | None = None,
+        higher_is_better: bool | None = None,
+        limit: int | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Judge-rated spans whose human rating would shrink the leaderboard's uncertainty most
+        (``["items"]``), from the groups still contending for the lead in the score's direction."""
+        options = {"score": score, "group_by": many(group_by), "human_source": human_source}
+        options.update(judge_source=judge_source, higher_is_better=higher_is_better, limit=limit)
+        return self._get("/v1/analytics/informative", params_of("informative", options, filters))  # type: ignore[no-any-return]

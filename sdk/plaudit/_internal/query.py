@@ -3,10 +3,8 @@ as pydantic models; every result has ``.to_pandas()`` when pandas is installed."
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -25,66 +23,14 @@ from plaudit._internal.query_models import (
     TraceSummary,
     Trend,
 )
+from plaudit._internal.query_params import many, params_of
 from plaudit._internal.queue_client import QueueMethods
-
-FILTERS: dict[str, str] = {
-    "start": "from",
-    "end": "to",
-    "span_name": "span_name",
-    "span_kind": "span_kind",
-    "tags": "tag",
-    "metadata": "metadata",
-    "where": "where",
-    "source": "source",
-    "author": "author",
-}
-"""The filters every question takes: keyword argument → query parameter. They mirror the collector's query
-vocabulary (``GET /v1/query-model``); a test keeps the two equal."""
-
-
-def _encode(name: str, value: Any) -> list[tuple[str, str]]:
-    """One keyword's value as query parameters: lists repeat, mappings become ``key=value``."""
-    if value is None:
-        return []
-    if isinstance(value, bool):
-        return [(name, "true" if value else "false")]
-    if isinstance(value, datetime):
-        return [(name, value.isoformat())]
-    if isinstance(value, Mapping):
-        return [(name, f"{k}={'' if v is None else v}") for k, v in value.items()]
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [(name, str(v)) for v in value]
-    return [(name, str(value))]
-
-
-def _many(values: str | Sequence[str] | None) -> list[str]:
-    if values is None:
-        return []
-    return [values] if isinstance(values, str) else list(values)
-
-
-def _params(method: str, options: Mapping[str, Any], filters: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Query parameters from a method's options (already named as the collector names them) and filters.
-
-    Raises:
-        TypeError: for a keyword argument no question takes, naming the close matches.
-    """
-    params: list[tuple[str, str]] = []
-    for name, value in options.items():
-        params += _encode(name, value)
-    for name, value in filters.items():
-        if name not in FILTERS:
-            close = difflib.get_close_matches(name, [*FILTERS, *options], n=3, cutoff=0.6)
-            hint = f"; did you mean {' or '.join(close)}?" if close else f"; filters: {', '.join(FILTERS)}"
-            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
-        params += _encode(FILTERS[name], value)
-    return params
 
 
 class Client(ExperimentMethods, JudgeMethods, QueueMethods):
     """Query a Plaudit collector: ``plaudit.Client().leaderboard("thumbs", group_by=["model"])``.
 
-    Every question accepts the same filters as keyword arguments (:data:`FILTERS`): ``start``/``end`` (ISO
+    Every question accepts the same filters as keyword arguments (``query_params.FILTERS``): ``start``/``end`` (ISO
     8601, unix seconds or datetime), ``span_name``, ``span_kind``, ``tags``, ``metadata`` (dict), ``where``
     (dict of dimension → value), ``source`` ("human", "llm_judge", ...) and ``author``. An unknown keyword
     is a ``TypeError`` naming the close matches; the collector refuses unknown parameters too. ``project``
@@ -151,10 +97,10 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
         error rate, latency, tokens and cost; ``leader`` only when separated (``sort``: "lower" or "mean";
         ``correction``: "holm" or "bh"; ``higher_is_better`` overrides the score config's direction;
         ``estimator="ppi"``: judge ratings corrected by human ones)."""
-        options = {"score": score, "group_by": _many(group_by), "sort": sort, "min_count": min_count}
+        options = {"score": score, "group_by": many(group_by), "sort": sort, "min_count": min_count}
         options.update(correction=correction, health=health, higher_is_better=higher_is_better, confidence=confidence)
         options.update(estimator=estimator, human_source=human_source, judge_source=judge_source)
-        params = _params("leaderboard", options, filters)
+        params = params_of("leaderboard", options, filters)
         return Leaderboard.model_validate(self._get("/v1/analytics/leaderboard", params))
 
     def compare(
@@ -176,13 +122,13 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
         options = {"score": score, "a": a, "b": b, "test": test, "higher_is_better": higher_is_better}
         options.update(confidence=confidence, estimator=estimator, human_source=human_source)
         options["judge_source"] = judge_source
-        return Comparison.model_validate(self._get("/v1/analytics/compare", _params("compare", options, filters)))
+        return Comparison.model_validate(self._get("/v1/analytics/compare", params_of("compare", options, filters)))
 
     def preferences(
         self, score: str = "preference", group_by: Sequence[str] | str = ("variant",), **filters: Any
     ) -> Preferences:
         """Pairwise preferences: win scores and a Bradley–Terry ranking with intervals."""
-        params = _params("preferences", {"score": score, "group_by": _many(group_by)}, filters)
+        params = params_of("preferences", {"score": score, "group_by": many(group_by)}, filters)
         return Preferences.model_validate(self._get("/v1/analytics/preferences", params))
 
     def trend(
@@ -201,10 +147,10 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
     ) -> Trend:
         """``score`` per time bucket ("hour", "day", "week") and group; each change says whether it was
         ``better`` in the score's direction."""
-        options = {"score": score, "bucket": bucket, "group_by": _many(group_by), "correction": correction}
+        options = {"score": score, "bucket": bucket, "group_by": many(group_by), "correction": correction}
         options.update(higher_is_better=higher_is_better, confidence=confidence, estimator=estimator)
         options.update(human_source=human_source, judge_source=judge_source)
-        return Trend.model_validate(self._get("/v1/analytics/trend", _params("trend", options, filters)))
+        return Trend.model_validate(self._get("/v1/analytics/trend", params_of("trend", options, filters)))
 
     def agreement(
         self,
@@ -217,8 +163,8 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
     ) -> Agreement:
         """How well two raters agree on the same items (Cohen's kappa, Spearman, confusion table); by default
         source "human" against "llm_judge"."""
-        options = {"score": _many(score), "by": by, "rater_a": rater_a, "rater_b": rater_b}
-        return Agreement.model_validate(self._get("/v1/analytics/agreement", _params("agreement", options, filters)))
+        options = {"score": many(score), "by": by, "rater_a": rater_a, "rater_b": rater_b}
+        return Agreement.model_validate(self._get("/v1/analytics/agreement", params_of("agreement", options, filters)))
 
     def segments(
         self,
@@ -235,10 +181,10 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
     ) -> Segments:
         """The ranking inside each ``segment`` (e.g. "user.id" or "attr.plan"), flagging reversals; a
         segment's best is only a group with at least ``min_count`` rated items."""
-        options = {"score": score, "segment": segment, "group_by": _many(group_by), "limit": limit}
+        options = {"score": score, "segment": segment, "group_by": many(group_by), "limit": limit}
         options.update(min_count=min_count, correction=correction, higher_is_better=higher_is_better)
         options["confidence"] = confidence
-        return Segments.model_validate(self._get("/v1/analytics/segments", _params("segments", options, filters)))
+        return Segments.model_validate(self._get("/v1/analytics/segments", params_of("segments", options, filters)))
 
     EXPORT_OPTIONS = {
         "spans": ("score",),
@@ -254,7 +200,7 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
         if kind not in self.EXPORT_OPTIONS:
             raise ValueError(f"kind must be one of {', '.join(self.EXPORT_OPTIONS)}, not {kind!r}")
         own = {k: options.pop(k) for k in list(options) if k in self.EXPORT_OPTIONS[kind]}
-        params = _params(f"export({kind!r})", own, options)
+        params = params_of(f"export({kind!r})", own, options)
         with self._http.stream("GET", f"/v1/export/{kind}", params=params) as response:
             if response.status_code >= 400:
                 response.read()
@@ -308,7 +254,7 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
             "cursor": cursor,
             "higher_is_better": higher_is_better,
         }
-        return TracePage.model_validate(self._get("/v1/traces", _params("traces", options, filters)))
+        return TracePage.model_validate(self._get("/v1/traces", params_of("traces", options, filters)))
 
     def iter_traces(self, q: str | None = None, **options: Any) -> Iterator[TraceSummary]:
         """Every trace a search finds, page after page (same arguments as :meth:`traces`)."""
