@@ -81,7 +81,18 @@ def compare(
 ) -> dict[str, Any]:
     """Difference A − B with its interval, a p-value, and P(A better than B) in the score's direction."""
     if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
-        return ppi_compare(db, project, score, a, b, filters, human_source=human_source, judge_source=judge_source)
+        return ppi_compare(
+            db,
+            project,
+            score,
+            a,
+            b,
+            filters,
+            human_source=human_source,
+            judge_source=judge_source,
+            higher_is_better=higher_is_better,
+            confidence=confidence,
+        )
     filters = filters or Filters()
     if set(a) != set(b):
         raise ApiError(422, "invalid_field", "b: name the same dimensions as a", "b")

@@ -30,6 +30,13 @@ class Direction:
             return a is not None and b is None
         return a > b if self.higher_is_better else a < b
 
+    def goodness(self, mean: float | None, low: float | None, high: float | None) -> tuple[float, float]:
+        """(pessimistic interval bound, mean) on a more-is-better scale, what rankings sort by: the lower bound
+        when higher is better, the upper one when lower is; unknown values rank last."""
+        bound = low if self.higher_is_better else high
+        worst = float("-inf")
+        return (self.good(bound) if bound is not None else worst, self.good(mean) if mean is not None else worst)
+
     @property
     def words(self) -> str:
         return "higher is better" if self.higher_is_better else "lower is better"

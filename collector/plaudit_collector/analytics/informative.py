@@ -115,12 +115,7 @@ def _contenders(groups: dict[tuple[Any, ...], dict[str, Any]], direction: Direct
     known = {k: g["estimate"] for k, g in groups.items() if k not in unknown}
     if not known:
         return unknown
-
-    def goodness(e: Estimate) -> tuple[float, float]:
-        bound = e.ci_low if direction.higher_is_better else e.ci_high
-        return direction.good(bound), direction.good(e.mean)
-
-    best = max(known, key=lambda k: goodness(known[k]))
+    best = max(known, key=lambda k: direction.goodness(known[k].mean, known[k].ci_low, known[k].ci_high))
     low, high = known[best].ci_low, known[best].ci_high
     overlapping = [k for k, e in known.items() if e.ci_high >= low and e.ci_low <= high]
     return unknown + sorted(overlapping, key=lambda k: -_reduction(known[k], 0))

@@ -94,6 +94,8 @@ def leaderboard(
             min_count=min_count,
             correction=correction,
             health=health,
+            higher_is_better=higher_is_better,
+            confidence=confidence,
         )
     filters = filters or Filters()
     group_by = check_group_by(group_by or ["variant"])
@@ -152,11 +154,7 @@ def leaderboard(
 
 
 def _goodness(row: dict[str, Any], direction: Direction) -> tuple[float, float]:
-    """(pessimistic bound, mean) on a more-is-better scale; unknown values rank last."""
-    bound = row["ci_low"] if direction.higher_is_better else row["ci_high"]
-    low = direction.good(bound) if bound is not None else float("-inf")
-    mean = direction.good(row["mean"]) if row["mean"] is not None else float("-inf")
-    return low, mean
+    return direction.goodness(row["mean"], row["ci_low"], row["ci_high"])
 
 
 def _sort_key(sort: str, direction: Direction) -> Any:

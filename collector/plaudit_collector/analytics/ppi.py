@@ -149,15 +149,21 @@ def diff_test(a: Estimate, b: Estimate) -> tuple[float, float | None, int]:
 
 
 def more_humans_to_separate(
-    a: Estimate, b: Estimate, *, comparisons: int = 1, power: float = 0.8, cap: int = 10_000_000
+    a: Estimate,
+    b: Estimate,
+    *,
+    comparisons: int = 1,
+    power: float = 0.8,
+    alpha: float = ALPHA,
+    cap: int = 10_000_000,
 ) -> int | None:
     """Human ratings to add to *each* of the two groups (of items the judge already rated, then new ones)
-    for a two-sided test at ALPHA / comparisons to separate them with ``power`` at the observed difference.
+    for a two-sided test at ``alpha`` / comparisons to separate them with ``power`` at the observed difference.
     0 when they are separated already; None when they do not differ."""
     diff = abs(a.mean - b.mean)
     if diff == 0 or a.se is None or b.se is None:
         return None
-    z = float(sps.norm.ppf(1 - ALPHA / max(comparisons, 1) / 2) + sps.norm.ppf(power))
+    z = float(sps.norm.ppf(1 - alpha / max(comparisons, 1) / 2) + sps.norm.ppf(power))
 
     def enough(k: int) -> bool:
         return z * math.hypot(a.se_with(k), b.se_with(k)) <= diff

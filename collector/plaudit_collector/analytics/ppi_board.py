@@ -5,6 +5,10 @@ Rows add ``human_count`` (items humans and the judge both rated), ``judge_count`
 ``lambda``, the human-only figures for comparison (``human_mean``/``human_ci_*``, Student t over every
 human-rated item) and ``more_human_needed``: human ratings to add to this group and to the leader candidate
 to separate them at the observed difference (80% power, Bonferroni over the comparisons).
+
+Like the plain estimator, every answer follows the score's direction (:mod:`.direction`: the query's
+``higher_is_better``, else the score config's) and the query's ``confidence``: the ordering, the leader
+candidate and ``p_vs_leader``, compare's ``prob_a_better`` and verdict, trend's ``better``; and states both.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from plaudit_collector.analytics.core import (
     iso,
     key_of,
 )
+from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
 from plaudit_collector.analytics.judged import HUMAN, JUDGE, items, paired_sums, to_paired
 from plaudit_collector.analytics.ppi import Estimate, diff_test, more_humans_to_separate, ppi_mean
@@ -47,6 +52,7 @@ def group_estimates(
     text: bool = False,
     more_dims: Any = None,
     width: int | None = None,
+    confidence: float = stats.CONFIDENCE,
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Per group key: the PPI estimate (None without labelled items), the human-only summary and counts."""
     units = items(
@@ -73,7 +79,7 @@ def group_estimates(
             paired.sum_yy + float(row.sum_hh or 0.0),
         )
         out[key_of(row, width)] = {
-            "estimate": ppi_mean(paired),
+            "estimate": ppi_mean(paired, confidence=confidence),
             "human": human,
             "human_count": paired.n,
             "judge_count": paired.n + paired.big_n,
@@ -86,10 +92,10 @@ def group_estimates(
     return out
 
 
-def _row(group: dict[str, Any], g: dict[str, Any], min_count: int) -> dict[str, Any]:
+def _row(group: dict[str, Any], g: dict[str, Any], min_count: int, confidence: float) -> dict[str, Any]:
     est: Estimate | None = g["estimate"]
     human: stats.Summary = g["human"]
-    low, high = stats.t_interval(human)
+    low, high = stats.t_interval(human, confidence)
     return {
         "group": group,
         "count": g["ratings"],
@@ -126,10 +132,13 @@ def ppi_leaderboard(
     min_count: int = 5,
     correction: str = "holm",
     health: bool = True,
+    higher_is_better: bool | None = None,
+    confidence: float = stats.CONFIDENCE,
 ) -> dict[str, Any]:
     """The leaderboard with PPI++ means; ``leader`` only when the candidate is separated from every group."""
     filters = filters or Filters()
     group_by = check_group_by(group_by or ["variant"])
+    direction = resolve(db, project, score, higher_is_better)
     groups = group_estimates(
         db,
         project,
@@ -139,8 +148,9 @@ def ppi_leaderboard(
         human_source=human_source,
         judge_source=judge_source,
         judge_author=judge_author,
+        confidence=confidence,
     )
-    rows = [_row(group_dict(group_by, key), g, min_count) for key, g in groups.items()]
+    rows = [_row(group_dict(group_by, key), g, min_count, confidence) for key, g in groups.items()]
     spans = span_stats(db, project, group_by, filters) if groups and health else {}
     for key, row in zip(groups, rows, strict=True):
         side = spans.get(key, {})
@@ -148,12 +158,11 @@ def ppi_leaderboard(
         row.update({k: side.get(k) for k in SPAN_FIELDS})
 
     def order(r: dict[str, Any]) -> tuple[float, float]:
-        low = r["ci_low"] if r["ci_low"] is not None else float("-inf")
-        mean = r["mean"] if r["mean"] is not None else float("-inf")
+        low, mean = direction.goodness(r["mean"], r["ci_low"], r["ci_high"])
         return (-low, -mean) if sort == "lower" else (-mean, -low)
 
     rows.sort(key=order)
-    leader, candidate, verdict, needed = _verdict(rows, correction, human_source, judge_source)
+    leader, candidate, verdict, needed = _verdict(rows, correction, human_source, judge_source, direction, confidence)
     for row in rows:
         row.pop("_estimate")
     return {
@@ -164,7 +173,8 @@ def ppi_leaderboard(
         "human_source": human_source,
         "judge_source": judge_source,
         "judge_author": judge_author,
-        "confidence": stats.CONFIDENCE,
+        **direction.stated(),
+        "confidence": confidence,
         "correction": correction,
         "sort": sort,
         "min_count": min_count,
@@ -178,27 +188,37 @@ def ppi_leaderboard(
 
 
 def _verdict(
-    rows: list[dict[str, Any]], correction: str, human_source: str, judge_source: str
+    rows: list[dict[str, Any]],
+    correction: str,
+    human_source: str,
+    judge_source: str,
+    direction: Direction,
+    confidence: float,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str, int | None]:
     if not rows:
         return None, None, f"no item has ratings from both {human_source} and {judge_source} yet", None
     eligible = [r for r in rows if r["eligible"]]
     if not eligible:
         return None, None, "no group has enough items rated by both humans and the judge to rank", None
-    best = max(eligible, key=lambda r: (r["ci_low"], r["mean"]))
+    best = max(eligible, key=lambda r: direction.goodness(r["mean"], r["ci_low"], r["ci_high"]))
     others = [r for r in eligible if r is not best]
     if not others:
         return None, best["group"], f"only {format_group(best['group'])} can be ranked so far", None
     raw = [diff_test(best["_estimate"], r["_estimate"])[0] for r in others]
     adjusted = stats.adjust(raw, correction)
-    m = len(others)
+    m, alpha = len(others), 1 - confidence
     for row, p in zip(others, adjusted, strict=True):
         row["p_vs_leader"] = p
-        row["more_human_needed"] = more_humans_to_separate(best["_estimate"], row["_estimate"], comparisons=m)
-    beaten = [p < stats.ALPHA and best["mean"] > r["mean"] for r, p in zip(others, adjusted, strict=True)]
+        row["more_human_needed"] = more_humans_to_separate(
+            best["_estimate"], row["_estimate"], comparisons=m, alpha=alpha
+        )
+    beaten = [p < alpha and direction.better(best["mean"], r["mean"]) for r, p in zip(others, adjusted, strict=True)]
     label = "Holm" if correction == "holm" else "Benjamini–Hochberg"
     if all(beaten):
-        text = f"{format_group(best['group'])} leads (PPI++): separated from every other group ({label}-adjusted)"
+        text = (
+            f"{format_group(best['group'])} leads (PPI++): separated from every other group "
+            f"({label}-adjusted; {direction.words})"
+        )
         return best["group"], best["group"], text, 0
     i = max(range(m), key=lambda j: (not beaten[j], adjusted[j]))
     rival = others[i]
@@ -228,14 +248,18 @@ def ppi_compare(
     human_source: str = HUMAN,
     judge_source: str = JUDGE,
     judge_author: str | None = None,
+    higher_is_better: bool | None = None,
+    confidence: float = stats.CONFIDENCE,
 ) -> dict[str, Any]:
-    """A − B with PPI++ means on both sides: the difference, its normal interval, p and P(A better)."""
+    """A − B with PPI++ means on both sides: the difference, its interval, p and P(A better) in the score's
+    direction."""
     filters = filters or Filters()
     if set(a) != set(b):
         raise ApiError(422, "invalid_field", "b: name the same dimensions as a", "b")
     if a == b:
         raise ApiError(422, "invalid_field", "b: the two groups are the same", "b")
     dims = list(a)
+    direction = resolve(db, project, score, higher_is_better)
     groups = group_estimates(
         db,
         project,
@@ -246,6 +270,7 @@ def ppi_compare(
         judge_source=judge_source,
         judge_author=judge_author,
         text=True,
+        confidence=confidence,
     )
     sides = {"a": _pick(groups, dims, a), "b": _pick(groups, dims, b)}
     out: dict[str, Any] = {
@@ -254,7 +279,8 @@ def ppi_compare(
         "group_by": dims,
         "estimator": "ppi",
         "method": METHOD,
-        "confidence": stats.CONFIDENCE,
+        **direction.stated(),
+        "confidence": confidence,
         "human_source": human_source,
         "judge_source": judge_source,
         "difference": None,
@@ -268,7 +294,8 @@ def ppi_compare(
     }
     for name, group in (("a", a), ("b", b)):
         g = sides[name]
-        out[name] = _row(group, g, 0) if g else {"group": group, "human_count": 0, "judge_count": 0, "mean": None}
+        empty = {"group": group, "human_count": 0, "judge_count": 0, "mean": None}
+        out[name] = _row(group, g, 0, confidence) if g else empty
         out[name].pop("_estimate", None)
     ea = sides["a"]["estimate"] if sides["a"] else None
     eb = sides["b"]["estimate"] if sides["b"] else None
@@ -278,20 +305,19 @@ def ppi_compare(
         return out
     p, se, df = diff_test(ea, eb)
     diff = ea.mean - eb.mean
-    half = float(t_dist.ppf(0.5 + stats.CONFIDENCE / 2, df)) * (se or 0.0)
+    half = float(t_dist.ppf(0.5 + confidence / 2, df)) * (se or 0.0)
     out.update(difference=diff, diff_ci_low=diff - half, diff_ci_high=diff + half, p_value=p)
-    out["prob_a_better"] = float(t_dist.cdf(diff / se, df)) if se else (0.5 if diff == 0 else float(diff > 0))
-    out["more_human_needed"] = more_humans_to_separate(ea, eb)
-    if p < stats.ALPHA and diff != 0:
-        better, worse = (a, b) if diff > 0 else (b, a)
-        out["verdict"] = (
-            f"{format_group(better)} beats {format_group(worse)} by {abs(diff):.3g} "
-            f"[{out['diff_ci_low']:.3g}, {out['diff_ci_high']:.3g}] (PPI++, p = {p:.3g})"
-        )
+    gain = direction.good(diff)  # A above B, or below it when lower is better
+    out["prob_a_better"] = float(t_dist.cdf(gain / se, df)) if se else (0.5 if diff == 0 else float(gain > 0))
+    out["more_human_needed"] = more_humans_to_separate(ea, eb, alpha=1 - confidence)
+    interval = f"[{out['diff_ci_low']:.3g}, {out['diff_ci_high']:.3g}]"
+    tail = f"(PPI++, p = {p:.3g}; {direction.words}); P(A better) = {out['prob_a_better']:.3f}"
+    if p < 1 - confidence and diff != 0:
+        better, worse = (a, b) if direction.better(ea.mean, eb.mean) else (b, a)
+        out["verdict"] = f"{format_group(better)} beats {format_group(worse)} by {abs(diff):.3g} {interval} {tail}"
     else:
         out["verdict"] = (
-            f"no significant difference between {format_group(a)} and {format_group(b)}: {diff:+.3g} "
-            f"[{out['diff_ci_low']:.3g}, {out['diff_ci_high']:.3g}] (PPI++, p = {p:.3g})"
+            f"no significant difference between {format_group(a)} and {format_group(b)}: {diff:+.3g} {interval} {tail}"
         )
     return out
 
@@ -309,10 +335,16 @@ def ppi_trend(
     human_source: str = HUMAN,
     judge_source: str = JUDGE,
     judge_author: str | None = None,
+    correction: str = "holm",
+    higher_is_better: bool | None = None,
+    confidence: float = stats.CONFIDENCE,
 ) -> dict[str, Any]:
-    """PPI++ means per time bucket and group, each tested against the group's previous bucket (Holm)."""
+    """PPI++ means per time bucket and group, each tested against the group's previous bucket (adjusted within
+    the group); a change says whether it was ``better`` in the score's direction."""
     filters = filters or Filters()
     width = len(group_by)
+    direction = resolve(db, project, score, higher_is_better)
+    alpha = 1 - confidence
 
     def bucket_of(table: Any) -> list[Any]:
         return [((table.c.start_ns - literal(offset_ns)) // literal(bucket_ns)).label(f"d{width}")]
@@ -328,6 +360,7 @@ def ppi_trend(
         judge_author=judge_author,
         more_dims=bucket_of,
         width=width + 1,
+        confidence=confidence,
     )
     series: dict[tuple[Any, ...], list[tuple[int, dict[str, Any]]]] = {}
     for key, g in groups.items():
@@ -339,9 +372,10 @@ def ppi_trend(
         raw: list[float] = []
         previous: Estimate | None = None
         for number, g in entries:
-            point = _row(group_dict(group_by, key), g, 0)
+            point = _row(group_dict(group_by, key), g, 0, confidence)
             point["bucket_start"] = iso(number * bucket_ns + offset_ns)
             point["change"] = None
+            point["better"] = None
             point["p_vs_previous"] = None
             est = point.pop("_estimate")
             for drop in ("eligible", "p_vs_leader", "more_human_needed"):
@@ -351,32 +385,37 @@ def ppi_trend(
                 point["_pair"] = (est, previous)
             previous = est if est is not None else previous
             made.append(point)
-        adjusted = iter(stats.holm(raw))
+        adjusted = iter(stats.adjust(raw, correction))
         for point in made:
             pair = point.pop("_pair", None)
             if pair is None:
                 continue
             p = next(adjusted)
             point["p_vs_previous"] = p
-            if p < stats.ALPHA:
+            if p < alpha:
                 point["change"] = "up" if pair[0].mean > pair[1].mean else "down"
+                point["better"] = direction.better(pair[0].mean, pair[1].mean)
         points.extend(made)
     changes = [p for p in points if p["change"]]
+    label = "Holm" if correction == "holm" else "Benjamini–Hochberg"
     if not points:
         verdict = f"no item has ratings from both {human_source} and {judge_source} yet"
     elif not changes:
-        verdict = "no significant change between consecutive buckets (PPI++, Holm-adjusted within each group)"
+        verdict = f"no significant change between consecutive buckets (PPI++, {label}-adjusted within each group)"
     else:
-        verdict = f"{len(changes)} significant change(s) (PPI++); first: {changes[0]['change']} at " + str(
-            changes[0]["bucket_start"]
-        )
+        first = changes[0]
+        verdict = f"{len(changes)} significant change(s) (PPI++); first: {first['change']} at {first['bucket_start']}"
+        verdict += f" for {format_group(first['group'])}" if first["group"] else ""
+        verdict += f" ({'better' if first['better'] else 'worse'}: {direction.words})"
     return {
         "score": score,
         "bucket": bucket,
         "group_by": list(group_by),
         "estimator": "ppi",
         "method": METHOD,
-        "confidence": stats.CONFIDENCE,
+        **direction.stated(),
+        "confidence": confidence,
+        "correction": correction,
         "points": points,
         "verdict": verdict,
     }

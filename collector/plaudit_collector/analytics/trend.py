@@ -50,7 +50,6 @@ def trend(
 ) -> dict[str, Any]:
     """Points ``{group, bucket_start, count, rated, mean, ci_low, ci_high, p_vs_previous, change, better}``."""
     filters = filters or Filters()
-    direction = resolve(db, project, score, higher_is_better)
     width_ns = BUCKETS[bucket]
     offset = WEEK_OFFSET_NS if bucket == "week" else 0
     if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
@@ -65,7 +64,11 @@ def trend(
             bucket=bucket,
             human_source=human_source,
             judge_source=judge_source,
+            correction=correction,
+            higher_is_better=higher_is_better,
+            confidence=confidence,
         )
+    direction = resolve(db, project, score, higher_is_better)
     width = len(group_by)
 
     def bucket_of(table: Any) -> list[Any]:
