@@ -3,11 +3,13 @@ redeploy, sticky assignment, and bad input refused with the field named and noth
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
+from analytics_seed import Seeder
 
 DEFINITION = {
     "name": "answer-style",
@@ -234,3 +236,55 @@ def test_experiments_need_the_api_key_when_auth_is_on(tmp_path: Any) -> None:
     finally:
         server.stop()
         server.app.state.db.dispose()
+
+
+def _rated_choices(
+    http: httpx.Client, name: str, score: str, error_rates: dict[str, float], first_id: int, n: int = 40
+) -> None:
+    seed = Seeder(http, _ids=itertools.count(first_id))
+    for variant, rate in error_rates.items():
+        for i in range(n):
+            ref = seed.span(plaudit__experiment=name, plaudit__variant=variant, plaudit__experiment__probability=0.5)
+            seed.rate(ref, score, i < n * rate)
+    seed.send()
+
+
+def _best(http: httpx.Client, name: str) -> tuple[str, dict[str, Any]]:
+    report = http.get(f"/v1/experiments/{name}/report").json()
+    best = max(report["overall"]["variants"], key=lambda row: row["prob_best"])
+    state = http.get(f"/v1/experiments/{name}/state", params={"max_age": "0"}).json()
+    assert max(state["probabilities"], key=state["probabilities"].get) == best["variant"]
+    return best["variant"], report
+
+
+def test_an_experiment_follows_its_score_configs_direction_unless_it_sets_its_own(http: httpx.Client) -> None:
+    """``errors`` is lower-is-better: the experiment learns to serve the variant with fewer of them, until
+    it says otherwise itself."""
+    assert http.put("/v1/score-configs/errors", json={"type": "boolean", "higher_is_better": False}).is_success
+    variants = {"careful": {}, "sloppy": {}}
+    created = register(http, name="direction", score="errors", variants=variants, segment_by=None)
+    assert created.status_code == 201 and created.json()["higher_is_better"] is None
+    _rated_choices(http, "direction", "errors", {"careful": 0.1, "sloppy": 0.6}, first_id=1)
+    best, report = _best(http, "direction")
+    assert best == "careful"
+    assert (report["higher_is_better"], report["direction"], report["direction_from"]) == (
+        False,
+        "lower is better",
+        "score config",
+    )
+    recommendation = report["overall"]["recommendation"]
+    assert recommendation["variant"] in ("careful", None)
+
+    own = http.patch("/v1/experiments/direction", json={"higher_is_better": True}).json()
+    assert own["higher_is_better"] is True
+    best, report = _best(http, "direction")
+    assert best == "sloppy" and report["direction_from"] == "experiment"
+    unset = http.patch("/v1/experiments/direction", json={"higher_is_better": None}).json()
+    assert unset["higher_is_better"] is None
+    assert _best(http, "direction")[0] == "careful"
+
+    # no score config: higher is better
+    assert register(http, name="plain", score="misses", variants=variants, segment_by=None).status_code == 201
+    _rated_choices(http, "plain", "misses", {"careful": 0.1, "sloppy": 0.6}, first_id=1000)
+    best, report = _best(http, "plain")
+    assert best == "sloppy" and report["direction_from"] == "default" and report["higher_is_better"] is True

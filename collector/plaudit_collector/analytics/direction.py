@@ -18,7 +18,7 @@ from plaudit_collector.store.score_configs import higher_is_better
 class Direction:
     higher_is_better: bool = True
     source: str = "default"
-    """``query``, ``score config`` or ``default``."""
+    """``query`` (or ``experiment``: whoever gave it explicitly), ``score config`` or ``default``."""
 
     def good(self, value: float) -> float:
         """``value`` on a scale where more is better (negated when lower is better)."""
@@ -46,10 +46,13 @@ class Direction:
         return {"higher_is_better": self.higher_is_better, "direction": self.words, "direction_from": self.source}
 
 
-def resolve(db: Database, project: str, score: str | None, override: bool | None) -> Direction:
-    """The direction for ``score``: the query's override, else its score config's, else higher is better."""
+def resolve(
+    db: Database, project: str, score: str | None, override: bool | None, *, override_from: str = "query"
+) -> Direction:
+    """The direction for ``score``: the override (the query's, or an experiment's own setting), else its score
+    config's, else higher is better."""
     if override is not None:
-        return Direction(bool(override), "query")
+        return Direction(bool(override), override_from)
     if score is None:
         return Direction()
     with connect(db) as conn:

@@ -6,6 +6,9 @@ An adaptive policy serves a variant more where it did well, so a variant's plain
 choices it happened to get, not what serving it to everyone would earn. Each variant also gets the
 inverse-propensity estimate (IPS: every rated choice weighed by one over the probability it had) and the
 self-normalised one (SNIPS), which answer that second question from the logged probabilities.
+
+"Better" is the experiment's own ``higher_is_better`` when set, else its score config's direction (higher
+without one); the report states which it used.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from plaudit_collector.analytics import experiment_policy as policy
 from plaudit_collector.analytics.core import iso, parse_time
 from plaudit_collector.analytics.experiments import (
     arms_by_segment,
+    direction_of,
     policy_state,
     probabilities_for,
     reward_kind,
@@ -227,6 +231,8 @@ def report(
         raise ApiError(422, "invalid_field", f"bucket: must be one of {', '.join(BUCKETS)}", "bucket")
     start_ns, end_ns = parse_time(start, "from"), parse_time(end, "to")
     definition = experiments.require(db, project, name)
+    direction = direction_of(db, project, definition)
+    definition["higher_is_better"] = direction.higher_is_better  # resolved: what every scope below ranks by
     state = policy_state(db, project, name)
     window = {"start_ns": start_ns, "end_ns": end_ns}
     experiment_data.settle(db, project, definition["score"])
@@ -285,7 +291,7 @@ def report(
     return {
         "experiment": name,
         "score": definition["score"],
-        "higher_is_better": definition["higher_is_better"],
+        **direction.stated(),
         "policy": definition["policy"],
         "status": definition["status"],
         "winner": definition["winner"],

@@ -17,6 +17,7 @@ from typing import Any
 
 from plaudit import semconv
 from plaudit_collector.analytics import experiment_policy as policy
+from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store import copies, experiment_data, experiments
 from plaudit_collector.store.db import Database
@@ -47,6 +48,11 @@ def arms_by_segment(
         segment = segments.setdefault(cell.segment, {})
         segment[cell.variant] = segment.get(cell.variant, policy.Arm()) + arm
     return overall, segments
+
+
+def direction_of(db: Database, project: str, definition: Mapping[str, Any]) -> Direction:
+    """The experiment's own ``higher_is_better`` when set, else its score config's, else higher is better."""
+    return resolve(db, project, definition["score"], definition["higher_is_better"], override_from="experiment")
 
 
 def policy_of(definition: Mapping[str, Any], reward: str) -> policy.Policy:
@@ -93,7 +99,8 @@ def compute_state(db: Database, project: str, definition: Mapping[str, Any]) -> 
     cells = experiment_data.rewards(db, project, name, definition["score"])
     reward = reward_kind(cells)
     rules = policy_of(definition, reward)
-    overall, segments = arms_by_segment(cells, reward, definition["higher_is_better"])
+    direction = direction_of(db, project, definition)
+    overall, segments = arms_by_segment(cells, reward, direction.higher_is_better)
     weights = {v: definition["variants"][v]["weight"] for v in active}
     noise = policy.noise_variance(list(overall.values())) if reward == policy.NORMAL else None
     seed = policy.seed_of(name, definition["version"], sorted(overall.items()))

@@ -25,7 +25,7 @@ UNITS = ExperimentUnit.__table__  # type: ignore[attr-defined]
 
 SETTINGS = ("score", "higher_is_better", "policy", "segment_by", "sticky", "epsilon", "min_share", "max_share")
 DEFAULTS: dict[str, Any] = {
-    "higher_is_better": True,
+    "higher_is_better": None,  # the score config's direction, read when the state or report is computed
     "policy": "thompson",
     "segment_by": None,
     "sticky": False,

@@ -24,7 +24,9 @@ class Experiment(SQLModel, table=True):
     project: str = Field(default="default", max_length=100)
     name: str = Field(max_length=200)
     score: str = Field(max_length=200, description="the feedback name that is the reward")
-    higher_is_better: bool = True
+    higher_is_better: bool | None = Field(
+        default=None, description="the score's direction; None follows the score config's (higher without one)"
+    )
     policy: str = Field(default="thompson", max_length=16, description="thompson, epsilon_greedy or fixed")
     segment_by: str | None = Field(default=None, max_length=200, description="the key segments are values of")
     sticky: bool = Field(default=False, description="a unit (user) keeps its first variant")
