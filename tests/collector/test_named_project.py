@@ -176,3 +176,23 @@ def test_segment_by_context_metadata_uses_its_stored_key(collector: Any) -> None
     assert sorted(str(e["segment"]) for e in by_metadata.segments) == ["free", "pro"]
     assert [e["segment"] for e in by_bare_key.segments] == [None]  # no attribute is literally named "plan"
     assert [r.rated for r in filtered.rows] == [3]
+
+
+def test_an_experiment_lives_in_the_project_the_sdk_names(shop_sdk: Any) -> None:
+    """Registered, refreshed and learning in ``shop``, whether the experiment is given the collector's address
+    or takes it from ``configure``: its spans and feedback go there too."""
+    shop = {"X-Plaudit-Project": "shop"}
+    for name, where in (("greeting", {"endpoint": shop_sdk.url}), ("farewell", {})):
+        with plaudit.Experiment(name, {"a": {}, "b": {}}, score="thumbs", refresh_interval=60, **where) as exp:
+            assert exp.refresh()
+            with exp.choose(user_id="u1") as choice:
+                pass
+            assert plaudit.flush(timeout=30) and choice.ref is not None
+            assert plaudit.feedback(choice.ref, "thumbs", True, wait=True) is not None
+        with httpx.Client(base_url=shop_sdk.url, timeout=30) as http:
+            assert http.get(f"/v1/experiments/{name}").status_code == 404  # nothing in "default"
+            report = http.get(f"/v1/experiments/{name}/report", headers=shop)
+            assert report.status_code == 200, report.text
+            assert (report.json()["overall"]["choices"], report.json()["overall"]["rated"]) == (1, 1)
+    with plaudit.Client(shop_sdk.url, project="shop") as client:
+        assert [e.name for e in client.experiments()] == ["farewell", "greeting"]

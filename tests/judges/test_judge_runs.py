@@ -62,6 +62,30 @@ def test_a_judge_rates_each_new_matching_span_once(
         assert headers.get("authorization", headers.get("x-api-key", "")).endswith("test-key")
 
 
+def test_without_keys_a_judge_defined_for_a_named_project_rates_and_traces_there(
+    collector: Any, fake_judge: Any, post_spans: Any
+) -> None:
+    """``plaudit.Client(project="shop")`` sends the project header: the judge is shop's, rates shop's spans
+    and is traced to ``shop-judges``; the default project sees none of it."""
+    import plaudit
+
+    with (
+        plaudit.Client(collector.url, project="shop") as client,
+        httpx.Client(base_url=collector.url, timeout=30, headers={"X-Plaudit-Project": "shop"}) as shop,
+        httpx.Client(base_url=collector.url, timeout=30, headers={"X-Plaudit-Project": "shop-judges"}) as calls,
+        httpx.Client(base_url=collector.url, timeout=30) as default,
+    ):
+        judge = client.add_judge("helpful", **definition(fake_judge))
+        (span,) = post_spans(shop, [llm_span("for the shop")])
+        assert client.run_judge("helpful")["scored"] == 1
+        (rating,) = judge_feedback(shop, span)
+        assert rating["author"] == judge["author"] and rating["value"] == expected_score("for the shop")
+        (call,) = calls.get("/v1/traces", params={"limit": 10}).json()["traces"]
+        assert call["name"] == "judge helpful"
+        assert default.get("/v1/judges").json()["data"] == []
+        assert default.get("/v1/traces", params={"limit": 10}).json()["traces"] == []
+
+
 def test_the_background_worker_scores_new_spans_once_across_a_restart(
     db_url: str, fake_judge: Any, post_spans: Any
 ) -> None:

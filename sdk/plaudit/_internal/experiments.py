@@ -312,16 +312,21 @@ class Experiment:
             self._wake.clear()
 
     def _client(self) -> httpx.Client:
+        """The collector as :func:`plaudit.configure` set it up (or the ``endpoint``/``api_key`` given), with
+        the project it named, so the experiment lives in the project its spans and feedback go to."""
         import httpx
 
         from plaudit._internal.config import resolve
         from plaudit._internal.provider import get_settings
+        from plaudit._internal.state import STATE
 
         if self._http is None:
-            explicit = self._endpoint is not None or self._api_key is not None
-            settings = resolve(endpoint=self._endpoint, api_key=self._api_key) if explicit else get_settings()
-            headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
-            self._http = httpx.Client(base_url=settings.endpoint, headers=headers, timeout=self._timeout)
+            if self._endpoint is not None or self._api_key is not None:
+                project = STATE.settings.project if STATE.settings is not None else None
+                settings = resolve(endpoint=self._endpoint, api_key=self._api_key, project=project)
+            else:
+                settings = get_settings()
+            self._http = httpx.Client(base_url=settings.endpoint, headers=settings.headers(), timeout=self._timeout)
         return self._http
 
     def _sync(self, max_age: float | None) -> bool:
