@@ -59,17 +59,16 @@ def judge_report(result: dict[str, Any]) -> list[View]:
     title = f"Judges ({result['judge_source']}) against {result['human_source']}: {result['score']}"
     views = [View(title, columns, rows, [])]
     dims = list(result["group_by"])
-    per_group = [
-        [j["judge"], *(g["group"].get(d) for d in dims), g["n"], g["bias"], (g["ci_low"], g["ci_high"])]
-        + [g["p_vs_rest"], "yes" if g["flagged"] else ""]
-        for j in result["judges"]
-        for g in j["groups"]
-    ]
-    if per_group:
-        group_columns = [Column("judge", "group"), *(Column(d, "group") for d in dims), Column("n", "int")]
-        group_columns += [Column("bias"), Column("95% CI", "interval"), Column("p vs rest", "p", hide=1)]
-        group_columns += [Column("differs", "text")]
-        views.append(View(f"Bias per {', '.join(dims)}", group_columns, per_group, []))
+    group_columns = [*(Column(d, "group") for d in dims), Column("n", "int"), Column("bias")]
+    group_columns += [Column("95% CI", "interval"), Column("p vs rest", "p", hide=1), Column("differs", "text")]
+    for j in result["judges"]:
+        if j["groups"]:
+            per_group = [
+                [*(g["group"].get(d) for d in dims), g["n"], g["bias"], (g["ci_low"], g["ci_high"])]
+                + [g["p_vs_rest"], "yes" if g["flagged"] else ""]
+                for g in j["groups"]
+            ]
+            views.append(View(f"{j['judge']}: bias per {', '.join(dims)}", group_columns, per_group, []))
     views[-1].notes.append(result["verdict"])
     return views
 
