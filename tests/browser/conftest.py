@@ -108,7 +108,7 @@ class Workspace:
     def chat_trace(self) -> dict[str, Any]:
         """A quickstart trace (its chat span has feedback and a plain-text conversation)."""
         for trace in self.traces():
-            if trace.get("name") == "answer":
+            if trace.get("name") == "request":
                 return self.http.get(f"/v1/traces/{trace['trace_id']}").json()  # type: ignore[no-any-return]
         raise AssertionError("no quickstart trace")
 

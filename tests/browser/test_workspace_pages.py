@@ -69,7 +69,7 @@ def test_trace_view_shows_conversation_and_waterfall(page: Any, workspace: Any, 
     trace = workspace.chat_trace()
     page.goto(f"{workspace.url}/traces/{trace['trace_id']}")
     items = page.get_by_role("tree", name="Spans").get_by_role("treeitem")
-    expect(items).to_have_count(3)  # answer > retrieve, chat
+    expect(items).to_have_count(3)  # request > retrieve, chat
     items.filter(has_text="chat").click()
     expect(page.get_by_role("list", name="Feedback on this span")).to_contain_text("thumbs")
     expect(page.get_by_role("listitem", name="assistant message")).to_contain_text("Here is what to do")

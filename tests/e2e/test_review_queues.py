@@ -208,8 +208,10 @@ def test_bad_submissions_store_nothing(http: httpx.Client) -> None:
         response = http.post(url, content=json.dumps(body), headers={"content-type": "application/json"})
         assert response.status_code == 422, (body, response.text)
         assert response.json()["error"]["field"] == field, (body, response.json())
-    assert http.post(url, content=b'{"reviewer": "ann", "ratings": {"stars": NaN}}').status_code == 400
-    assert http.post(url, content=b"[" * 100_000 + b"]" * 100_000).status_code in (400, 422)
+    nan = b'{"reviewer": "ann", "ratings": {"stars": NaN}}'
+    assert http.post(url, content=nan, headers={"Content-Type": "application/json"}).status_code == 400
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert http.post(url, content=deep, headers={"Content-Type": "application/json"}).status_code in (400, 422)
     assert http.get("/v1/feedback", params={"name": "stars"}).json()["data"] == []
     assert http.get(f"/v1/queues/{queue['id']}").json()["progress"]["ratings"] == 0
     assert http.post(url, json={"reviewer": "ann", "ratings": {"stars": 4}}).status_code == 200

@@ -91,9 +91,12 @@ def _requests(schema: dict[str, Any], feedback_id: int) -> list[tuple[str, str, 
         ("post", "/v1/experiments/{name}/units"): {"json": {"units": [UNIT]}},
         ("post", "/v1/judges"): {"json": {"name": "j", **JUDGE}},
         ("put", "/v1/judges/{name}"): {"json": JUDGE},
+        ("post", "/v1/queues"): {"json": {"name": "q", "scores": ["thumbs"]}},
+        ("post", "/v1/queues/{queue_id}/items/{item_id}"): {"json": {"reviewer": "ann", "skip": True}},
     }
     values = {"name": "thumbs", "trace_id": TID, "feedback_id": feedback_id, "score": "thumbs", "group_by": "model"}
     values |= {"a": "model=m1", "b": "model=m2", "segment": "user.id", "preference": "pref"}
+    values |= {"queue_id": 1, "item_id": 1, "reviewer": "ann"}
     out = []
     for path, methods in schema["paths"].items():
         if path in NO_DATABASE:

@@ -33,7 +33,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     collector = CollectorProcess(db_url, tmp).start()
     stats_before = span_export_stats()
     plaudit.configure(endpoint=collector.url, service_name="outage-app")
-    slowest_call = 0.0
+    durations: list[float] = []
     try:
         collector.stop()  # the outage begins
         outage_started = time.monotonic()
@@ -43,7 +43,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 with plaudit.span(f"call-{round_}-{index}", kind="llm"):
                     if index % (SPANS // FEEDBACK) == 0:
                         plaudit.feedback(plaudit.current_ref(), "thumbs", index % 3 != 0)
-                slowest_call = max(slowest_call, time.perf_counter() - started)
+                durations.append(time.perf_counter() - started)
             # Spread the work over the outage, as a live app would.
             time.sleep(max(0.0, outage_started + OUTAGE_SECONDS * (round_ + 1) / ROUNDS - time.monotonic()))
         collector.start()  # the collector is back, same port, same database
@@ -63,7 +63,7 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             "distinct_spans": sqlite_count(db_url, "SELECT COUNT(DISTINCT span_id) FROM spans"),
             "feedback": feedback_stored(),
             "distinct_feedback": sqlite_count(db_url, "SELECT COUNT(DISTINCT idempotency_key) FROM feedback"),
-            "slowest_call": slowest_call,
+            "durations": sorted(durations),
             "stats": {k: v - stats_before[k] for k, v in span_export_stats().items()},
             "logs": collector.logs(),
         }
@@ -79,8 +79,12 @@ def test_outage_loses_no_span(outage: dict[str, Any]) -> None:
 
 
 def test_outage_never_blocks_the_app(outage: dict[str, Any]) -> None:
-    # A blocked call would wait for an export attempt (seconds); a traced call takes microseconds.
-    assert outage["slowest_call"] < 1.0
+    # A call that waited for an export attempt would take as long as the attempt, and every call made while
+    # exports fail would: the 99.9th percentile catches that. The bound on the slowest single call leaves room
+    # for the scheduler of a busy machine, which can pause any thread for a moment.
+    durations = outage["durations"]
+    assert durations[int(len(durations) * 0.999)] < 0.25
+    assert durations[-1] < 2.0
 
 
 def test_outage_loses_no_feedback(outage: dict[str, Any]) -> None:
