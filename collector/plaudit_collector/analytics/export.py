@@ -32,6 +32,7 @@ from plaudit_collector.analytics.core import (
 )
 from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.preferences import pair_rows
+from plaudit_collector.ingest.content import full as full_attributes
 from plaudit_collector.store.db import Database
 
 PAGE = 500
@@ -135,7 +136,7 @@ def export_spans(db: Database, project: str, filters: Filters, score: str | None
             current_id = row.row_id
             current = {c: getattr(row, c) for c in SPAN_COLUMNS}
             current["start_time"] = datetime.fromtimestamp(row.start_ns / 1e9, tz=timezone.utc)
-            current["attributes"] = row.attributes
+            current["attributes"] = full_attributes(row.attributes, row.input, row.output)
             current["feedback"] = []
         assert current is not None
         item = {c: getattr(row, f"f_{c}") for c in FEEDBACK_COLUMNS}

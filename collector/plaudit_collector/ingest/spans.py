@@ -12,9 +12,9 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from plaudit import semconv
-from plaudit_collector.ingest import carried_feedback, decode
+from plaudit_collector.ingest import carried_feedback, content, decode
 from plaudit_collector.ingest.batch import IngestBatch
-from plaudit_collector.ingest.conventions import normalise, without_content
+from plaudit_collector.ingest.conventions import INPUT_KEYS, OUTPUT_KEYS, normalise, without_content
 from plaudit_collector.ingest.prices import estimate_cost
 
 MAX_TIME_NS = 2**63 - 1
@@ -77,6 +77,7 @@ def build_batch(
     attributes = decode.attributes
     dumps = decode.dumps
     feedback_prefixes = carried_feedback.ANNOTATION_PREFIXES
+    content_keys, source_key = content.CONTENT_KEYS, content.source_key
     for rs in request.resource_spans:
         resource = attributes(rs.resource.attributes)
         service = resource.get("service.name")
@@ -132,6 +133,9 @@ def build_batch(
                 if not store_content:
                     attrs = without_content(attrs)
                     norm["input"] = norm["output"] = status_message = None
+                elif norm["input"] is not None or norm["output"] is not None or content_keys in attrs:
+                    keys = (source_key(attrs, INPUT_KEYS), source_key(attrs, OUTPUT_KEYS))
+                    attrs = content.lean(attrs, norm["input"], norm["output"], keys)
                 rows.append(
                     (
                         project,

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, insert, select, update
 
 from plaudit_collector.errors import ApiError
+from plaudit_collector.ingest.content import full as full_attributes
 from plaudit_collector.store import feedback_writes
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import iso_utc
@@ -181,6 +182,7 @@ def _span(conn: Connection, project: str, trace_id: str, span_id: str | None) ->
         return None
     record = dict(row._mapping)
     record["status"] = record.pop("status_code")
+    record["attributes"] = full_attributes(record["attributes"], record["input"], record["output"])
     return record
 
 

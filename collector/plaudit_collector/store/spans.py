@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.ingest.batch import JSON_COLUMNS, SPAN_COLUMNS
+from plaudit_collector.ingest.content import full as full_attributes
 from plaudit_collector.ingest.logs import content_from_events
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.events import event_dict
@@ -119,6 +120,7 @@ def get_trace(db: Database, project: str, trace_id: str) -> dict[str, Any] | Non
     out_spans = []
     for sp in spans:
         record = {field: getattr(sp, field) for field in SPAN_FIELDS}
+        record["attributes"] = full_attributes(sp.attributes, sp.input, sp.output)
         extra_events = events_by_span.get(sp.span_id)
         if extra_events:  # GenAI content events that came as OTLP logs
             record["events"] = sorted([*record["events"], *extra_events], key=lambda ev: ev.get("time_ns") or 0)
