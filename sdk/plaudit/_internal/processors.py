@@ -118,8 +118,9 @@ class Pipeline:
         attrs = span.attributes
         if not attrs or span.context is None or len(self._keys) >= _MAX_PENDING_STRIPS:
             return
-        keys = {key: value for key, value in attrs.items() if key in _KEY_ATTRIBUTES}
-        if keys:
+        found = _KEY_ATTRIBUTES.intersection(attrs)  # walks the keys in C: no per-attribute lookups on most spans
+        if found:
+            keys = {key: attrs[key] for key in found}
             self._keys[span.context.span_id] = keys  # one dict operation: atomic under the GIL
 
     @staticmethod
@@ -249,27 +250,42 @@ def _millis_left(deadline: float) -> int:
 
 
 class ProviderHook(SpanProcessor):
-    """The one processor Plaudit adds to a provider: forwards to the current :class:`Pipeline`, or to nothing."""
+    """The one processor Plaudit adds to a provider: forwards to the current :class:`Pipeline`, or to nothing.
+
+    Setting :attr:`target` binds the pipeline's ``on_start``/``on_end`` on this object, so a span's start and
+    end reach the pipeline without an extra call through the hook.
+    """
 
     def __init__(self) -> None:
-        self.target: Pipeline | None = None
+        self._target: Pipeline | None = None
+
+    @property
+    def target(self) -> Pipeline | None:
+        return self._target
+
+    @target.setter
+    def target(self, pipeline: Pipeline | None) -> None:
+        self._target = pipeline
+        if pipeline is None:
+            self.__dict__.pop("on_start", None)
+            self.__dict__.pop("on_end", None)
+        else:
+            self.on_start = pipeline.on_start  # type: ignore[method-assign]
+            self.on_end = pipeline.on_end  # type: ignore[method-assign]
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
-        target = self.target
-        if target is not None:
-            target.on_start(span, parent_context)
+        """No pipeline: nothing to stamp (a bound pipeline's method shadows this one)."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        target = self.target
-        if target is not None:
-            target.on_end(span)
+        """No pipeline: the span goes nowhere (a bound pipeline's method shadows this one)."""
 
     def shutdown(self) -> None:
         """Called when the provider itself shuts down (for example at exit): flush and stop the pipeline."""
-        target, self.target = self.target, None
+        target = self.target
+        self.target = None
         if target is not None:
             target.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        target = self.target
+        target = self._target
         return True if target is None else target.force_flush(timeout_millis)

@@ -48,9 +48,45 @@ def _finite(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(default=_fallback, ensure_ascii=False, allow_nan=False)
+"""Built once: ``json.dumps`` with options builds an encoder per call, a tenth of a traced call's cost."""
+
+
+def _c_encode() -> Callable[[Any], str] | None:
+    """The C encoder behind ``_ENCODER.encode``, called without the Python set-up ``encode`` repeats per call.
+
+    ``json.encoder.c_make_encoder`` is CPython's accelerator; where it is missing or takes other arguments,
+    the probe below fails and ``_ENCODER.encode`` is used. Each call gets a fresh circular-reference record,
+    so threads may share it and a failed call leaves nothing behind.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    basestring = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or basestring is None:
+        return None
+    sep, item_sep = _ENCODER.key_separator, _ENCODER.item_separator
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return basestring(value)  # type: ignore[no-any-return]
+        return "".join(make({}, _fallback, basestring, None, sep, item_sep, False, False, False)(value, 0))
+
+    probe: dict[str, Any] = {"a": [1, 2.5, None, True], "é": {"b": "\n"}, "c": {1, 2}}
+    try:
+        if encode(probe) == _ENCODER.encode(probe):
+            return encode
+    except Exception:  # noqa: BLE001 - another interpreter's accelerator: use the portable path
+        pass
+    return None
+
+
+_ENCODE: Callable[[Any], str] = _c_encode() or _ENCODER.encode
+
+
 def dumps(value: Any, **kwargs: Any) -> str:
     """``json.dumps`` that never emits NaN/Infinity: non-finite floats become strings such as ``"nan"``."""
     try:
+        if not kwargs:
+            return _ENCODE(value)
         return json.dumps(value, default=_fallback, ensure_ascii=False, allow_nan=False, **kwargs)
     except ValueError as exc:
         if "Out of range float" not in str(exc):
