@@ -26,7 +26,7 @@ from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import get_settings, get_tracer
-from plaudit._internal.serialize import capture_text
+from plaudit._internal.serialize import capture_text, to_json
 from plaudit._internal.span_common import (
     check_flag,
     child_context,
@@ -165,7 +165,10 @@ class _Inputs:
             bound["*args"] = list(args[len(names) :])
         if kwargs:
             bound.update(kwargs)
-        return capture_text(bound, settings.max_value_length, settings.redact)
+        redact = settings.redact
+        if redact is None:
+            return to_json(bound, settings.max_value_length)
+        return capture_text(bound, settings.max_value_length, redact)
 
 
 _Started = tuple[trace_api.Span, context_api.Context, object, bool, Settings]

@@ -108,20 +108,15 @@ class Pipeline:
                 with self._lock:
                     if len(self._strip) < _MAX_PENDING_STRIPS:
                         self._strip.add(span.context.span_id)
-            self._remember_keys(span)
+            # Keep the attributes the leaderboard groups by: OTel's count limit drops the oldest attributes
+            # first, and these are set first, so a span flooded with flattened messages would otherwise lose them.
+            own = span.attributes
+            if own and len(self._keys) < _MAX_PENDING_STRIPS:
+                found = _KEY_ATTRIBUTES.intersection(own)  # walks the keys in C: no per-attribute lookups
+                if found and span.context is not None:
+                    self._keys[span.context.span_id] = {key: own[key] for key in found}  # atomic under the GIL
         except Exception:  # noqa: BLE001 - processors must never raise into span creation
             log_internal_error()
-
-    def _remember_keys(self, span: Span) -> None:
-        """Keep the attributes the leaderboard groups by: OTel's count limit drops the oldest attributes first,
-        and these are set first, so a span flooded with flattened messages would otherwise lose them."""
-        attrs = span.attributes
-        if not attrs or span.context is None or len(self._keys) >= _MAX_PENDING_STRIPS:
-            return
-        found = _KEY_ATTRIBUTES.intersection(attrs)  # walks the keys in C: no per-attribute lookups on most spans
-        if found:
-            keys = {key: attrs[key] for key in found}
-            self._keys[span.context.span_id] = keys  # one dict operation: atomic under the GIL
 
     @staticmethod
     def _inherit(span: Span, inherited: Mapping[str, Any]) -> None:

@@ -107,7 +107,10 @@ def to_json(value: Any, limit: int) -> str:
         text = value
     else:
         try:
-            text = dumps(value)
+            try:
+                text = _ENCODE(value)
+            except ValueError:
+                text = dumps(value)  # NaN or Infinity inside are written as strings; a circular value raises again
         except Exception:  # noqa: BLE001 - circular or hostile values get a safe repr
             fallback = f"<unserialisable {type(value).__name__}>"
             text = fallback if isinstance(value, (dict, list)) else str(_fallback(value))
@@ -133,6 +136,8 @@ def capture_text(value: Any, limit: int, redact: Callable[[str], str] | None) ->
     the serialised form is first bounded to a generous multiple of the limit to keep the hook's cost bounded.
     """
     if redact is None:
+        if type(value) is str and len(value) <= limit:
+            return value  # the common reply: nothing to serialise or cut
         return to_json(value, limit)
     text = to_json(value, max(limit * 4, limit + 4096))
     return truncate(redact_text(text, redact), limit)
