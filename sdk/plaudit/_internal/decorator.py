@@ -26,7 +26,7 @@ from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import get_settings, get_tracer
-from plaudit._internal.serialize import capture_text
+from plaudit._internal.serialize import capture_text, to_json
 from plaudit._internal.span_common import (
     check_flag,
     child_context,
@@ -165,10 +165,25 @@ class _Inputs:
             bound["*args"] = list(args[len(names) :])
         if kwargs:
             bound.update(kwargs)
-        return capture_text(bound, settings.max_value_length, settings.redact)
+        redact = settings.redact
+        if redact is None:
+            return to_json(bound, settings.max_value_length)
+        return capture_text(bound, settings.max_value_length, redact)
 
 
 _Started = tuple[trace_api.Span, context_api.Context, object, bool, Settings]
+
+
+def _will_record(parent: context_api.Context) -> bool:
+    """Whether a span started in ``parent`` is sure to be recorded, so its input is worth serialising first.
+
+    Known only for Plaudit's own provider keeping every trace (a root span, or the child of a kept one);
+    otherwise the span is started first and asked (a sampled-out call then serialises nothing).
+    """
+    if not STATE.owns_provider or not STATE.sampler.keeps_all:
+        return False
+    parent_span = trace_api.get_current_span(parent).get_span_context()
+    return not parent_span.is_valid or parent_span.trace_flags.sampled
 
 
 def _wrap(
@@ -186,15 +201,27 @@ def _wrap(
 
     def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Started:
         settings = STATE.settings or get_settings()
-        otel_span = (STATE.tracer or get_tracer()).start_span(span_name, kind=span_kind, attributes=attrs)
+        tracer = STATE.tracer or get_tracer()
+        parent = context_api.get_current()
+        capture = settings.capture_content and parent.get(CAPTURE_KEY) is not False
+        input_pending = capture and capture_input is not False
+        span_attrs = attrs
+        if input_pending and attrs and _will_record(parent):
+            # Known to be kept: the input joins the static attributes, one dict at span start. (Without static
+            # attributes, OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)
+            captured = inputs.capture(args, kwargs, settings)
+            if captured is not None:
+                span_attrs = {**attrs, semconv.INPUT: captured}
+            input_pending = False
+        otel_span = tracer.start_span(span_name, context=parent, kind=span_kind, attributes=span_attrs)
         capture_out = False
-        if otel_span.is_recording() and settings.capture_content and context_api.get_value(CAPTURE_KEY) is not False:
+        if capture and otel_span.is_recording():
             capture_out = capture_output is not False
-            if capture_input is not False:
+            if input_pending:
                 captured = inputs.capture(args, kwargs, settings)
                 if captured is not None:
                     otel_span.set_attribute(semconv.INPUT, captured)
-        ctx = child_context(otel_span, inherited, capture_content)
+        ctx = child_context(otel_span, inherited, capture_content, parent)
         token = context_api.attach(ctx)
         return otel_span, ctx, token, capture_out, settings
 

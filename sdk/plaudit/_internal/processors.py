@@ -108,19 +108,15 @@ class Pipeline:
                 with self._lock:
                     if len(self._strip) < _MAX_PENDING_STRIPS:
                         self._strip.add(span.context.span_id)
-            self._remember_keys(span)
+            # Keep the attributes the leaderboard groups by: OTel's count limit drops the oldest attributes
+            # first, and these are set first, so a span flooded with flattened messages would otherwise lose them.
+            own = span.attributes
+            if own and len(self._keys) < _MAX_PENDING_STRIPS:
+                found = _KEY_ATTRIBUTES.intersection(own)  # walks the keys in C: no per-attribute lookups
+                if found and span.context is not None:
+                    self._keys[span.context.span_id] = {key: own[key] for key in found}  # atomic under the GIL
         except Exception:  # noqa: BLE001 - processors must never raise into span creation
             log_internal_error()
-
-    def _remember_keys(self, span: Span) -> None:
-        """Keep the attributes the leaderboard groups by: OTel's count limit drops the oldest attributes first,
-        and these are set first, so a span flooded with flattened messages would otherwise lose them."""
-        attrs = span.attributes
-        if not attrs or span.context is None or len(self._keys) >= _MAX_PENDING_STRIPS:
-            return
-        keys = {key: value for key, value in attrs.items() if key in _KEY_ATTRIBUTES}
-        if keys:
-            self._keys[span.context.span_id] = keys  # one dict operation: atomic under the GIL
 
     @staticmethod
     def _inherit(span: Span, inherited: Mapping[str, Any]) -> None:
@@ -249,27 +245,42 @@ def _millis_left(deadline: float) -> int:
 
 
 class ProviderHook(SpanProcessor):
-    """The one processor Plaudit adds to a provider: forwards to the current :class:`Pipeline`, or to nothing."""
+    """The one processor Plaudit adds to a provider: forwards to the current :class:`Pipeline`, or to nothing.
+
+    Setting :attr:`target` binds the pipeline's ``on_start``/``on_end`` on this object, so a span's start and
+    end reach the pipeline without an extra call through the hook.
+    """
 
     def __init__(self) -> None:
-        self.target: Pipeline | None = None
+        self._target: Pipeline | None = None
+
+    @property
+    def target(self) -> Pipeline | None:
+        return self._target
+
+    @target.setter
+    def target(self, pipeline: Pipeline | None) -> None:
+        self._target = pipeline
+        if pipeline is None:
+            self.__dict__.pop("on_start", None)
+            self.__dict__.pop("on_end", None)
+        else:
+            self.on_start = pipeline.on_start  # type: ignore[method-assign]
+            self.on_end = pipeline.on_end  # type: ignore[method-assign]
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
-        target = self.target
-        if target is not None:
-            target.on_start(span, parent_context)
+        """No pipeline: nothing to stamp (a bound pipeline's method shadows this one)."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        target = self.target
-        if target is not None:
-            target.on_end(span)
+        """No pipeline: the span goes nowhere (a bound pipeline's method shadows this one)."""
 
     def shutdown(self) -> None:
         """Called when the provider itself shuts down (for example at exit): flush and stop the pipeline."""
-        target, self.target = self.target, None
+        target = self.target
+        self.target = None
         if target is not None:
             target.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        target = self.target
+        target = self._target
         return True if target is None else target.force_flush(timeout_millis)

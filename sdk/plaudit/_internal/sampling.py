@@ -30,9 +30,17 @@ class RatioSampler(Sampler):
 
     def __init__(self) -> None:
         self._delegate: Sampler = ParentBased(ALWAYS_ON)
+        self.keeps_all = True
+        self.should_sample = self._delegate.should_sample  # type: ignore[method-assign]
 
     def set_rate(self, rate: float | None) -> None:
-        self._delegate = ParentBased(ALWAYS_ON) if rate is None or rate >= 1.0 else ParentBased(TraceIdRatioBased(rate))
+        """Follow ``rate`` (None or 1 keeps every trace); the delegate's method is bound here, once, so that
+        each span's sampling decision costs no extra call through this handle."""
+        keeps_all = rate is None or rate >= 1.0
+        delegate = ParentBased(ALWAYS_ON) if keeps_all else ParentBased(TraceIdRatioBased(rate))  # type: ignore[arg-type]
+        self._delegate = delegate
+        self.keeps_all = keeps_all
+        self.should_sample = delegate.should_sample  # type: ignore[method-assign]
 
     def should_sample(
         self,

@@ -48,9 +48,45 @@ def _finite(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(default=_fallback, ensure_ascii=False, allow_nan=False)
+"""Built once: ``json.dumps`` with options builds an encoder per call, a tenth of a traced call's cost."""
+
+
+def _c_encode() -> Callable[[Any], str] | None:
+    """The C encoder behind ``_ENCODER.encode``, called without the Python set-up ``encode`` repeats per call.
+
+    ``json.encoder.c_make_encoder`` is CPython's accelerator; where it is missing or takes other arguments,
+    the probe below fails and ``_ENCODER.encode`` is used. Each call gets a fresh circular-reference record,
+    so threads may share it and a failed call leaves nothing behind.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    basestring = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or basestring is None:
+        return None
+    sep, item_sep = _ENCODER.key_separator, _ENCODER.item_separator
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return basestring(value)  # type: ignore[no-any-return]
+        return "".join(make({}, _fallback, basestring, None, sep, item_sep, False, False, False)(value, 0))
+
+    probe: dict[str, Any] = {"a": [1, 2.5, None, True], "é": {"b": "\n"}, "c": {1, 2}}
+    try:
+        if encode(probe) == _ENCODER.encode(probe):
+            return encode
+    except Exception:  # noqa: BLE001 - another interpreter's accelerator: use the portable path
+        pass
+    return None
+
+
+_ENCODE: Callable[[Any], str] = _c_encode() or _ENCODER.encode
+
+
 def dumps(value: Any, **kwargs: Any) -> str:
     """``json.dumps`` that never emits NaN/Infinity: non-finite floats become strings such as ``"nan"``."""
     try:
+        if not kwargs:
+            return _ENCODE(value)
         return json.dumps(value, default=_fallback, ensure_ascii=False, allow_nan=False, **kwargs)
     except ValueError as exc:
         if "Out of range float" not in str(exc):
@@ -71,7 +107,10 @@ def to_json(value: Any, limit: int) -> str:
         text = value
     else:
         try:
-            text = dumps(value)
+            try:
+                text = _ENCODE(value)
+            except ValueError:
+                text = dumps(value)  # NaN or Infinity inside are written as strings; a circular value raises again
         except Exception:  # noqa: BLE001 - circular or hostile values get a safe repr
             fallback = f"<unserialisable {type(value).__name__}>"
             text = fallback if isinstance(value, (dict, list)) else str(_fallback(value))
@@ -97,6 +136,8 @@ def capture_text(value: Any, limit: int, redact: Callable[[str], str] | None) ->
     the serialised form is first bounded to a generous multiple of the limit to keep the hook's cost bounded.
     """
     if redact is None:
+        if type(value) is str and len(value) <= limit:
+            return value  # the common reply: nothing to serialise or cut
         return to_json(value, limit)
     text = to_json(value, max(limit * 4, limit + 4096))
     return truncate(redact_text(text, redact), limit)

@@ -84,12 +84,16 @@ def inherited_attributes(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def child_context(
-    otel_span: trace_api.Span, inherited: dict[str, Any] | None, capture: bool | None
+    otel_span: trace_api.Span,
+    inherited: dict[str, Any] | None,
+    capture: bool | None,
+    parent: context_api.Context | None = None,
 ) -> context_api.Context:
-    """The context the traced code runs in: the span, plus what its descendants inherit."""
+    """The context the traced code runs in: ``parent`` (the current one by default) with the span, plus what
+    its descendants inherit."""
+    ctx = context_api.get_current() if parent is None else parent
     if inherited is None and capture is None:
-        return trace_api.set_span_in_context(otel_span)
-    ctx = context_api.get_current()
+        return trace_api.set_span_in_context(otel_span, ctx)
     if inherited is not None:
         outer = ctx.get(VARIANT_KEY)
         ctx = context_api.set_value(VARIANT_KEY, {**outer, **inherited} if outer else inherited, ctx)  # type: ignore[dict-item]
