@@ -4,6 +4,7 @@ they are enabled, and the largest disagreements link to their traces."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,20 @@ def test_judges_page_shows_the_report(page: Any, judged: Any, screens: Path) -> 
     first = disputes["items"][0]
     table.get_by_role("row").nth(1).get_by_role("link").click()
     expect(page).to_have_url(f"{judged.url}/traces/{first['trace_id']}#span={first['span_id']}")
+
+
+def test_a_queue_form_orders_by_disagreement(page: Any, judged: Any) -> None:
+    page.goto(f"{judged.url}/queues?reviewer=rita")
+    page.get_by_role("button", name="New queue").click()
+    form = page.get_by_role("form", name="Create a review queue")
+    form.get_by_label("Name", exact=True).fill("Disputed thumbs")
+    form.get_by_label("Order", exact=True).select_option(label="Judge–human disagreement first")
+    expect(form.get_by_label("Order", exact=True)).to_have_accessible_description(re.compile("differ most"))
+    form.get_by_role("button", name="Create queue").click()
+    expect(page).to_have_url(re.compile(r"/queues/\d+"))
+    queue_id = page.url.rsplit("/", 1)[-1].split("?")[0]
+    assert judged.http.get(f"/v1/queues/{queue_id}").json()["order"] == "disagreement"
+    disputes = judged.http.get("/v1/analytics/disagreements", params={"score": "thumbs"}).json()["items"]
+    gap = {d["span_id"]: d["disagreement"] for d in disputes}
+    first = judged.http.get(f"/v1/queues/{queue_id}/next", params={"reviewer": "rita"}).json()  # held for her
+    assert gap.get(first["span"]["span_id"]) == disputes[0]["disagreement"]  # one of the largest gaps
