@@ -188,7 +188,7 @@ def test_feedback_tokens_are_scoped_unforgeable_and_expire(
 
 def test_the_dashboard_shows_nothing_without_a_key(secured: tuple[BackgroundServer, Keys, httpx.Client]) -> None:
     _server, _keys, http = secured
-    for path in (*(p.format(trace_id=TID, queue_id=1) for p in PAGES), "/static/js/app.js"):
+    for path in (*(p.format(trace_id=TID, queue_id=1, name="answer-style") for p in PAGES), "/static/js/app.js"):
         page = http.get(path)
         assert page.status_code in (200, 401, 403), path
         assert "secret-span-name" not in page.text and TID not in page.text.replace(path, ""), path

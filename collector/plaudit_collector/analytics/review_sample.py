@@ -1,5 +1,8 @@
 """Which spans a review queue holds: the spans matching a filter (the query vocabulary, as a JSON object),
 sampled in the queue's order; for a pairwise queue, pairs of spans with the same input from different variants.
+Two orders put the spans where a human rating is worth most first: ``disagreement`` (judge and humans differ
+most on the queue's first score, :func:`.raters.disagreements`) and ``informative`` (a human rating would narrow
+the judge-assisted leaderboard most, :mod:`.informative`); the other matching spans follow, newest first.
 
 The choice is made once, when the queue is created: a queue is a fixed list, so its progress means something.
 """
@@ -14,6 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from plaudit_collector.analytics.core import FEEDBACK, SPAN, Filters, parse_pairs, parse_time, span_conditions
+from plaudit_collector.analytics.informative import informative
+from plaudit_collector.analytics.raters import disagreements
 from plaudit_collector.errors import ApiError
 
 MAX_ITEMS = 10_000
@@ -26,7 +31,9 @@ TEXT_KEYS = ("from", "to", "status", "q", "has_feedback", "missing_feedback", "s
 NUMBER_KEYS = ("min_score", "max_score")
 PAIR_KEYS = ("metadata", "where")
 FILTER_KEYS = (*TEXT_KEYS, *LIST_KEYS, *NUMBER_KEYS, *PAIR_KEYS)
-ORDERS = ("random", "oldest", "newest")
+ORDERS = ("random", "oldest", "newest", "disagreement", "informative")
+RANKED = ("disagreement", "informative")
+"""Orders that rank spans by what a human rating of the queue's first score would tell."""
 
 Target = tuple[str, str | None, str | None, str | None]
 
@@ -159,6 +166,31 @@ def sample_spans(db: Any, project: str, spec: dict[str, Any], sample: int | None
     )
     with db.read_engine.connect() as conn:
         return [(row.trace_id, row.span_id, None, None) for row in conn.execute(query)]
+
+
+def ranked_spans(
+    db: Any, project: str, spec: dict[str, Any], sample: int | None, order: str, score: str
+) -> list[Target]:
+    """Up to ``sample`` spans matching the filter: those ``order`` ranks on ``score`` first, in its order, then
+    the other matching spans, newest first."""
+    limit = min(sample or MAX_ITEMS, MAX_ITEMS)
+    filters = _filters(spec)
+    if order == "disagreement":
+        found = disagreements(db, project, score, filters, limit=MAX_ITEMS)["items"]
+    else:
+        found = informative(db, project, score, ("variant",), filters, limit=MAX_ITEMS)["items"]
+    ranked = [(i["trace_id"], i["span_id"]) for i in found if i.get("trace_id") and i.get("span_id")]
+    matching: set[tuple[str, str]] = set()
+    with db.read_engine.connect() as conn:
+        for start in range(0, len(ranked), 500):
+            chunk = ranked[start : start + 500]
+            query = select(SPAN.c.trace_id, SPAN.c.span_id).where(
+                *span_terms(project, spec, db.dialect), SPAN.c.span_id.in_([span for _, span in chunk])
+            )
+            matching.update((row.trace_id, row.span_id) for row in conn.execute(query))
+    first = [target for target in dict.fromkeys(ranked) if target in matching][:limit]
+    rest = [t for t in sample_spans(db, project, spec, limit + len(first), "newest") if t[:2] not in matching]
+    return [(trace, span, None, None) for trace, span in first] + rest[: limit - len(first)]
 
 
 def sample_pairs(db: Any, project: str, spec: dict[str, Any], sample: int | None, order: str) -> list[Target]:

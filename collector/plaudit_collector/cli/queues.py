@@ -74,7 +74,13 @@ def create(
     ] = None,
     sample: Annotated[int | None, typer.Option(help="how many items (default: every match)")] = None,
     overlap: Annotated[int, typer.Option(help="different reviewers per item")] = 1,
-    order: Annotated[str, typer.Option(help="random, oldest or newest")] = "random",
+    order: Annotated[
+        str,
+        typer.Option(
+            help="random, oldest, newest, disagreement (judge-human disagreement on the first score first) or "
+            "informative (the spans whose human rating would narrow the answer most first)"
+        ),
+    ] = "random",
     pairwise: Annotated[bool, typer.Option(help="pairs of spans with the same input from two variants")] = False,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,

@@ -39,6 +39,9 @@ PAGES = (
     "/segments",
     "/agreement",
     "/preferences",
+    "/judges",
+    "/experiments",
+    "/experiments/{name}",
 )
 """Workspace paths; each serves the shell, whose script renders the page the path names."""
 

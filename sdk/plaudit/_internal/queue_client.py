@@ -50,9 +50,10 @@ class QueueMethods:
         description: str | None = None,
     ) -> ReviewQueue:
         """A queue of the spans matching ``filter`` (trace-search terms, e.g. ``{"where": "model=m1"}``), or of
-        ``items``; ``sample`` of them (None: every match) in ``order`` ("random", "oldest", "newest"), each to be
-        rated by ``overlap`` different reviewers. ``kind="pairwise"``: pairs of spans with the same input from
-        different variants, judged A/B/tie."""
+        ``items``; ``sample`` of them (None: every match) in ``order`` ("random", "oldest", "newest";
+        "disagreement": judge-human disagreement on the first score first; "informative": the spans whose human
+        rating would narrow the judge-assisted leaderboard most first), each rated by ``overlap`` reviewers.
+        ``kind="pairwise"``: pairs of spans with the same input from different variants, judged A/B/tie."""
         body: dict[str, Any] = {"name": name, "scores": list(scores), "overlap": overlap, "order": order, "kind": kind}
         for key, value in (
             ("filter", dict(filter) if filter else None),

@@ -67,7 +67,11 @@ class QueueIn(BaseModel):
     )
     sample: int | None = Field(default=None, ge=1, le=review_sample.MAX_ITEMS, description="null: every match")
     overlap: int = Field(default=1, ge=1, le=20, description="different reviewers per item")
-    order: Literal["random", "oldest", "newest"] = "random"
+    order: Literal["random", "oldest", "newest", "disagreement", "informative"] = Field(
+        default="random",
+        description="disagreement: judge-human disagreement on the first score first; informative: the spans whose "
+        "human rating would narrow the judge-assisted leaderboard most first",
+    )
     items: list[ItemIn] | None = Field(default=None, max_length=review_sample.MAX_ITEMS)
     reserve_seconds: int = Field(default=300, ge=10, le=24 * 3600, description="how long a reviewer holds an item")
     description: Annotated[str, Field(max_length=2000), Clean] | None = None
@@ -141,9 +145,15 @@ async def create_queue(request: Request, db: DatabaseDep, settings: SettingsDep,
         raise ApiError(422, "invalid_field", "scores: a score is named twice", "scores")
     if spec.kind == "pairwise" and len(spec.scores) > 1:
         raise ApiError(422, "invalid_field", "scores: a pairwise queue records one preference name", "scores")
+    if spec.order in review_sample.RANKED and spec.kind == "pairwise":
+        raise ApiError(422, "invalid_field", f"order: {spec.order} ranks single spans, not pairs", "order")
     checked = review_sample.check_filter(spec.filter)
     if spec.items is not None:
         targets = _explicit_targets(spec)
+    elif spec.order in review_sample.RANKED:
+        targets = await run_in_threadpool(
+            review_sample.ranked_spans, db, project, checked, spec.sample, spec.order, spec.scores[0]
+        )
     else:
         sampler = review_sample.sample_pairs if spec.kind == "pairwise" else review_sample.sample_spans
         targets = await run_in_threadpool(sampler, db, project, checked, spec.sample, spec.order)

@@ -16,8 +16,11 @@ const ROUTES = [
   [/^\/segments\/?$/, "segments", "Segments"],
   [/^\/agreement\/?$/, "agreement", "Agreement"],
   [/^\/preferences\/?$/, "preferences", "Preferences"],
+  [/^\/judges\/?$/, "judges", "Judges"],
+  [/^\/experiments\/?$/, "experiments", "Experiments"],
+  [/^\/experiments\/([^/]+)\/?$/, "experiment", "Experiment"],
 ];
-const NAV_FOR = { trace: "traces", queue: "queues" };
+const NAV_FOR = { trace: "traces", queue: "queues", experiment: "experiments" };
 
 const SHORTCUTS = [
   ["/", "Focus the search box"],

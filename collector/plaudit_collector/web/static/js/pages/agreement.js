@@ -3,7 +3,7 @@
 import { h, isNum, num, pct, pvalue } from "../dom.js";
 import { analysisPage, choice, text, verdictBox } from "../parts/analysis.js";
 
-function matrix(score, a, b) {
+export function matrix(score, a, b) {
   const table = score.table || [];
   const cats = score.categories || [];
   if (!table.length) return null;

@@ -33,14 +33,34 @@ async function createForm(onCreated) {
   const pairName = h("input", { type: "text", id: "q-pair", value: "preference", spellcheck: "false" });
   const sample = h("input", { type: "number", id: "q-sample", min: 1, max: 10000, placeholder: "all matching" });
   const overlap = h("input", { type: "number", id: "q-overlap", min: 1, max: 20, value: 1 });
-  const order = h("select", { id: "q-order" }, h("option", { value: "random" }, "Random"), h("option", { value: "oldest" }, "Oldest first"), h("option", { value: "newest" }, "Newest first"));
+  const order = h(
+    "select",
+    { id: "q-order" },
+    h("option", { value: "random" }, "Random"),
+    h("option", { value: "oldest" }, "Oldest first"),
+    h("option", { value: "newest" }, "Newest first"),
+    h("option", { value: "disagreement", "data-single": "" }, "Judge–human disagreement first"),
+    h("option", { value: "informative", "data-single": "" }, "Most informative first"),
+  );
   const status = h("div", { role: "status", "aria-live": "polite" });
   const field = (label, control) => h("div", { class: "field" }, h("label", { class: "field-label", for: control.id }, label), control);
   const singleOnly = h("div", { class: "field", style: "flex:1 1 320px" }, h("span", { class: "field-label" }, "Scores to fill"), scoreBoxes, extra);
   const pairOnly = h("div", { hidden: true }, field("Preference name", pairName));
+  const orderHint = h("p", { class: "muted small", id: "q-order-hint" });
+  const explainOrder = () => {
+    orderHint.textContent = {
+      disagreement: "Spans where the judge and the humans differ most on the first score come first; the other matching spans follow, newest first.",
+      informative: "Judge-rated spans whose human rating would narrow the judge-assisted leaderboard most come first; the other matching spans follow, newest first.",
+    }[order.value] || "";
+  };
+  order.setAttribute("aria-describedby", orderHint.id);
+  order.addEventListener("change", explainOrder);
   kind.addEventListener("change", () => {
     singleOnly.hidden = kind.value === "pairwise";
     pairOnly.hidden = kind.value !== "pairwise";
+    order.querySelectorAll("[data-single]").forEach((o) => (o.disabled = kind.value === "pairwise"));
+    if (kind.value === "pairwise" && order.selectedOptions[0].disabled) order.value = "random";
+    explainOrder();
   });
   const form = h(
     "form",
@@ -69,6 +89,7 @@ async function createForm(onCreated) {
     },
     h("div", { class: "filters" }, field("Name", name), field("Kind", kind), singleOnly, pairOnly),
     h("div", { class: "filters", style: "margin-top:10px" }, field("Sample size", sample), field("Reviewers per item (overlap)", overlap), field("Order", order)),
+    orderHint,
     h("h3", {}, "Which spans"),
     h("p", { class: "muted small" }, "The queue is fixed when created: the spans matching these filters (pairwise: pairs with the same input from two variants)."),
     filters.node,

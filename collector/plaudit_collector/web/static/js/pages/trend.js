@@ -3,20 +3,9 @@
 import { api } from "../api.js";
 import { clear, fixed, groupText, h, isNum, num, pvalue, when } from "../dom.js";
 import { analysisPage, choice, directionPicker, groupPicker, scorePicker, verdictBox } from "../parts/analysis.js";
+import { COLORS, loadUplot } from "../parts/uplot.js";
 
-const COLORS = ["#3451b2", "#c2410c", "#15803d", "#7c3aed", "#0e7490", "#b91c1c", "#4d7c0f", "#a21caf"];
 const MARKED = ["prompt.version", "model"];
-
-function loadUplot() {
-  if (window.uPlot) return Promise.resolve(window.uPlot);
-  document.head.append(h("link", { rel: "stylesheet", href: "/static/vendor/uplot/uPlot.min.css" }));
-  return new Promise((resolve, reject) => {
-    const script = h("script", { src: "/static/vendor/uplot/uPlot.iife.min.js" });
-    script.onload = () => resolve(window.uPlot);
-    script.onerror = reject;
-    document.head.append(script);
-  });
-}
 
 /** Where each prompt version and model first shows up in the score's trend: the answer's own markers if it has
  * them, else the first bucket of each group of a trend by that dimension. */
