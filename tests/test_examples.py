@@ -69,7 +69,7 @@ def test_plaudit_demo_puts_the_truly_best_variant_first(tmp_path: Path) -> None:
     first_rows = [line for line in lines if line.startswith("1  ")]
     assert first_rows[0].split()[1:3] == ["v3/fake-large", "★"]  # the simulation's best variant, a clear leader
     assert first_rows[1].split()[1:3] == ["fake-large", "★"]
-    assert "Dashboard:" in result.stdout
+    assert "Workspace:" in result.stdout
     assert "Queue full" not in result.stdout + result.stderr
     assert db.exists()
 

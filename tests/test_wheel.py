@@ -78,7 +78,7 @@ def test_plaudit_demo_runs_from_the_wheel(wheel_env: Path, tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Leaderboard: thumbs by variant" in result.stdout and "Dashboard:" in result.stdout
+    assert "Leaderboard: thumbs by variant" in result.stdout and "Workspace:" in result.stdout
     assert (tmp_path / "demo.db").exists()
 
 

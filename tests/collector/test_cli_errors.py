@@ -40,6 +40,10 @@ def test_an_unreachable_collector(plaudit_cli: list[str]) -> None:
     ("url", "expected"),
     [
         ("nosuchdriver://host/db", "is not a database URL"),
+        ("mysql://root@127.0.0.1/plaudit", "its scheme 'mysql://' is not supported"),
+        ("postgresql+psycopg2://postgres@127.0.0.1/test", "its scheme 'postgresql+psycopg2://' is not supported"),
+        ("sqllite:///plaudit.db", "use a SQLite file (a path or sqlite:///PATH) or PostgreSQL"),
+        ("postgres://postgres@127.0.0.1:1/test", "127.0.0.1:1"),  # read as psycopg 3's, like postgresql://
         ("/no/such/folder/plaudit.db", "/no/such/folder/plaudit.db"),
         ("postgresql://postgres@127.0.0.1:1/test", "127.0.0.1:1"),
     ],
@@ -116,3 +120,64 @@ def test_serve_with_auth_and_a_key_does_not_warn(tmp_path: Path, plaudit_cli: li
         proc.terminate()
         proc.communicate(timeout=30)
     assert not any("401" in line for line in seen), seen
+
+
+def test_judges_worker_names_an_unusable_database_in_one_line(plaudit_cli: list[str]) -> None:
+    line = one_line_failure(run_cli(plaudit_cli, "judges", "worker", "--db", "mysql://root@127.0.0.1/plaudit"))
+    assert "'mysql://' is not supported" in line
+
+
+def test_a_collector_without_the_route_names_the_url_and_the_endpoint(tmp_path: Path, plaudit_cli: list[str]) -> None:
+    """A 404 that is not Plaudit's (an endpoint with a path in it, an older collector) says to check --endpoint."""
+    from plaudit_collector.server import BackgroundServer
+    from plaudit_collector.settings import CollectorSettings
+
+    with BackgroundServer(CollectorSettings(db_url=f"sqlite:///{tmp_path / 'c.db'}")) as server:
+        wrong = f"{server.url}/v1/traces"  # the OTLP URL given where the base URL belongs
+        line = one_line_failure(run_cli(plaudit_cli, "leaderboard", "--score", "thumbs", "--endpoint", wrong))
+        missing_queue = run_cli(plaudit_cli, "queues", "show", "999", "--endpoint", server.url)
+        server.app.state.db.dispose()
+    assert f"{wrong}/v1/analytics/leaderboard" in line and "no such route" in line
+    assert f"({wrong.split('/v1/')[0]})" in line and "--endpoint" in line
+    assert "no such route" not in missing_queue.stderr and "404" in missing_queue.stderr  # Plaudit's own 404
+
+
+def test_a_collector_that_accepts_no_connection_fails_fast() -> None:
+    """Connecting has its own short limit: a listening socket whose backlog is full never completes a
+    connection, and the client gives up after ``connect_timeout`` rather than its 60 s answer timeout."""
+    import socket
+    import threading
+
+    import httpx
+
+    import plaudit
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):  # fill the accept queue: later SYNs are dropped, so a connect hangs
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    outcome: list[BaseException] = []
+
+    def ask() -> None:
+        with plaudit.Client(f"http://127.0.0.1:{port}", connect_timeout=0.5) as client:
+            try:
+                client.leaderboard("thumbs")
+            except BaseException as exc:  # noqa: BLE001 - what the call raised is the result
+                outcome.append(exc)
+
+    try:
+        worker = threading.Thread(target=ask, daemon=True)
+        worker.start()
+        worker.join(30)  # far below the 60 s answer timeout, far above the 0.5 s connect timeout
+        assert not worker.is_alive(), "connecting waited for the answer timeout"
+        assert len(outcome) == 1 and isinstance(outcome[0], httpx.ConnectTimeout), outcome
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

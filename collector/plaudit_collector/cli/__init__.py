@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from plaudit_collector.cli.database import open_database
 from plaudit_collector.cli.failures import CliFailure, explain, shown_url
@@ -18,8 +19,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, markup=False)  # values a user chose (URLs, names) print as they are
+errors = Console(stderr=True, highlight=False, markup=False)
 
 
 def _print_version(value: bool) -> None:
@@ -70,6 +71,7 @@ def serve(
     ] = 4,
     ingest_wait: Annotated[float, typer.Option(help="seconds a request waits for an ingest slot before 503")] = 5.0,
     judges: Annotated[bool, typer.Option(help="run enabled LLM judges on new spans in this process")] = False,
+    judge_concurrency: Annotated[int, typer.Option(min=1, help="with --judges: judge calls in flight at once")] = 4,
 ) -> None:
     """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, the workspace on /."""
     from plaudit_collector.server import is_loopback
@@ -96,6 +98,7 @@ def serve(
         max_concurrent_ingests=max_concurrent_ingests,
         ingest_wait_seconds=ingest_wait,
         judges=judges,
+        judge_concurrency=judge_concurrency,
     )
     database = open_database(url, migrate=migrate)
     if auth:
@@ -110,7 +113,8 @@ def serve(
             )
     mode = "API keys required" if auth else "no auth"
     console.print(
-        f"[bold]Plaudit collector[/] on http://{host}:{port}  (database: {shown_url(url)}; {mode})", soft_wrap=True
+        Text.assemble(("Plaudit collector", "bold"), f" on http://{host}:{port}  (database: {shown_url(url)}; {mode})"),
+        soft_wrap=True,
     )
     run(settings, host, port, log_level, db=database)
 
@@ -125,7 +129,7 @@ def demo(
         bool | None,
         typer.Option(
             "--keep-serving/--no-keep-serving",
-            help="keep the collector and its dashboard up until Ctrl-C (default: when run in a terminal)",
+            help="keep the collector and its workspace up until Ctrl-C (default: when run in a terminal)",
         ),
     ] = None,
 ) -> None:

@@ -10,12 +10,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from plaudit_collector.cli.database import admin_database, database_errors
 from plaudit_collector.cli.failures import CliFailure
 from plaudit_collector.cli.output import Column, View, show
 
-console = Console(highlight=False)
+console = Console(highlight=False, markup=False)
 
 DbOption = Annotated[
     str | None,
@@ -64,7 +65,7 @@ def keys_create(
     if store_content is not None:
         projects.ensure_project(database, project, store_content=store_content)
     key, key_id = projects.create_key(database, project, name=name)
-    console.print(f"API key {key_id} for project [bold]{project}[/] (shown once; store it now):", highlight=False)
+    console.print(Text.assemble(f"API key {key_id} for project ", (project, "bold"), " (shown once; store it now):"))
     typer.echo(key)
 
 

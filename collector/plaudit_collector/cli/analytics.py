@@ -21,7 +21,7 @@ from plaudit_collector.cli.failures import CliFailure
 from plaudit_collector.cli.output import show
 from plaudit_collector.cli.query_options import vocabulary_options
 
-console = Console(highlight=False)
+console = Console(highlight=False, markup=False)  # every value printed is the user's own
 
 Endpoint = Annotated[str | None, typer.Option(help="collector URL (default $PLAUDIT_ENDPOINT)")]
 ApiKey = Annotated[str | None, typer.Option(help="API key (default $PLAUDIT_API_KEY)")]

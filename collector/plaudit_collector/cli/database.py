@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from plaudit_collector.cli.failures import CliFailure, database_failure, shown_url, sqlite_path
+from plaudit_collector.cli.failures import CliFailure, check_scheme, database_failure, shown_url, sqlite_path
 
 
 def open_database(url: str | None, *, migrate: bool = True, must_exist: bool = False) -> Any:
@@ -20,6 +20,7 @@ def open_database(url: str | None, *, migrate: bool = True, must_exist: bool = F
     from plaudit_collector.store.db import Database, normalise_url
 
     url = normalise_url(url)
+    check_scheme(url)
     path = sqlite_path(url)
     if must_exist and path is not None and not path.exists():
         raise CliFailure(
@@ -48,5 +49,7 @@ def admin_database(db: str | None, *, migrate: bool = True, must_exist: bool = F
     """The database an admin command works on (``--db``, else ``$PLAUDIT_DB``, else ./plaudit.db), named on
     stderr so that it is never a surprise which one was changed."""
     database = open_database(db or os.environ.get("PLAUDIT_DB") or None, migrate=migrate, must_exist=must_exist)
-    Console(stderr=True, highlight=False).print(f"Database: {shown_url(database.url)}", soft_wrap=True, markup=False)
+    Console(stderr=True, highlight=False, markup=False).print(
+        f"Database: {shown_url(database.url)}", soft_wrap=True, markup=False
+    )
     return database

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from plaudit_collector.cli import views
 from plaudit_collector.cli.failures import CliFailure
@@ -58,9 +59,11 @@ def run_demo(db_file: str, *, port: int | None, keep_serving: bool, console: Con
     except (RuntimeError, OSError, SystemExit) as exc:  # uvicorn exits when it cannot bind
         raise CliFailure(f"could not start the demo's collector on port {chosen} ({exc}): pass --port") from None
     try:
-        console.print(f"[bold]Collector[/] running at {server.url} (SQLite: {db_path})", soft_wrap=True)
+        console.print(
+            Text.assemble(("Collector", "bold"), f" running at {server.url} (SQLite: {db_path})"), soft_wrap=True
+        )
         env = {**os.environ, "PLAUDIT_ENDPOINT": server.url, "PYTHONUNBUFFERED": "1"}
-        console.print("[bold]Running[/] the quickstart app (examples/quickstart.py) …")
+        console.print(Text.assemble(("Running", "bold"), " the quickstart app (examples/quickstart.py) …"))
         result = subprocess.run([sys.executable, str(app)], env=env, check=False)
         if result.returncode != 0:
             raise CliFailure(f"the demo app ({app}) failed with exit code {result.returncode}", result.returncode)
@@ -73,7 +76,7 @@ def run_demo(db_file: str, *, port: int | None, keep_serving: bool, console: Con
         show(views.leaderboard(by_variant) + views.leaderboard(by_model), None, "table", console)
         console.print(f"\nDemo finished in {time.perf_counter() - started:.1f} s.")
         for label, path in (
-            ("Dashboard", "/"),
+            ("Workspace", "/"),
             ("Leaderboard", "/v1/analytics/leaderboard?score=thumbs&group_by=variant"),
             ("Traces", "/v1/traces"),
             ("API docs", "/docs"),

@@ -37,6 +37,22 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///"))
 
 
+SCHEMES = ("sqlite", "postgresql+psycopg")
+"""The database URL schemes Plaudit opens (``postgresql://`` and ``postgres://`` are read as psycopg 3's)."""
+
+
+def check_scheme(url: str) -> None:
+    """Refuse a URL whose scheme names a database or driver Plaudit does not ship (``mysql://``,
+    ``postgresql+psycopg2://``, a typo) before anything tries to import a driver for it."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme and scheme not in SCHEMES:
+        raise CliFailure(
+            f"{shown_url(url)!r} is not a database URL Plaudit can use: its scheme {scheme + '://'!r} is not "
+            "supported; use a SQLite file (a path or sqlite:///PATH) or PostgreSQL (postgresql://user@host/dbname; "
+            "postgres:// and postgresql+psycopg:// work too)"
+        )
+
+
 def database_failure(url: str, exc: BaseException) -> CliFailure:
     """The line for a database that could not be opened, connected to or migrated."""
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError

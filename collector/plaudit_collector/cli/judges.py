@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from plaudit_collector.cli import judge_views
 from plaudit_collector.cli.analytics import ApiKey, Endpoint, Format, _ask, console
@@ -61,7 +62,9 @@ def add(
         "budget_per_hour": budget,
     }
     stored = _ask(endpoint, api_key, lambda c: c.add_judge(name, replace=replace, **definition))
-    console.print(f"judge [bold]{stored['name']}[/] writes {stored['score']!r} as {stored['author']}")
+    console.print(
+        Text.assemble("judge ", (stored["name"], "bold"), f" writes {stored['score']!r} as {stored['author']}")
+    )
 
 
 def _scale(text: str) -> dict[str, Any]:
@@ -152,7 +155,10 @@ def informative(
 
 @judges_app.command("worker")
 def worker(
-    db: Annotated[str | None, typer.Option(envvar="PLAUDIT_DB", help="database URL or SQLite file")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(envvar="PLAUDIT_DB", metavar="URL", help="database URL or SQLite file (default: ./plaudit.db)"),
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="judge calls in flight at once")] = 4,
     poll: Annotated[float, typer.Option(help="seconds between looks for new spans when idle")] = 2.0,
     project: Annotated[str | None, typer.Option(help="only this project's judges")] = None,
@@ -161,11 +167,10 @@ def worker(
     import signal
     import threading
 
+    from plaudit_collector.cli.database import open_database
     from plaudit_collector.judges.worker import JudgeWorker
-    from plaudit_collector.store.db import Database
 
-    database = Database(db)
-    database.prepare()
+    database = open_database(db)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     running = JudgeWorker(database, concurrency=concurrency, poll_interval=poll, project=project).start()

@@ -28,7 +28,12 @@ NONE = "(none)"
 MISSING = "–"
 """How a missing number prints."""
 
-Kind = Literal["group", "text", "int", "number", "percent", "interval", "p"]
+Kind = Literal["group", "text", "int", "number", "percent", "interval", "p", "id", "time"]
+"""``id`` prints a long hex id's first :data:`SHORT_ID` characters and ``time`` an ISO timestamp to the
+minute (``2026-01-05 13:04``); CSV and JSON carry both whole."""
+SHORT_ID = 8
+_LEFT = ("group", "text", "id", "time")
+"""Kinds printed flush left (words and ids); numbers are flush right."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ def cell(kind: Kind, value: Any) -> str:
         return MISSING if low is None or high is None else f"{number(low)}–{number(high)}"
     if value is None:
         return MISSING
+    if kind == "id":
+        return str(value)[:SHORT_ID]
+    if kind == "time":
+        day, _, clock = str(value).partition("T")
+        return f"{day} {clock[:5]}" if clock else day
     if kind == "int":
         return str(round(value)) if isinstance(value, float) and math.isfinite(value) else str(value)
     if kind == "percent":
@@ -160,8 +170,7 @@ def plain(view: View) -> str:
 
     def line(values: list[str]) -> str:
         parts = [
-            v.ljust(w) if c.kind in ("group", "text") else v.rjust(w)
-            for c, v, w in zip(view.columns, values, widths, strict=True)
+            v.ljust(w) if c.kind in _LEFT else v.rjust(w) for c, v, w in zip(view.columns, values, widths, strict=True)
         ]
         return "  ".join(parts).rstrip()
 
@@ -185,7 +194,7 @@ def print_table(view: View, out: Console) -> None:
         hidden.append(index)
     wide = _fold_widths(view, shown, need, out.width)
     table = Table(
-        title=view.title or None,
+        title=Text(view.title) if view.title else None,  # a title holds score and rater names: never markup
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -194,9 +203,9 @@ def print_table(view: View, out: Console) -> None:
     )
     for i in shown:
         column = view.columns[i]
-        left = column.kind in ("group", "text")
+        left = column.kind in _LEFT
         table.add_column(
-            column.name,
+            Text(column.name),  # a header can be a dimension or a label's category
             justify="left" if left else "right",
             overflow="fold",
             min_width=need[i],
@@ -235,11 +244,11 @@ def _fold_widths(view: View, shown: list[int], need: list[int], width: int) -> d
 
 
 def _min_width(column: Column, values: list[str]) -> int:
-    """The narrowest a column may get: every value whole; a header may wrap between words."""
-    header = max((len(word) for word in column.name.split()), default=0)
-    return max([header, *(len(v) for v in values)])
+    """The narrowest a column may get: every value and the header whole (Rich cuts a header it must wrap
+    in a column narrower than it, so a header never wraps)."""
+    return max([len(column.name), *(len(v) for v in values)])
 
 
 def stdout_console() -> Console:
     """The console commands print to; its ``is_terminal`` decides table or plain text."""
-    return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, highlight=False, markup=False)

@@ -3,21 +3,20 @@ same ``plaudit.Client`` (so it works against any collector)."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from plaudit_collector.cli.analytics import _ask  # one way to ask the collector and report its refusal
+from plaudit_collector.cli import queue_views as views
+from plaudit_collector.cli.analytics import Format, _ask, console  # one way to ask and to print
+from plaudit_collector.cli.failures import CliFailure
+from plaudit_collector.cli.output import show
 
-console = Console()
 app = typer.Typer(help="Review queues: spans to rate one at a time, by one or more reviewers.", no_args_is_help=True)
 
-Endpoint = Annotated[str | None, typer.Option(help="collector URL (default $PLAUDIT_ENDPOINT)")]
-ApiKey = Annotated[str | None, typer.Option(help="API key (default $PLAUDIT_API_KEY)")]
-Reviewer = Annotated[str, typer.Option(help="your name, stored as the feedback's author")]
+Endpoint = Annotated[str | None, typer.Option(metavar="URL", help="collector URL (default $PLAUDIT_ENDPOINT)")]
+ApiKey = Annotated[str | None, typer.Option(metavar="KEY", help="API key (default $PLAUDIT_API_KEY)")]
+Reviewer = Annotated[str, typer.Option(metavar="NAME", help="your name, stored as the feedback's author")]
 
 
 def register(parent: typer.Typer) -> None:
@@ -30,8 +29,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     for item in values or ():
         key, sep, value = item.partition("=")
         if not sep or not key:
-            console.print(f"[red]{option}: expected name=value, got {item!r}[/]")
-            raise typer.Exit(2)
+            raise CliFailure(f"{option}: expected name=value, got {item!r}", code=2)
         out[key] = value
     return out
 
@@ -51,17 +49,10 @@ def _value(text: str) -> Any:
 
 
 @app.command("list")
-def list_queues(endpoint: Endpoint = None, api_key: ApiKey = None) -> None:
+def list_queues(endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table") -> None:
     """The queues with their progress."""
-    queues = _ask(endpoint, api_key, lambda c: c.queues())
-    table = Table(show_edge=False)
-    for column in ("id", "name", "kind", "scores", "items", "overlap", "progress", "reviewers"):
-        table.add_column(column, justify="right" if column in ("id", "items", "overlap", "progress") else "left")
-    for q in queues:
-        reviewers = ", ".join(r["reviewer"] for r in q.progress.get("reviewers", []))
-        percent = f"{q.progress.get('percent', 0):.0f}%"
-        table.add_row(str(q.id), q.name, q.kind, ", ".join(q.scores), str(q.items), str(q.overlap), percent, reviewers)
-    console.print(table if queues else "No review queue yet: `plaudit queues create NAME --score thumbs`.")
+    queues = [q.model_dump(mode="json") for q in _ask(endpoint, api_key, lambda c: c.queues())]
+    show(views.queue_list(queues), queues, fmt, console)
 
 
 @app.command()
@@ -84,6 +75,7 @@ def create(
     pairwise: Annotated[bool, typer.Option(help="pairs of spans with the same input from two variants")] = False,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
+    fmt: Format = "table",
 ) -> None:
     """Create a queue from the spans matching the filters."""
     terms: dict[str, Any] = {}
@@ -107,22 +99,20 @@ def create(
             kind="pairwise" if pairwise else "single",
         ),
     )
-    console.print(f"Queue {queue.id} “{queue.name}”: {queue.items} items, {queue.overlap} reviewer(s) each.")
+    created = queue.model_dump(mode="json")
+    show(views.created(created), created, fmt, console)
 
 
-@app.command()
-def show(
-    queue_id: Annotated[int, typer.Argument(help="the queue's id")], endpoint: Endpoint = None, api_key: ApiKey = None
+@app.command("show")
+def show_queue(
+    queue_id: Annotated[int, typer.Argument(help="the queue's id")],
+    endpoint: Endpoint = None,
+    api_key: ApiKey = None,
+    fmt: Format = "table",
 ) -> None:
     """One queue's progress, overall and per reviewer."""
-    q = _ask(endpoint, api_key, lambda c: c.queue(queue_id))
-    p = q.progress
-    console.print(
-        f"[bold]{q.name}[/] ({q.kind}, scores: {', '.join(q.scores)}): {p['ratings']} of {p['needed']} ratings, "
-        f"{p['completed_items']} of {p['items']} items complete ({p['percent']:.0f}%)"
-    )
-    for r in p.get("reviewers", []):
-        console.print(f"  {r['reviewer']}: {r['done']} done, {r['skipped']} skipped, {r['reserved']} held")
+    queue = _ask(endpoint, api_key, lambda c: c.queue(queue_id)).model_dump(mode="json")
+    show(views.queue(queue), queue, fmt, console)
 
 
 @app.command("next")
@@ -135,9 +125,9 @@ def next_item(
     """Reserve the next item for you and print it as JSON (nothing left: exit code 3)."""
     item = _ask(endpoint, api_key, lambda c: c.next_item(queue_id, reviewer))
     if item is None:
-        console.print("Nothing left for you in this queue.")
+        console.file.write("Nothing left for you in this queue.\n")
         raise typer.Exit(3)
-    console.print_json(json.dumps(item.model_dump(), default=str))
+    show([], item.model_dump(mode="json"), "json", console)
 
 
 @app.command()
@@ -152,6 +142,7 @@ def submit(
     skip: Annotated[bool, typer.Option(help="skip the item")] = False,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
+    fmt: Format = "table",
 ) -> None:
     """Rate, judge or skip an item."""
     ratings = {key: _value(value) for key, value in _pairs(rating, "--rating").items()}
@@ -162,4 +153,4 @@ def submit(
             queue_id, item_id, reviewer, ratings, comment=comment, correction=correction, winner=winner, skip=skip
         ),
     )
-    console.print(f"Item {result['item_id']}: {result['state']} ({len(result['feedback_ids'])} feedback stored).")
+    show(views.submitted(result), result, fmt, console)

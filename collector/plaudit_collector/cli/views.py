@@ -9,7 +9,8 @@ from plaudit_collector.cli.output import Column, Marked, View, cell, group_label
 
 
 def leaderboard(board: dict[str, Any]) -> list[View]:
-    """Best first; the leader's first group cell is starred; the verdict underneath."""
+    """Best first; the leader's first group cell is starred; the verdict underneath. Only groups with enough
+    ratings to rank (``eligible``) get a rank number: the others print ``–`` in the ``#`` column."""
     title = f"Leaderboard: {board['score']} by {', '.join(board['group_by'])}"
     if board.get("filters"):
         title += f" ({board['filters']})"
@@ -28,7 +29,12 @@ def leaderboard(board: dict[str, Any]) -> list[View]:
     ]
     leader = board.get("leader")
     rows = []
-    for rank, row in enumerate(board["rows"], start=1):
+    ranked = 0
+    for row in board["rows"]:
+        rank = None
+        if row.get("eligible", True):
+            ranked += 1
+            rank = ranked
         groups: list[Any] = [row["group"].get(dim) for dim in board["group_by"]]
         if groups and leader is not None and row["group"] == leader:
             groups[0] = Marked(groups[0], " ★")
@@ -171,24 +177,26 @@ def preferences(result: dict[str, Any], score: str) -> list[View]:
 
 
 def traces(page: dict[str, Any]) -> list[View]:
-    """One row per trace of a search page, then the cursor of the next page."""
-    columns = [Column("started", "text"), Column("name", "group"), Column("trace id", "text", hide=1)]
-    columns += [Column("model", "text", hide=2), Column("variant", "text", hide=2), Column("user", "text", hide=3)]
-    columns += [Column("duration ms", "int"), Column("status", "text"), Column("feedback", "text", hide=1)]
+    """One row per trace of a search page (when, which, what ran, how long, how it ended, how many feedback
+    items it has), then the cursor of the next page. Tables show the trace id's first 8 characters; CSV and JSON
+    carry it whole."""
+    columns = [Column("time (UTC)", "time"), Column("trace", "id"), Column("name", "group")]
+    columns += [Column("model", "group", hide=2), Column("variant", "group", hide=1)]
+    columns += [Column("latency ms", "int"), Column("status", "text"), Column("rated", "int")]
+    columns += [Column("user", "text", hide=3)]
     rows = []
     for t in page["traces"]:
-        feedback = ", ".join(f"{name} {number(v.get('mean'))} ×{v.get('count')}" for name, v in t["feedback"].items())
         rows.append(
             [
                 t["start_time"],
-                t["name"] or "(no root span)",
                 t["trace_id"],
+                t["name"] or "(no root span)",
                 t["model"],
                 t["variant"],
-                t["user_id"],
                 t["duration_ms"],
                 t["status"],
-                feedback or None,
+                sum(int(v.get("count") or 0) for v in t["feedback"].values()),
+                t["user_id"],
             ]
         )
     notes = [f"next page: --cursor {page['next_cursor']}"] if page.get("next_cursor") else []

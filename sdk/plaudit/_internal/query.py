@@ -35,6 +35,9 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
     (dict of dimension → value), ``source`` ("human", "llm_judge", ...) and ``author``. An unknown keyword
     is a ``TypeError`` naming the close matches; the collector refuses unknown parameters too. ``project``
     (default ``PLAUDIT_PROJECT``) is the project read on a collector without keys; with a key, the key's.
+    ``timeout`` bounds the wait for an answer (seconds); ``connect_timeout`` (5 s) bounds connecting, so a
+    collector that is down or unreachable fails fast. A 404 that is not Plaudit's own error (no route at that
+    path) is a ``ValueError`` naming the URL tried and asking to check the endpoint.
     """
 
     def __init__(
@@ -43,12 +46,16 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
         api_key: str | None = None,
         *,
         timeout: float = 60.0,
+        connect_timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         project: str | None = None,
     ) -> None:
+        # A question over a large database may take a while to answer; a collector that is down or unreachable
+        # should not: connecting has its own, shorter limit.
         settings = resolve(endpoint=endpoint, api_key=api_key, project=project)
+        limits = httpx.Timeout(timeout, connect=min(connect_timeout, timeout))
         self._http = httpx.Client(
-            base_url=settings.endpoint, headers=settings.headers(), timeout=timeout, transport=transport
+            base_url=settings.endpoint, headers=settings.headers(), timeout=limits, transport=transport
         )
 
     def __enter__(self) -> Client:
@@ -69,7 +76,10 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
             error = response.json()["error"]
             message = f"{error.get('message')} (field: {error.get('field')})"
         except Exception:  # noqa: BLE001 - fall back to the raw body for non-JSON errors
-            message = response.text[:500]
+            error, message = None, response.text[:500]
+        if response.status_code == 404 and (error is None or error.get("message") == "Not Found"):
+            # no route at that path (a missing row's 404 names the row instead)
+            raise ValueError(_no_route(response.request.url))
         raise ValueError(f"collector answered {response.status_code}: {message}")
 
     def _get(self, path: str, params: Any = None) -> Any:
@@ -265,3 +275,14 @@ class Client(ExperimentMethods, JudgeMethods, QueueMethods):
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+
+def _no_route(url: httpx.URL) -> str:
+    """A 404 without Plaudit's error body: the endpoint is not a Plaudit collector's base URL, or the collector
+    is older than this client."""
+    base = str(url.copy_with(query=None)).split("/v1/", 1)[0]
+    return (
+        f"collector answered 404 at {url.copy_with(query=None)}: no such route there. Check that the endpoint "
+        f"({base}) is a Plaudit collector's base URL, with no path (PLAUDIT_ENDPOINT, or --endpoint for the CLI), "
+        "and that the collector is as new as this client"
+    )
