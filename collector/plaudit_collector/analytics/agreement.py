@@ -10,15 +10,17 @@ label set.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import case, func, literal, select
 
 from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import FEEDBACK, Filters, connect, credited
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_LEVELS = 11
 
@@ -85,6 +87,8 @@ def agreement(
 
 
 def _one(name: str, rows: list[Any]) -> dict[str, Any]:
+    import numpy as np
+
     counts = np.array([int(r.n) for r in rows])
     n = int(counts.sum())
     scored = [r for r in rows if r.ma is not None and r.mb is not None]

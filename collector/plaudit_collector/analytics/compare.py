@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy import stats as sps
 from sqlalchemy import and_, case, func, select
 
 from plaudit_collector.analytics import stats
@@ -80,6 +79,8 @@ def compare(
     judge_source: str = "llm_judge",
 ) -> dict[str, Any]:
     """Difference A − B with its interval, a p-value, and P(A better than B) in the score's direction."""
+    from scipy import stats as sps
+
     if estimator == "ppi":  # judge ratings corrected by human ones (analytics/ppi_board.py)
         return ppi_compare(
             db,
@@ -230,6 +231,8 @@ def _verdict(
 def _compare_preference(
     db: Database, project: str, score: str, a: dict[str, Any], b: dict[str, Any], filters: Filters, confidence: float
 ) -> dict[str, Any]:
+    from scipy import stats as sps
+
     a_wins, b_wins, ties = head_to_head(db, project, score, a, b, filters)
     n = a_wins + b_wins + ties
     out: dict[str, Any] = {

@@ -21,8 +21,11 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 BERNOULLI = "bernoulli"
 NORMAL = "normal"
@@ -81,6 +84,8 @@ class Posterior:
     """Each variant's two posterior parameters: when all are equal, so are the chances, exactly."""
 
     def prob_best(self) -> dict[str, float]:
+        import numpy as np
+
         if not self.variants:
             return {}
         if len(set(self.params)) == 1:
@@ -121,6 +126,8 @@ def posterior(
 ) -> Posterior:
     """Posterior draws for each variant from its ``stats``; ``prior`` (the global statistics) pools a segment
     toward the global model. ``noise`` is the variance of one rating (Normal rewards; estimated when None)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     k = len(variants)
     out = np.empty((draws, k))
@@ -161,6 +168,8 @@ def posterior(
 
 def estimate_posterior(estimates: Mapping[str, tuple[float, float]], *, seed: int = 0, draws: int = DRAWS) -> Posterior:
     """Normal draws around point estimates: variant → (oriented estimate, its standard error)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     names = tuple(estimates)
     out = np.empty((draws, len(names)))
@@ -178,6 +187,8 @@ def bound_shares(shares: Mapping[str, float], min_share: float, max_share: float
     variants not at a bound keep their proportions. Bounds no split could meet (a floor above 1/k, a cap
     below 1/k) are relaxed to 1/k.
     """
+    import numpy as np
+
     names = list(shares)
     k = len(names)
     if k == 0:
@@ -214,6 +225,8 @@ def allocate(
     seed: int = 0,
 ) -> dict[str, float]:
     """The probability of serving each variant next, under ``policy``, bounded by its floor and cap."""
+    import numpy as np
+
     if not variants:
         return {}
     if policy.name == "fixed":

@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import case, func, select
 
 from plaudit_collector.analytics.core import (
@@ -28,6 +27,9 @@ from plaudit_collector.analytics.core import (
 )
 from plaudit_collector.store import rollup
 from plaudit_collector.store.db import Database
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROLLUP = rollup.ROLLUP
 DAY_NS = rollup.DAY_NS
@@ -81,6 +83,8 @@ class _Groups:
         self.pairs[key] += (bucket, n)
 
     def result(self) -> dict[tuple[Any, ...], dict[str, Any]]:
+        import numpy as np
+
         out = {}
         for key, sums in self.sums.items():
             if sums[0] <= 0:
@@ -94,6 +98,8 @@ class _Groups:
 
 def percentiles(pairs: np.ndarray, quantiles: Sequence[float]) -> list[float | None]:
     """Quantiles of a histogram given as (bucket, count) rows, buckets in any order and repeated."""
+    import numpy as np
+
     if not len(pairs):
         return [None for _ in quantiles]
     low = int(pairs[:, 0].min())

@@ -14,16 +14,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
-from scipy import stats as sps
+from typing import TYPE_CHECKING, Any
 
 from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import Filters, check_group_by, format_group, group_dict
 from plaudit_collector.analytics.judged import check_sources
 from plaudit_collector.analytics.raters import alpha, fetch
 from plaudit_collector.store.db import Database
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_LEVELS = 11
 
@@ -40,6 +40,8 @@ def judge_report(
     bootstrap: int = 1000,
 ) -> dict[str, Any]:
     """One entry per judge author, most items first; ``verdict`` sums up the largest problem."""
+    import numpy as np
+
     filters = filters or Filters()
     dims = check_group_by(list(group_by), "group_by")
     check_sources(human_source, judge_source)
@@ -83,6 +85,9 @@ def _t(values: np.ndarray) -> tuple[float | None, float | None, float | None]:
 def _one(
     judge: str, y: np.ndarray, f: np.ndarray, groups: list[tuple[Any, ...]], dims: list[str], bootstrap: int
 ) -> dict[str, Any]:
+    import numpy as np
+    from scipy import stats as sps
+
     name, _, digest = judge.partition("@")
     bias, low, high = _t(f - y)
     out: dict[str, Any] = {
@@ -121,6 +126,8 @@ def _one(
 
 
 def _confusion(out: dict[str, Any], y: np.ndarray, f: np.ndarray) -> None:
+    import numpy as np
+
     ry, rf = np.floor(y + 0.5), np.floor(f + 0.5)
     levels = np.arange(min(ry.min(), rf.min()), max(ry.max(), rf.max()) + 1)
     if len(levels) > MAX_LEVELS:
@@ -139,6 +146,9 @@ def _confusion(out: dict[str, Any], y: np.ndarray, f: np.ndarray) -> None:
 def _by_group(
     out: dict[str, Any], y: np.ndarray, f: np.ndarray, groups: list[tuple[Any, ...]], dims: list[str]
 ) -> None:
+    import numpy as np
+    from scipy import stats as sps
+
     if not dims:
         return
     diffs: dict[tuple[Any, ...], list[float]] = defaultdict(list)

@@ -26,9 +26,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats as sps
-
 from plaudit_collector.analytics.stats import ALPHA, CONFIDENCE
 
 
@@ -48,6 +45,8 @@ class Paired:
 
     @classmethod
     def from_arrays(cls, y: Sequence[float], f: Sequence[float], u: Sequence[float]) -> Paired:
+        import numpy as np
+
         ya, fa, ua = (np.asarray(v, dtype=float) for v in (y, f, u))
         return cls(
             len(ya),
@@ -89,6 +88,8 @@ def quantile(n: int, confidence: float = CONFIDENCE) -> float:
     """Student t with n − 1 degrees of freedom: the rectifier's variance is estimated from the n labelled
     items, and with few of them a normal quantile undercovers (about 80% instead of 95% at n = 5 on HANNA).
     Converges to the normal quantile of the reference implementation as n grows."""
+    from scipy import stats as sps
+
     return float(sps.t.ppf(0.5 + confidence / 2, max(n - 1, 1)))
 
 
@@ -124,6 +125,8 @@ def ppi_mean(p: Paired, *, lam: float | None = None, confidence: float = CONFIDE
 
 
 def _tuned_lambda(p: Paired, cov: float) -> float:
+    import numpy as np
+
     n, big_n = p.n, p.big_n
     total = n + big_n
     if total < 2:
@@ -138,6 +141,8 @@ def _tuned_lambda(p: Paired, cov: float) -> float:
 def diff_test(a: Estimate, b: Estimate) -> tuple[float, float | None, int]:
     """For a ≠ b (independent groups): the two-sided p-value, the standard error of the difference and the
     degrees of freedom used (the smaller group's labelled items − 1: conservative)."""
+    from scipy import stats as sps
+
     df = max(min(a.n, b.n) - 1, 1)
     if a.se is None or b.se is None:
         return 1.0, None, df
@@ -160,6 +165,8 @@ def more_humans_to_separate(
     """Human ratings to add to *each* of the two groups (of items the judge already rated, then new ones)
     for a two-sided test at ``alpha`` / comparisons to separate them with ``power`` at the observed difference.
     0 when they are separated already; None when they do not differ."""
+    from scipy import stats as sps
+
     diff = abs(a.mean - b.mean)
     if diff == 0 or a.se is None or b.se is None:
         return None

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from scipy.stats import t as t_dist
 from sqlalchemy import literal
 
 from plaudit_collector.analytics import stats
@@ -253,6 +252,8 @@ def ppi_compare(
 ) -> dict[str, Any]:
     """A − B with PPI++ means on both sides: the difference, its interval, p and P(A better) in the score's
     direction."""
+    from scipy.stats import t as t_dist
+
     filters = filters or Filters()
     if set(a) != set(b):
         raise ApiError(422, "invalid_field", "b: name the same dimensions as a", "b")

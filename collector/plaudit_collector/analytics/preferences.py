@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Select, func, select, union_all
 
 from plaudit_collector.analytics import stats
@@ -88,6 +87,8 @@ def preferences(
     db: Database, project: str, score: str, group_by: Sequence[str], filters: Filters | None = None
 ) -> dict[str, Any]:
     """Win scores with Wilson intervals, head-to-head counts and Bradley–Terry strengths, best first."""
+    import numpy as np
+
     filters = filters or Filters()
     width = len(group_by)
     with connect(db) as conn:

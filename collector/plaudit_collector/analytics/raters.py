@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import krippendorff
-import numpy as np
 from sqlalchemy import case, func, select
 
 from plaudit_collector.analytics import stats
@@ -23,6 +21,9 @@ from plaudit_collector.analytics.core import FEEDBACK, SOURCES, SPAN, Filters, c
 from plaudit_collector.analytics.judged import narrowed
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
+
+if TYPE_CHECKING:
+    import numpy as np
 
 JUDGE_SOURCES = ("llm_judge",)
 MACHINE_SOURCES = ("llm_judge", "code")
@@ -93,6 +94,9 @@ def alpha(
 ) -> tuple[float | None, float | None, float | None]:
     """Krippendorff's alpha of a raters × items matrix (NaN = not rated) with a percentile bootstrap interval
     over items; None where undefined (fewer than two pairable values, or no variation at all)."""
+    import krippendorff
+    import numpy as np
+
     usable = np.sum(~np.isnan(matrix), axis=0) >= 2
     data = matrix[:, usable]
     if data.shape[1] < 2 or len(np.unique(data[~np.isnan(data)])) < 2:
@@ -132,6 +136,8 @@ def agreement_k(
 ) -> dict[str, Any]:
     """Alpha over every rater in the set, and each rater against the consensus of the humans (the other
     humans, for a human rater) on the items both rated: n, mean difference, Pearson, and alpha."""
+    import numpy as np
+
     check_options(raters, level)
     filters = filters or Filters()
     ratings = fetch(db, project, score, filters, sources=RATER_SETS[raters])
@@ -168,6 +174,8 @@ def agreement_k(
 
 
 def _against_consensus(ratings: Ratings, name: str, level: str) -> dict[str, Any]:
+    import numpy as np
+
     pairs = []
     for item, values in ratings.values.items():
         if name in values:

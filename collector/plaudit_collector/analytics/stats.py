@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy import integrate, stats
+if TYPE_CHECKING:
+    import numpy as np
+
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
-Z = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
+Z = 1.959963984540054
+"""``scipy.stats.norm.ppf(0.5 + CONFIDENCE / 2)``, written out so that importing this module does not load SciPy."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ def wilson(summary: Summary, confidence: float = CONFIDENCE) -> tuple[float, flo
     Items averaged over several raters contribute fractional successes; their variance is below the
     Bernoulli one, so the interval is then slightly conservative.
     """
+    from scipy import stats
+
     n = summary.n
     p = min(max(summary.total / n, 0.0), 1.0)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
@@ -63,6 +67,8 @@ def wilson(summary: Summary, confidence: float = CONFIDENCE) -> tuple[float, flo
 
 def t_interval(summary: Summary, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
     """Student-t interval for a mean; undefined (None) with fewer than two items."""
+    from scipy import stats
+
     if summary.n < 2:
         return None, None
     mean = summary.total / summary.n
@@ -78,6 +84,8 @@ def interval(summary: Summary, method: str, confidence: float = CONFIDENCE) -> t
 
 def two_proportion_p(a: Summary, b: Summary) -> float:
     """Two-sided pooled z-test for two proportions."""
+    from scipy import stats
+
     if a.n == 0 or b.n == 0:
         return 1.0
     pooled = (a.total + b.total) / (a.n + b.n)
@@ -90,6 +98,8 @@ def two_proportion_p(a: Summary, b: Summary) -> float:
 
 def welch(a: Summary, b: Summary) -> tuple[float, float, float]:
     """Welch's t-test: (p-value, standard error of the difference, degrees of freedom)."""
+    from scipy import stats
+
     va, vb = a.variance / a.n, b.variance / b.n
     se = math.sqrt(va + vb)
     diff = (a.mean or 0.0) - (b.mean or 0.0)
@@ -122,6 +132,8 @@ def newcombe(a: Summary, b: Summary, confidence: float = CONFIDENCE) -> tuple[fl
 
 def prob_beta_greater(a: Summary, b: Summary) -> float:
     """P(rate A > rate B) under independent Beta(1 + successes, 1 + failures) posteriors (uniform priors)."""
+    from scipy import integrate, stats
+
     post_a = stats.beta(1 + a.total, 1 + a.n - a.total)
     post_b = stats.beta(1 + b.total, 1 + b.n - b.total)
     value, _err = integrate.quad(lambda x: post_a.pdf(x) * post_b.cdf(x), 0.0, 1.0, limit=200)
@@ -130,6 +142,8 @@ def prob_beta_greater(a: Summary, b: Summary) -> float:
 
 def prob_normal_greater(a: Summary, b: Summary) -> float:
     """P(mean A > mean B) with normal approximations to both posteriors (flat priors)."""
+    from scipy import stats
+
     diff = (a.mean or 0.0) - (b.mean or 0.0)
     se = math.sqrt(a.variance / a.n + b.variance / b.n)
     if se == 0:
@@ -139,6 +153,9 @@ def prob_normal_greater(a: Summary, b: Summary) -> float:
 
 def mann_whitney(values_a: Any, counts_a: Any, values_b: Any, counts_b: Any) -> tuple[float, float]:
     """Mann–Whitney U test from value/count tables: (two-sided p, P(A > B) + ½·P(A = B))."""
+    import numpy as np
+    from scipy import stats
+
     xa = np.repeat(np.asarray(values_a, dtype=float), np.asarray(counts_a, dtype=np.int64))
     xb = np.repeat(np.asarray(values_b, dtype=float), np.asarray(counts_b, dtype=np.int64))
     if len(xa) == 0 or len(xb) == 0:
@@ -163,6 +180,9 @@ def holm(p_values: list[float]) -> list[float]:
 
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values (false discovery rate), same order as given."""
+    import numpy as np
+    from scipy import stats
+
     if not p_values:
         return []
     return [float(p) for p in stats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
@@ -180,6 +200,8 @@ def needed_per_group(
     Normal approximation for a two-sided test at alpha / comparisons (Bonferroni: the bound Holm
     reaches when every comparison is needed) with the given power.
     """
+    from scipy import stats
+
     if a.mean is None or b.mean is None:
         return None
     diff = abs(a.mean - b.mean)
@@ -211,6 +233,8 @@ class Kappa:
 def cohen_kappa(table: np.ndarray, ordinal: bool = False) -> Kappa:
     """Cohen's kappa for a square confusion table (rater A rows, rater B columns), with a large-sample
     95% interval; with ``ordinal`` also the quadratic-weighted kappa."""
+    import numpy as np
+
     table = np.asarray(table, dtype=float)
     n = table.sum()
     if n == 0:
@@ -236,6 +260,9 @@ def cohen_kappa(table: np.ndarray, ordinal: bool = False) -> Kappa:
 
 def spearman_from_pairs(xs: Any, ys: Any, counts: Any) -> tuple[float | None, float | None]:
     """Spearman's rho (and its p-value) for paired values given with multiplicities."""
+    import numpy as np
+    from scipy import stats
+
     reps = np.asarray(counts, dtype=np.int64)
     x = np.repeat(np.asarray(xs, dtype=float), reps)
     y = np.repeat(np.asarray(ys, dtype=float), reps)
@@ -263,6 +290,8 @@ def bradley_terry(wins: np.ndarray, iterations: int = 10_000, tol: float = 1e-10
     A small pseudo-count (0.5 of a tie against every other item) keeps the MLE finite when an item never
     wins or never loses; its effect vanishes as comparisons accumulate.
     """
+    import numpy as np
+
     k = len(wins)
     w = np.asarray(wins, dtype=float).copy()
     np.fill_diagonal(w, 0.0)

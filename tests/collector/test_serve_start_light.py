@@ -1,0 +1,129 @@
+"""``plaudit serve`` starts without the statistics stack: SciPy, NumPy, krippendorff and genai-prices load only
+when a statistic or a price needs them, so a collector is healthy soon after launch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import plaudit
+import plaudit_collector
+from plaudit_collector.server import free_port
+
+HEAVY = ("scipy", "numpy", "krippendorff", "genai_prices")
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    roots = sorted(
+        {
+            str(Path(plaudit.__file__).resolve().parents[1]),
+            str(Path(plaudit_collector.__file__).resolve().parents[1]),
+        }
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAUDIT_", "OTEL_"))}
+    env["PYTHONPATH"] = os.pathsep.join([*roots, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def test_building_the_app_as_serve_does_loads_no_statistics_stack(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'app.db'}"
+    code = (
+        "import json, sys\n"
+        "import plaudit_collector.cli\n"
+        "from plaudit_collector.app import create_app\n"
+        "from plaudit_collector.settings import CollectorSettings\n"
+        f"create_app(CollectorSettings(db_url={db_url!r}))\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_serve_answers_and_loads_statistics_when_a_question_needs_them(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "serve.log", "wb")  # the child holds it from here
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "plaudit_collector.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{tmp_path / 'c.db'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+    )
+    log.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"plaudit serve did not answer:\n{(tmp_path / 'serve.log').read_text()}")
+            time.sleep(0.1)
+        trace_id, span_id = "ab" * 16, "cd" * 8
+        span = {
+            "traceId": trace_id,
+            "spanId": span_id,
+            "name": "answer",
+            "kind": 1,
+            "startTimeUnixNano": str(time.time_ns() - 1_000_000),
+            "endTimeUnixNano": str(time.time_ns()),
+            "attributes": [{"key": "gen_ai.request.model", "value": {"stringValue": "m1"}}],
+        }
+        otlp = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {"name": "t"}, "spans": [span]}]}]}
+        assert httpx.post(f"{url}/v1/traces", json=otlp, timeout=30).status_code < 300
+        feedback = {"trace_id": trace_id, "span_id": span_id, "name": "thumbs", "value": True}
+        assert httpx.post(f"{url}/v1/feedback", json=feedback, timeout=30).status_code < 300
+        board = httpx.get(
+            f"{url}/v1/analytics/leaderboard", params={"score": "thumbs", "group_by": "model"}, timeout=60
+        )
+        assert board.status_code == 200, board.text  # the interval code imports SciPy on first use
+        assert [row["group"] for row in board.json()["rows"]] == [{"model": "m1"}]
+        assert board.json()["rows"][0]["ci_low"] is not None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_written_out_normal_quantile_is_scipys() -> None:
+    from scipy import stats
+
+    from plaudit_collector.analytics.stats import CONFIDENCE, Z
+
+    assert float(stats.norm.ppf(0.5 + CONFIDENCE / 2)) == Z
+
+
+def test_no_collector_module_imports_the_statistics_stack_at_module_level() -> None:
+    import ast
+
+    root = Path(plaudit_collector.__file__).resolve().parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level; `if TYPE_CHECKING:` is not
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] in HEAVY for name in names):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []
