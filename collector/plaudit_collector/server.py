@@ -49,9 +49,10 @@ class _StoppingServer(uvicorn.Server):
     """uvicorn's server with a bounded stop: background workers are told to stop first, requests in flight get
     :data:`GRACE_SECONDS`, and a watchdog ends the process :data:`STOP_SECONDS` after the stop began.
 
-    The watchdog is needed because uvicorn's graceful timeout only cancels request tasks: a request running
-    in the thread pool (a write waiting for a pooled connection or SQLite's write lock) is shielded from
-    cancellation and its thread would hold the process open until it finishes."""
+    uvicorn's graceful timeout only cancels request tasks: the thread of a request running in the thread pool (a
+    write waiting for a pooled connection or SQLite's write lock) runs on. After SIGTERM uvicorn re-raises the
+    signal, which ends the process anyway; after Ctrl-C the interpreter would wait for such threads at exit,
+    and a stop that hangs elsewhere would never end: the watchdog bounds both."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         threading.Thread(target=_end_after, args=(STOP_SECONDS,), name="plaudit-stop-watchdog", daemon=True).start()
