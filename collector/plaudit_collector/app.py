@@ -31,6 +31,7 @@ from plaudit_collector.api.routes import experiments as experiment_routes
 from plaudit_collector.api.routes import export as export_routes
 from plaudit_collector.api.routes import judges as judge_routes
 from plaudit_collector.api.routes import queues as queue_routes
+from plaudit_collector.api.stopping import RefuseCutRequests
 from plaudit_collector.experiment_schemas import ExperimentChange, ExperimentIn, UnitsIn
 from plaudit_collector.judges.spec import JudgeIn
 from plaudit_collector.judges.worker import start_worker
@@ -39,6 +40,16 @@ from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import retention
 from plaudit_collector.store.db import Database
 from plaudit_collector.web import routes as web_routes
+
+BACKGROUND_STOP_SECONDS = 0.5
+"""How long a stopping collector waits for each background worker (judges, retention) to finish its step."""
+
+
+def stop_background(app: FastAPI) -> None:
+    """Tell the app's background workers to stop, without waiting: the first step of a stop, before the
+    requests in flight are waited for, so no new judge run or sweep starts while the server drains."""
+    for worker in getattr(app.state, "background", ()):
+        worker.request_stop()
 
 
 def create_app(settings: CollectorSettings | None = None, db: Database | None = None) -> FastAPI:
@@ -51,11 +62,11 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         database.prepare(migrate=settings.migrate)
         sweeper = retention.start_sweeper(database, settings)
         judge_worker = start_worker(database, settings)
+        app.state.background = [worker for worker in (judge_worker, sweeper) if worker is not None]
         yield
-        if judge_worker is not None:
-            judge_worker.stop()
-        if sweeper is not None:
-            sweeper.stop()
+        stop_background(app)
+        for worker in app.state.background:  # daemon threads: one still busy past its wait ends with the process
+            worker.stop(timeout=BACKGROUND_STOP_SECONDS)
         database.dispose()
 
     # FastAPIOffline serves Swagger UI's and ReDoc's assets from the package: /docs works with no network.
@@ -70,6 +81,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     app.state.settings = settings
     app.state.db = database
     errors.install(app)
+    app.add_middleware(RefuseCutRequests)
     for module in (
         traces,
         logs,

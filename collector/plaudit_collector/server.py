@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
+import os
 import socket
+import sys
 import threading
 import time
 
 import uvicorn
 
-from plaudit_collector.app import create_app
+from plaudit_collector.app import create_app, stop_background
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store.db import Database
 
@@ -32,11 +36,60 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+STOP_SECONDS = 4.0
+"""From SIGTERM (or Ctrl-C) to the process's end, at most: within the 5 s a supervisor commonly allows."""
+GRACE_SECONDS = 2.0
+"""How long requests in flight get to finish once the collector stops; then they are cut off. A request's
+writes are one transaction, so a cut-off request is stored whole (its reply lost) or not at all."""
+
+log = logging.getLogger("plaudit_collector")
+
+
+class _StoppingServer(uvicorn.Server):
+    """uvicorn's server with a bounded stop: background workers are told to stop first, requests in flight get
+    :data:`GRACE_SECONDS`, and a watchdog ends the process :data:`STOP_SECONDS` after the stop began.
+
+    uvicorn's graceful timeout only cancels request tasks: the thread of a request running in the thread pool (a
+    write waiting for a pooled connection or SQLite's write lock) runs on. After SIGTERM uvicorn re-raises the
+    signal, which ends the process anyway; after Ctrl-C the interpreter would wait for such threads at exit,
+    and a stop that hangs elsewhere would never end: the watchdog bounds both."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        threading.Thread(target=_end_after, args=(STOP_SECONDS,), name="plaudit-stop-watchdog", daemon=True).start()
+        stop_background(self.config.app)
+        await super().shutdown(sockets)
+
+
+def _end_after(seconds: float) -> None:
+    time.sleep(seconds)
+    busy = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    log.warning(
+        "collector still busy %.0f s after being told to stop (%d threads: %s): exiting; a request cut off here "
+        "is rolled back whole and its client saw the connection close",
+        seconds,
+        len(busy),
+        ", ".join(sorted(set(busy))) or "main",
+    )
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
+
+
 def serve(
     settings: CollectorSettings, host: str, port: int, log_level: str = "info", *, db: Database | None = None
 ) -> None:
-    """Serve in the foreground; ``db``: a database already opened (and checked) by the caller."""
-    uvicorn.run(create_app(settings, db), host=host, port=port, log_level=log_level, access_log=False)
+    """Serve in the foreground until SIGTERM or Ctrl-C, then stop within :data:`STOP_SECONDS`; ``db``: a
+    database already opened (and checked) by the caller."""
+    config = uvicorn.Config(
+        create_app(settings, db),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    _StoppingServer(config).run()
 
 
 class BackgroundServer:
@@ -46,7 +99,14 @@ class BackgroundServer:
         self.host = host
         self.port = port or free_port(host)
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=GRACE_SECONDS,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="plaudit-collector", daemon=True)
 

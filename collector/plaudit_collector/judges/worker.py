@@ -122,6 +122,10 @@ class JudgeWorker:
         self._thread.start()
         return self
 
+    def request_stop(self) -> None:
+        """Stop claiming new runs, without waiting (a stopping collector calls this before its last requests)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop claiming; calls in flight finish in the background or are re-claimed after their lease."""
         self._stop.set()

@@ -139,9 +139,14 @@ class Sweeper:
                 log.exception("retention sweep failed")
             self._stop.wait(max(1.0, self._interval - (time.monotonic() - started)))
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Start no more sweeps, without waiting (a sweep under way runs on: each of its batches is one
+        transaction, so one cut short by the process ending is rolled back whole)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout)
 
 
 def start_sweeper(db: Database, settings: CollectorSettings) -> Sweeper | None:
