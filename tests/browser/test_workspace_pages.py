@@ -125,3 +125,9 @@ def test_text_search_finds_the_trace(page: Any, workspace: Any) -> None:
     assert "q=umbrella" in page.url  # the view is in the URL
     rows.nth(1).get_by_role("link").click()
     expect(page.get_by_role("list", name="Conversation").first).to_contain_text("Lyon")
+
+
+def test_a_page_says_so_when_the_vocabulary_cannot_be_read(page: Any, workspace: Any) -> None:
+    page.route("**/v1/query-model", lambda route: route.fulfill(status=503, body="down for maintenance"))
+    page.goto(workspace.url + "/leaderboard?score=thumbs")
+    expect(page.get_by_role("alert")).to_contain_text("Could not read the query vocabulary")
