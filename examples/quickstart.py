@@ -31,19 +31,42 @@ TRUE_THUMBS_UP = {
     ("v3", "fake-small"): 0.60,
     ("v3", "fake-large"): 0.88,
 }
-QUESTIONS = (
-    "How do I reset my password?",
-    "Can I change my plan mid-month?",
-    "Why was I charged twice?",
-    "How do I export my data?",
-    "Where can I find my invoices?",
-)
+# What the fake model says to each question: the steps, and a detail the larger model adds.
+ANSWERS = {
+    "How do I reset my password?": (
+        "choose 'Forgot password' on the sign-in page and follow the link we email you.",
+        "The link works for an hour; if it expired, ask for a new one.",
+    ),
+    "Can I change my plan mid-month?": (
+        "open Billing, pick the new plan and confirm; the change applies at once.",
+        "You pay the difference for the days left in the month, or get it back as credit.",
+    ),
+    "Why was I charged twice?": (
+        "one of the two charges is usually a card check that disappears within a few days.",
+        "If both are still there after a week, reply here and we will refund the duplicate.",
+    ),
+    "How do I export my data?": (
+        "use Export in the Data tab; you get a ZIP file with one CSV per table.",
+        "Large exports are emailed to you when they are ready.",
+    ),
+    "Where can I find my invoices?": (
+        "every invoice is on the Billing page, each with a PDF download link.",
+        "You can also have them emailed to your accountant from the same page.",
+    ),
+}
+QUESTIONS = tuple(ANSWERS)
+OPENERS = ("Sure!", "Happy to help:", "Good question.", "Here is how:")
 
 
 def fake_llm(model: str, prompt: str) -> tuple[str, int, int]:
-    """A deterministic stand-in for a chat model: same input, same answer and token counts."""
-    digest = hashlib.sha256(f"{model}:{prompt}".encode()).hexdigest()
-    answer = f"[{model}] Here is what to do ({digest[:8]}): open Settings and follow the steps."
+    """A deterministic stand-in for a chat model: same input, same answer and token counts. The answer reads
+    like an answer; the larger model adds a detail."""
+    digest = hashlib.sha256(f"{model}:{prompt}".encode()).digest()
+    question = next((q for q in QUESTIONS if q in prompt), QUESTIONS[0])
+    steps, detail = ANSWERS[question]
+    answer = f"{OPENERS[digest[0] % len(OPENERS)]} {steps[0].upper()}{steps[1:]}"
+    if model == "fake-large":
+        answer += f" {detail}"
     return answer, len(prompt.split()) + 5, len(answer.split())
 
 
@@ -72,9 +95,12 @@ def main(requests_per_variant: int = 150, seed: int = 7) -> None:
     plaudit.configure(service_name="quickstart")
     rng = random.Random(seed)
     variants = [(version, model) for version in PROMPTS for model in MODELS]
+    user = ""
     for i in range(requests_per_variant * len(variants)):
         version, model = variants[i % len(variants)]
-        user = f"user-{rng.randrange(40)}"
+        visitor = f"user-{rng.randrange(40)}"
+        if i % 3 == 0:  # a session is three requests, all by the visitor who opened it
+            user = visitor
         with plaudit.context(user_id=user, session_id=f"session-{i // 3}"), plaudit.span("request", kind="chain"):
             answer(rng.choice(QUESTIONS), version, model)
             ref = plaudit.last_ref()  # the "chat" call that just ended: what the user rates

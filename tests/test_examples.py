@@ -51,6 +51,32 @@ def test_quickstart_keeps_refs_out_of_what_it_captures(tmp_path: Path) -> None:
             "SELECT COUNT(*) FROM feedback JOIN spans ON spans.span_id = feedback.span_id WHERE spans.name = 'chat'"
         ).fetchone()
     assert rated == 18, "every rating lands on the LLM call the user saw"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        answers = [row[0] for row in conn.execute("SELECT output FROM spans WHERE name = 'chat'")]
+        users_per_session = conn.execute(
+            "SELECT session_id, COUNT(DISTINCT user_id) FROM spans WHERE session_id IS NOT NULL GROUP BY session_id"
+        ).fetchall()
+    for text in answers:  # an answer reads like one: no variant, model or prompt version in it
+        assert not re.search(r"fake-(small|large)|\bv[123]\b|\[", text), text
+    assert len(users_per_session) == 6 and all(users == 1 for _, users in users_per_session), users_per_session
+
+
+def test_chat_app_names_a_port_in_use_and_the_option_to_change(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for option in ("--port", "--collector-port"):
+            args = ["--port", str(port)] if option == "--port" else ["--with-collector", "--collector-port", str(port)]
+            result = subprocess.run(
+                [sys.executable, str(ROOT / "examples" / "chat_app" / "app.py"), *args, "--db", str(tmp_path / "c.db")],
+                capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+                env={k: v for k, v in os.environ.items() if not k.startswith(("PLAUDIT_", "OTEL_"))},
+            )  # fmt: skip
+            assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+            assert f"port {port} on 127.0.0.1 is already in use" in result.stderr and option in result.stderr
 
 
 def test_plaudit_demo_puts_the_truly_best_variant_first(tmp_path: Path) -> None:

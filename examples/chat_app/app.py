@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import uuid
 from pathlib import Path
@@ -86,6 +87,16 @@ def create_app(collector_url: str, *, public_collector_url: str | None = None) -
     return app
 
 
+def _check_free(parser: argparse.ArgumentParser, host: str, port: int, option: str) -> None:
+    """Stop with one line naming the port and the option to change when something already listens there."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: only a listener clashes
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            parser.error(f"port {port} on {host} is already in use ({exc.strerror}): pass {option} with a free port")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -94,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", default="chat-example.db", help="SQLite file for --with-collector")
     parser.add_argument("--collector-port", type=int, default=4318, help="port for --with-collector's collector")
     args = parser.parse_args(argv)
+    _check_free(parser, args.host, args.port, "--port")
+    if args.with_collector:
+        _check_free(parser, args.host, args.collector_port, "--collector-port")
     endpoint = os.environ.get("PLAUDIT_ENDPOINT", "http://127.0.0.1:4318")
     server = None
     if args.with_collector:
