@@ -29,6 +29,7 @@ from plaudit_collector.analytics.core import (
 from plaudit_collector.analytics.direction import resolve
 from plaudit_collector.analytics.ppi_board import ppi_compare
 from plaudit_collector.analytics.preferences import head_to_head
+from plaudit_collector.analytics.rolled import SCAN, answerable, hint, scores_by_group
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
 
@@ -118,8 +119,14 @@ def compare(
         func.sum(picked.c.raters).label("ratings"),
         func.max(picked.c.nb).label("nb"),
     ).group_by(picked.c.side)
-    with connect(db, project) as conn:
-        found = {row.side: row for row in conn.execute(agg)}
+    if answerable(dims, filters):
+        rows, path = scores_by_group(db, project, score, dims, filters)
+        sides = {tuple(a.values()): "a", tuple(b.values()): "b"}
+        found = {sides[tuple(row[: len(dims)])]: row for row in rows if tuple(row[: len(dims)]) in sides}
+    else:
+        path = SCAN
+        with connect(db, project) as conn:
+            found = {row.side: row for row in conn.execute(agg)}
     summaries = {
         s: stats.Summary(int(found[s].n), float(found[s].total), float(found[s].total_sq)) if s in found else None
         for s in ("a", "b")
@@ -144,6 +151,8 @@ def compare(
         "prob_method": None,
         "effect": None,
         "needed_per_group": None,
+        "path": path,
+        "path_hint": hint(dims, filters) if path == SCAN else None,
     }
     sa, sb = summaries["a"], summaries["b"]
     if sa is None or sb is None or sa.n < 2 or sb.n < 2:

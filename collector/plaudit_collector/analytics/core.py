@@ -291,10 +291,12 @@ def credited(
     extra: Sequence[Any] = (),
     terms: Sequence[ColumnElement[bool]] = (),
     scored: bool = True,
+    spans: bool = True,
 ) -> CompoundSelect:
     """One row per (feedback item, credited span or session): the dimensions labelled d0, d1, ... (then
     ``more_dims``, built on the same table), the unit keys ``u_span`` (span row id) / ``u_session``,
-    ``score``, ``nb`` (1 when not boolean) and ``extra``."""
+    ``score``, ``nb`` (1 when not boolean) and ``extra``. ``spans=False`` leaves out span- and trace-level
+    feedback (the score rollup holds those)."""
     s, f = SPAN, FEEDBACK
 
     def dims_on(table: Any) -> list[ColumnElement[Any]]:
@@ -328,7 +330,7 @@ def credited(
         .where(*fb_terms, *sp_terms, f.c.target_type == literal("session", literal_execute=True))
         .distinct()
     )
-    return union_all(*by_span, by_session)
+    return union_all(*(by_span if spans else []), by_session)
 
 
 def labelled(group_by: Sequence[str], table: Any = SPAN, *, text: bool = False) -> list[ColumnElement[Any]]:
@@ -346,10 +348,12 @@ def unit_scores(
     *,
     text: bool = False,
     more_dims: Callable[[Any], list[ColumnElement[Any]]] | None = None,
+    spans: bool = True,
 ) -> Any:
     """Subquery: one row per rated item and group (dimensions labelled d0, d1, ..., then ``more_dims``):
-    ``m`` (mean of its raters), ``raters`` and ``nb``."""
-    rated = credited(project, [score], group_by, filters, dialect, text=text, more_dims=more_dims).subquery("rated")
+    ``m`` (mean of its raters), ``raters`` and ``nb``; ``spans=False``: session-level items only."""
+    rated = credited(project, [score], group_by, filters, dialect, text=text, more_dims=more_dims, spans=spans)
+    rated = rated.subquery("rated")
     keys = [column for column in rated.c if column.name.startswith("d") and column.name[1:].isdigit()]
     return (
         select(

@@ -27,26 +27,33 @@ from plaudit_collector.analytics.core import (
     feedback_conditions,
     format_group,
     group_dict,
-    group_scores,
     key_of,
     method_for,
-    unit_scores,
 )
 from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
 from plaudit_collector.analytics.ppi_board import ppi_leaderboard
+from plaudit_collector.analytics.rolled import hint, scores_by_group
 from plaudit_collector.store.db import Database
 
 DEFAULT_MIN_COUNT = 5
 
 
 def score_groups(
-    db: Database, project: str, score: str, group_by: Sequence[str], filters: Filters
+    db: Database,
+    project: str,
+    score: str,
+    group_by: Sequence[str],
+    filters: Filters,
+    *,
+    use_rollup: bool = True,
+    path: list[str] | None = None,
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Per group: the item-level Summary and rater counts (one SQL aggregation)."""
-    units = unit_scores(project, score, group_by, filters, db.dialect)
-    with connect(db, project) as conn:
-        rows = conn.execute(group_scores(units, len(group_by))).all()
+    """Per group: the item-level Summary and rater counts (from the score rollup when it can answer; the
+    path taken is appended to ``path``)."""
+    rows, taken = scores_by_group(db, project, score, group_by, filters, use_rollup=use_rollup)
+    if path is not None:
+        path.append(taken)
     out = {}
     for row in rows:
         out[key_of(row, len(group_by))] = {
@@ -100,7 +107,8 @@ def leaderboard(
     filters = filters or Filters()
     group_by = check_group_by(group_by or ["variant"])
     direction = resolve(db, project, score, higher_is_better)
-    scores = score_groups(db, project, score, group_by, filters)
+    path: list[str] = []
+    scores = score_groups(db, project, score, group_by, filters, path=path)
     spans = span_stats(db, project, group_by, filters) if scores and health else {}
     method = method_for(any(g["nb"] for g in scores.values()))
     rows: list[dict[str, Any]] = []
@@ -150,6 +158,8 @@ def leaderboard(
         "candidate": candidate,
         "verdict": verdict,
         "needed_per_group": needed,
+        "path": path[0],
+        "path_hint": hint(group_by, filters) if path[0] == "scan" else None,
     }
 
 

@@ -11,20 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import literal
-
 from plaudit_collector.analytics import stats
 from plaudit_collector.analytics.core import (
     Filters,
-    connect,
     group_dict,
-    group_scores,
     iso,
     method_for,
-    unit_scores,
 )
 from plaudit_collector.analytics.direction import resolve
 from plaudit_collector.analytics.ppi_board import ppi_trend
+from plaudit_collector.analytics.rolled import hint, scores_by_group
 from plaudit_collector.store.db import Database
 
 HOUR_NS = 3600 * 10**9
@@ -70,13 +66,7 @@ def trend(
         )
     direction = resolve(db, project, score, higher_is_better)
     width = len(group_by)
-
-    def bucket_of(table: Any) -> list[Any]:
-        return [((table.c.start_ns - literal(offset)) // literal(width_ns)).label(f"d{width}")]
-
-    units = unit_scores(project, score, group_by, filters, db.dialect, more_dims=bucket_of)
-    with connect(db, project) as conn:
-        rows = conn.execute(group_scores(units, width + 1)).all()
+    rows, path = scores_by_group(db, project, score, group_by, filters, bucket=(width_ns, offset))
     method = method_for(any(row.nb for row in rows))
     series: dict[tuple[Any, ...], list[tuple[int, Any]]] = {}
     for row in rows:
@@ -143,4 +133,6 @@ def trend(
         "correction": correction,
         "points": points,
         "verdict": verdict,
+        "path": path,
+        "path_hint": hint(group_by, filters, (width_ns, offset)) if path == "scan" else None,
     }

@@ -177,16 +177,20 @@ def db_prune(
 
 @db_app.command("rebuild")
 def db_rebuild(db: DbOption = None) -> None:
-    """Recompute the span rollup and the feedback's span copies from the stored spans.
+    """Recompute the span rollup, the feedback's span copies and the score rollup from the stored rows.
 
-    Ingest and retention keep both up to date; run this after collectors of a version before the rollup
-    wrote to a migrated database (a rolling upgrade), or after loading spans straight into the tables."""
-    from plaudit_collector.store import copies, rollup
+    Ingest, feedback writes and retention keep them up to date; run this after collectors of an earlier
+    version wrote to a migrated database (a rolling upgrade), or after loading rows straight into the tables."""
+    from plaudit_collector.store import copies, rollup, score_rollup
 
     database = _database(db, must_exist=True)
     with database.writing(), database.engine.begin() as conn:
         copies.forget_missing(conn, 2**63 - 1)
-        resolved = copies.resolve_all(conn)
+        resolved = copies.resolve_all(conn, scores=False)
         cells = rollup.rebuild(conn, database.dialect)
-    console.print(f"Rollup rebuilt: {cells} cells; {resolved} feedback rows credited to their spans.")
+        score_cells = score_rollup.rebuild(conn, database.dialect)
+    console.print(
+        f"Rollup rebuilt: {cells} cells; {resolved} feedback rows credited to their spans; "
+        f"score rollup: {score_cells} cells."
+    )
     database.dispose()

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from plaudit_collector.store import score_rollup
 from plaudit_collector.store.tables import Feedback, Span
 
 logger = logging.getLogger("plaudit_collector.store.copies")
@@ -86,7 +87,17 @@ def _statements(extra: Sequence[Any], copied: Mapping[str, str] = COPIED) -> lis
     ]
     by_span = update(f).values(values).where(*common, f.c.span_id.is_not(None), s.c.span_id == f.c.span_id)
     by_trace = update(f).values(values).where(*common, f.c.span_id.is_(None), s.c.id == first_root(s))
-    return [by_span, by_trace]
+    return [statement.returning(f.c.project, f.c.name, f.c.span_pk) for statement in (by_span, by_trace)]
+
+
+def _credit(conn: Connection, statements: Sequence[Any], scores: bool = True) -> int:
+    """Run the copying statements; the newly credited items join the score aggregates."""
+    credited: list[Any] = []
+    for statement in statements:
+        credited += conn.execute(statement).all()
+    if scores:
+        score_rollup.apply(conn, [tuple(row) for row in credited])
+    return len(credited)
 
 
 def first_root(s: Any) -> Any:
@@ -115,8 +126,7 @@ def resolve_traces(conn: Connection, project: str, trace_ids: Sequence[str]) -> 
     done = 0
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
-        for statement in _statements([f.c.project == project, f.c.trace_id.in_(chunk)]):
-            done += conn.execute(statement).rowcount or 0
+        done += _credit(conn, _statements([f.c.project == project, f.c.trace_id.in_(chunk)]))
     return done
 
 
@@ -125,8 +135,7 @@ def resolve_feedback(conn: Connection, feedback_ids: Sequence[int]) -> int:
     done = 0
     for start in range(0, len(feedback_ids), CHUNK):
         chunk = list(feedback_ids[start : start + CHUNK])
-        for statement in _statements([FEEDBACK.c.id.in_(chunk)]):
-            done += conn.execute(statement).rowcount or 0
+        done += _credit(conn, _statements([FEEDBACK.c.id.in_(chunk)]), scores=False)  # the writer applies them
     return done
 
 
@@ -136,24 +145,28 @@ def resolve_all(
     *,
     copied: Mapping[str, str] = COPIED,
     names: Sequence[str] | None = None,
+    scores: bool = True,
 ) -> int:
     """Resolve every waiting item (after a bulk load or a migration, or to heal a concurrent-write race);
     with ``names``, only the items of those scores.
 
     A migration passes the ``copied`` columns as that revision leaves them: later ones do not exist yet.
+    ``scores=False`` leaves the score aggregates alone (a migration before them, or a rebuild that follows).
     """
     extra = [FEEDBACK.c.project == project] if project is not None else []
     if names is not None:
         extra.append(FEEDBACK.c.name.in_(list(names)))
-    return sum(conn.execute(statement).rowcount or 0 for statement in _statements(extra, copied))
+    return _credit(conn, _statements(extra, copied), scores)
 
 
 def forget_spans(conn: Connection, span_pks: Sequence[int]) -> None:
     """Spans deleted: their feedback credits nothing until the span is stored again."""
     f = FEEDBACK
     cleared = {f.c[copy]: None for copy in COPIED.values()}
+    items = score_rollup.items_of_spans(conn, span_pks)
     for start in range(0, len(span_pks), CHUNK):
         conn.execute(update(f).values(cleared).where(f.c.span_pk.in_(list(span_pks[start : start + CHUNK]))))
+    score_rollup.apply(conn, items)
 
 
 def forget_missing(conn: Connection, before_ns: int) -> None:
@@ -162,7 +175,10 @@ def forget_missing(conn: Connection, before_ns: int) -> None:
     f, s = FEEDBACK, SPAN
     cleared = {f.c[copy]: None for copy in COPIED.values()}
     gone = ~exists().where(s.c.id == f.c.span_pk)
-    conn.execute(update(f).values(cleared).where(f.c.span_pk.is_not(None), f.c.span_start_ns < before_ns, gone))
+    stale = [f.c.span_pk.is_not(None), f.c.span_start_ns < before_ns, gone]
+    items = [tuple(row) for row in conn.execute(select(f.c.project, f.c.name, f.c.span_pk).where(*stale)).all()]
+    conn.execute(update(f).values(cleared).where(*stale))
+    score_rollup.apply(conn, items)
 
 
 def heal(db: Any, project: str) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
-from plaudit_collector.store import copies, projects
+from plaudit_collector.store import copies, projects, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
 from plaudit_collector.store.score_configs import FeedbackRejected, check_configs
@@ -218,6 +218,7 @@ def store_items(
         fresh.append((index, item))
     authored = [item for _, item in fresh if item.get("author") is not None]
     current: dict[tuple[Any, ...], Any] = {}
+    ids: list[int] = []
     if authored:
         if lock:
             # PostgreSQL: two requests replacing the same author's vote must not both stay current.
@@ -270,6 +271,8 @@ def store_items(
     if rows:
         inserted = list(conn.execute(insert(table).returning(*table.c, sort_by_parameter_order=True), rows))
         copies.resolve_feedback(conn, [row.id for row in inserted])
+    # the replaced and the new rows' items, recomputed in this transaction
+    score_rollup.apply(conn, score_rollup.items_of_feedback(conn, [*ids, *(row.id for row in inserted)]))
     for row in inserted:
         existing[row.idempotency_key] = row
     by_position = {index: row for (index, _), row in zip(fresh, inserted, strict=True)}
@@ -291,4 +294,6 @@ def delete_feedback(db: Database, project: str, feedback_id: int) -> dict[str, A
             row.deleted_at = utcnow()
             row.is_current = False
         session.flush()
+        conn = session.connection()
+        score_rollup.apply(conn, score_rollup.items_of_feedback(conn, [feedback_id]))
     return feedback_dict(row)

@@ -56,6 +56,8 @@ class Leaderboard(_Result):
     leader: dict[str, Any] | None = None
     candidate: dict[str, Any] | None = None
     verdict: str | None = None
+    path: str | None = None  # "rollup" or "scan": how the collector answered
+    path_hint: str | None = None
     needed_per_group: int | None = None
     method: str | None = None
     higher_is_better: bool | None = None
@@ -82,6 +84,8 @@ class Comparison(_Result):
     prob_a_better: float | None = None
     higher_is_better: bool | None = None
     verdict: str | None = None
+    path: str | None = None  # "rollup" or "scan": how the collector answered
+    path_hint: str | None = None
 
     def to_pandas(self) -> Any:
         """One row per side (needs pandas)."""
@@ -112,6 +116,8 @@ class Trend(_Result):
     group_by: list[str]
     points: list[dict[str, Any]]
     verdict: str | None = None
+    path: str | None = None  # "rollup" or "scan": how the collector answered
+    path_hint: str | None = None
 
     def to_pandas(self) -> Any:
         """One row per (group, bucket) (needs pandas)."""

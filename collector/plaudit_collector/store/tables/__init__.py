@@ -9,6 +9,7 @@ from plaudit_collector.store.tables.projects import ApiKey, Project
 from plaudit_collector.store.tables.queues import ReviewClaim, ReviewItem, ReviewQueue
 from plaudit_collector.store.tables.rollup import SpanRollup
 from plaudit_collector.store.tables.score_configs import ScoreConfig
+from plaudit_collector.store.tables.score_rollup import ScoreRollup, SpanScore
 from plaudit_collector.store.tables.signing_keys import SigningKey
 from plaudit_collector.store.tables.spans import Span, SpanEvent
 from plaudit_collector.store.tables.types import JSONType, utcnow
@@ -28,9 +29,11 @@ __all__ = [
     "ReviewItem",
     "ReviewQueue",
     "ScoreConfig",
+    "ScoreRollup",
     "SigningKey",
     "Span",
     "SpanEvent",
     "SpanRollup",
+    "SpanScore",
     "utcnow",
 ]

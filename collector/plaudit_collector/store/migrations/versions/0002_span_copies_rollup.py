@@ -108,7 +108,7 @@ def upgrade() -> None:
     from plaudit_collector.store import copies, rollup
 
     copied = {column: copy for column, copy in copies.COPIED.items() if copy in _COPIES}
-    copies.resolve_all(bind, copied=copied)
+    copies.resolve_all(bind, copied=copied, scores=False)
     rollup.rebuild(bind, bind.dialect.name)
 
 

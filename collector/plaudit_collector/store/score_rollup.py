@@ -1,0 +1,323 @@
+"""Keeping the score aggregates (``span_scores``, ``score_rollup``) in step with the feedback table.
+
+A rated item is a span rated on a score by span- or trace-level feedback, the item the analytics average
+raters over (``analytics.core.unit_scores``): its current, undeleted ratings with a score. Its aggregate is
+the raters' count and score sum. Each item adds to one cell (project, score, UTC day of the span's start and
+the span rollup's dimensions): items, the sum and sum of squares of the item means, ratings, items with a
+non-boolean rating, and a histogram of raters per item. Session-level feedback credits several spans and is
+read at query time.
+
+Writers call :func:`apply` with the items they may have changed, inside their transaction: each item is
+recomputed from its feedback rows and its cells get the difference, so the aggregates are exact whatever the
+change (a new vote, a replaced one, a deletion, a span stored or deleted). :func:`rebuild` recomputes all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, case, func, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from plaudit_collector.store.rollup import DAY_NS, digest
+from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
+from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
+
+FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
+ITEMS = SpanScore.__table__  # type: ignore[attr-defined]
+CELLS = ScoreRollup.__table__  # type: ignore[attr-defined]
+
+CELL_DIMS = ("span_name", *SPAN_DIMS[1:])
+"""The cells' dimension columns, in the order of the span rollup's ``DIMS`` (``name`` is ``span_name``)."""
+COPY_DIMS = tuple(name if name == "span_kind" else f"span_{name}" for name in SPAN_DIMS)
+"""The feedback columns holding the credited span's copy of each dimension (see ``copies.COPIED``)."""
+SUMS = ("items", "total", "total_sq", "ratings", "nb_items")
+CHUNK = 400
+
+Item = tuple[str, str, int]  # (project, score name, span row id)
+CellKey = tuple[str, str, int, str]  # (project, score name, day, digest of the dimension values)
+
+
+def _items_query(where: Sequence[Any]) -> Any:
+    """Per (project, score, span): the current raters' count, score sum, any non-boolean, and the span's copy."""
+    f = FEEDBACK
+    return (
+        select(
+            f.c.project,
+            f.c.name,
+            f.c.span_pk,
+            func.count().label("raters"),
+            func.sum(f.c.score).label("total"),
+            func.max(case((f.c.kind == "boolean", 0), else_=1)).label("nb"),
+            func.min(f.c.span_start_ns).label("start_ns"),
+            *[func.min(f.c[column]).label(column) for column in COPY_DIMS],
+        )
+        .where(
+            f.c.is_current.is_(True),
+            f.c.deleted_at.is_(None),
+            f.c.score.is_not(None),
+            f.c.span_pk.is_not(None),
+            or_(f.c.target_type.is_(None), f.c.target_type != "session"),
+            *where,
+        )
+        .group_by(f.c.project, f.c.name, f.c.span_pk)
+    )
+
+
+def _cell_of(row: Any, digests: dict[tuple[Any, ...], str]) -> tuple[CellKey, tuple[Any, ...]]:
+    dims = tuple(getattr(row, column) for column in COPY_DIMS)
+    cell = digests.get(dims)
+    if cell is None:
+        cell = digests[dims] = digest(dims)
+    return (row.project, row.name, int(row.start_ns) // DAY_NS, cell), dims
+
+
+class _Cell:
+    __slots__ = ("dims", "hist", "sums")
+
+    def __init__(self, dims: tuple[Any, ...] | None) -> None:
+        self.dims = dims
+        self.sums = [0, 0.0, 0.0, 0, 0]
+        self.hist: dict[int, int] = {}
+
+    def add(self, raters: int, total: float, nb: int, sign: int) -> None:
+        mean = total / raters
+        self.sums[0] += sign
+        self.sums[1] += sign * mean
+        self.sums[2] += sign * mean * mean
+        self.sums[3] += sign * raters
+        self.sums[4] += sign * nb
+        self.hist[raters] = self.hist.get(raters, 0) + sign
+
+
+def items_of_feedback(conn: Connection, feedback_ids: Sequence[int]) -> list[Item]:
+    """The items these feedback rows count for (rows not credited to a span count for none)."""
+    f, found = FEEDBACK, []
+    for start in range(0, len(feedback_ids), CHUNK):
+        chunk = list(feedback_ids[start : start + CHUNK])
+        found += conn.execute(
+            select(f.c.project, f.c.name, f.c.span_pk).where(f.c.id.in_(chunk), f.c.span_pk.is_not(None))
+        ).all()
+    return [tuple(row) for row in found]  # type: ignore[misc]
+
+
+def items_of_spans(conn: Connection, span_pks: Sequence[int]) -> list[Item]:
+    """The stored items of these spans (before their feedback is uncredited)."""
+    found = []
+    for start in range(0, len(span_pks), CHUNK):
+        chunk = list(span_pks[start : start + CHUNK])
+        found += conn.execute(
+            select(ITEMS.c.project, ITEMS.c.name, ITEMS.c.span_pk).where(ITEMS.c.span_pk.in_(chunk))
+        ).all()
+    return [tuple(row) for row in found]  # type: ignore[misc]
+
+
+def apply(conn: Connection, changes: Iterable[Item]) -> None:
+    """Recompute these items from their feedback rows and move their cells by the difference.
+
+    Runs in the writer's transaction. On PostgreSQL the items are locked first (advisory locks, sorted), so
+    two writers rating one span queue and the second recomputes from what the first committed; the cells
+    are then created and locked in sorted order, as the span rollup does."""
+    wanted = sorted(set(changes))
+    if not wanted:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        keys = sorted({_lock_key(item) for item in wanted})
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"),
+            {"keys": keys},
+        )
+    wanted_set = set(wanted)
+    pks = sorted({item[2] for item in wanted})
+    old: dict[Item, Any] = {}
+    new: dict[Item, Any] = {}
+    for start in range(0, len(pks), CHUNK):
+        chunk = pks[start : start + CHUNK]
+        stored = select(ITEMS.c.id, ITEMS.c.project, ITEMS.c.name, ITEMS.c.span_pk, ITEMS.c.raters, ITEMS.c.total)
+        stored = stored.add_columns(ITEMS.c.nb, CELLS.c.day, CELLS.c.cell).join(CELLS, CELLS.c.id == ITEMS.c.cell_id)
+        for row in conn.execute(stored.where(ITEMS.c.span_pk.in_(chunk))):
+            if (row.project, row.name, row.span_pk) in wanted_set:
+                old[(row.project, row.name, row.span_pk)] = row
+        for row in conn.execute(_items_query([FEEDBACK.c.span_pk.in_(chunk)])):
+            if (row.project, row.name, row.span_pk) in wanted_set:
+                new[(row.project, row.name, row.span_pk)] = row
+    cells: dict[CellKey, _Cell] = {}
+    digests: dict[tuple[Any, ...], str] = {}
+    dropped: list[int] = []
+    added: list[tuple[CellKey, Any]] = []
+    for item in wanted:
+        before, after = old.get(item), new.get(item)
+        key = dims = None
+        if after is not None:
+            key, dims = _cell_of(after, digests)
+        if before is not None:
+            same_cell = key == (before.project, before.name, before.day, before.cell)
+            if same_cell and (before.raters, before.total, before.nb) == (after.raters, float(after.total), after.nb):
+                continue
+            old_key = (before.project, before.name, before.day, before.cell)
+            cells.setdefault(old_key, _Cell(None)).add(before.raters, before.total, before.nb, -1)
+            dropped.append(before.id)
+        if after is not None and key is not None:
+            cell = cells.setdefault(key, _Cell(dims))
+            cell.dims = dims
+            cell.add(int(after.raters), float(after.total), int(after.nb), 1)
+            added.append((key, after))
+    if not cells:
+        return
+    ids = _apply_cells(conn, dialect, cells)
+    for start in range(0, len(dropped), CHUNK):
+        conn.execute(ITEMS.delete().where(ITEMS.c.id.in_(dropped[start : start + CHUNK])))
+    if added:
+        conn.execute(
+            ITEMS.insert(),
+            [
+                {
+                    "project": row.project,
+                    "name": row.name,
+                    "span_pk": row.span_pk,
+                    "cell_id": ids[key],
+                    "raters": int(row.raters),
+                    "total": float(row.total),
+                    "nb": int(row.nb),
+                }
+                for key, row in added
+            ],
+        )
+
+
+def _lock_key(item: Item) -> int:
+    raw = hashlib.blake2b(repr(("score_rollup", *item)).encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def _apply_cells(conn: Connection, dialect: str, cells: dict[CellKey, _Cell]) -> dict[CellKey, int]:
+    """Add the cells' changes to the stored cells (creating and dropping as needed); returns their row ids."""
+    keyed = sorted(cells)
+    creatable = [key for key in keyed if cells[key].dims is not None]
+    if dialect == "postgresql":
+        _create(conn, dialect, creatable, cells)
+        stored = _locked(conn, dialect, keyed)
+    else:  # one writer at a time: look first, and create only what a new day or combination needs
+        stored = _locked(conn, dialect, keyed)
+        missing = [key for key in creatable if key not in stored]
+        if missing:
+            _create(conn, dialect, missing, cells)
+            stored.update(_locked(conn, dialect, missing))
+    updates, emptied = [], []
+    for key in keyed:
+        if key not in stored:  # an item whose cell is gone: nothing left to subtract from
+            continue
+        row, change = stored[key], cells[key]
+        sums = [getattr(row, name) + change.sums[i] for i, name in enumerate(SUMS)]
+        if sums[0] <= 0:
+            emptied.append(row.id)
+            continue
+        hist = _load(row.raters)
+        for raters, n in change.hist.items():
+            left = hist.get(raters, 0) + n
+            if left > 0:
+                hist[raters] = left
+            else:
+                hist.pop(raters, None)
+        updates.append(
+            {
+                "c_id": row.id,
+                **dict(zip(SUMS, sums, strict=True)),
+                "top_raters": max(hist, default=0),
+                "raters": _dump(hist),
+            }
+        )
+    if updates:
+        conn.execute(CELLS.update().where(CELLS.c.id == bindparam("c_id")), updates)
+    for start in range(0, len(emptied), CHUNK):
+        conn.execute(CELLS.delete().where(CELLS.c.id.in_(emptied[start : start + CHUNK])))
+    return {key: row.id for key, row in stored.items()}
+
+
+def _create(conn: Connection, dialect: str, keys: list[CellKey], cells: dict[CellKey, _Cell]) -> None:
+    if not keys:
+        return
+    zero = {**dict.fromkeys(SUMS, 0), "top_raters": 0, "raters": "[]"}
+    blank = [
+        {
+            "project": k[0],
+            "name": k[1],
+            "day": k[2],
+            "cell": k[3],
+            **dict(zip(CELL_DIMS, cells[k].dims or (), strict=True)),
+            **zero,
+        }
+        for k in keys
+    ]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    conn.execute(insert(CELLS).on_conflict_do_nothing(index_elements=["project", "name", "day", "cell"]), blank)
+
+
+def _locked(conn: Connection, dialect: str, keys: list[CellKey]) -> dict[CellKey, Any]:
+    """The stored rows of ``keys`` (sorted), locked for update on PostgreSQL in that order."""
+    stored: dict[CellKey, Any] = {}
+    c = CELLS.c
+    for start in range(0, len(keys), CHUNK):
+        query = (
+            select(c.id, c.project, c.name, c.day, c.cell, *[c[n] for n in SUMS], c.raters)
+            .where(tuple_(c.project, c.name, c.day, c.cell).in_(keys[start : start + CHUNK]))
+            .order_by(c.project, c.name, c.day, c.cell)
+        )
+        if dialect == "postgresql":
+            query = query.with_for_update()
+        for row in conn.execute(query):
+            stored[(row.project, row.name, row.day, row.cell)] = row
+    return stored
+
+
+def _dump(hist: dict[int, int]) -> str:
+    return json.dumps([x for item in sorted(hist.items()) for x in item], separators=(",", ":"))
+
+
+def _load(text_: str) -> dict[int, int]:
+    flat = json.loads(text_)
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def rebuild(conn: Connection, dialect: str, project: str | None = None) -> int:
+    """Recompute the items and cells (of one project, or all) from the feedback rows; returns the cells."""
+    conn.execute(ITEMS.delete().where(*([ITEMS.c.project == project] if project is not None else [])))
+    conn.execute(CELLS.delete().where(*([CELLS.c.project == project] if project is not None else [])))
+    cells: dict[CellKey, _Cell] = {}
+    digests: dict[tuple[Any, ...], str] = {}
+    items: list[tuple[CellKey, Any]] = []
+    query = _items_query([FEEDBACK.c.project == project] if project is not None else [])
+    for row in conn.execute(query):
+        key, dims = _cell_of(row, digests)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = _Cell(dims)
+        cell.add(int(row.raters), float(row.total), int(row.nb), 1)
+        items.append((key, (row.project, row.name, row.span_pk, int(row.raters), float(row.total), int(row.nb))))
+    rows = [
+        {
+            "project": k[0],
+            "name": k[1],
+            "day": k[2],
+            "cell": k[3],
+            **dict(zip(CELL_DIMS, cell.dims or (), strict=True)),
+            **dict(zip(SUMS, cell.sums, strict=True)),
+            "top_raters": max(cell.hist, default=0),
+            "raters": _dump(cell.hist),
+        }
+        for k, cell in cells.items()
+    ]
+    for start in range(0, len(rows), 2000):
+        conn.execute(CELLS.insert(), rows[start : start + 2000])
+    ids = {key: row.id for key, row in _locked(conn, "sqlite", sorted(cells)).items()}
+    columns = ("project", "name", "span_pk", "cell_id", "raters", "total", "nb")
+    for start in range(0, len(items), 5000):
+        batch = [dict(zip(columns, (*v[:3], ids[k], *v[3:]), strict=True)) for k, v in items[start : start + 5000]]
+        conn.execute(ITEMS.insert(), batch)
+    return len(rows)
