@@ -15,13 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from plaudit_collector.store import search_index
+from plaudit_collector.store import partitions
 from plaudit_collector.store.db import Database
 
 
 def schema_diff(db: Database) -> list[object]:
     with db.engine.connect() as conn:
-        opts = {"compare_type": True, "include_name": search_index.include_name}
+        opts = {"compare_type": True, **partitions.compare_options(conn.dialect.name)}
         context = MigrationContext.configure(conn, opts=opts)
         return list(compare_metadata(context, SQLModel.metadata))
 

@@ -100,7 +100,10 @@ def serve(
         judges=judges,
         judge_concurrency=judge_concurrency,
     )
-    database = open_database(url, migrate=migrate)
+    from plaudit_collector.cli.progress import reporting
+
+    with reporting() as report:  # a migration that moves rows says how far it is before the collector answers
+        database = open_database(url, migrate=migrate, progress=report)
     if auth:
         from plaudit_collector.store.projects import has_active_keys
 

@@ -15,6 +15,7 @@ from rich.text import Text
 from plaudit_collector.cli.database import admin_database, database_errors
 from plaudit_collector.cli.failures import CliFailure
 from plaudit_collector.cli.output import Column, View, show
+from plaudit_collector.cli.progress import reporting
 
 console = Console(highlight=False, markup=False)
 
@@ -141,8 +142,9 @@ def projects_set(
 def db_upgrade(db: DbOption = None, revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
     """Apply the schema migrations (``plaudit serve`` does this at startup unless --no-migrate)."""
     database = admin_database(db, migrate=False)
+    with database_errors(database.url), reporting() as report:
+        database.upgrade(revision, progress=report)
     with database_errors(database.url):
-        database.upgrade(revision)
         console.print(f"Database at revision {database.current_revision()}")
     database.dispose()
 
@@ -168,11 +170,17 @@ def db_prune(
     retention_days: Annotated[float, typer.Option(help="delete spans older than this many days")],
     db: DbOption = None,
 ) -> None:
-    """Delete old spans, their log events and the feedback left without a span, in bounded batches."""
+    """Delete old spans, their log events and the feedback left without a span: on PostgreSQL whole days at
+    once (their partitions are dropped), the rest in bounded batches."""
     from plaudit_collector.store.retention import sweep
 
-    result = sweep(_database(db, must_exist=True), retention_days)
-    console.print(f"Deleted {result.spans} spans, {result.feedback} feedback rows, {result.events} log events.")
+    with reporting() as report:
+        database = admin_database(db, must_exist=True, progress=report)
+        with database_errors(database.url):
+            result = sweep(database, retention_days, progress=report)
+    days = f" ({result.partitions} whole days)" if result.partitions else ""
+    console.print(f"Deleted {result.spans} spans{days}, {result.feedback} feedback rows, {result.events} log events.")
+    database.dispose()
 
 
 @db_app.command("rebuild")
@@ -181,14 +189,12 @@ def db_rebuild(db: DbOption = None) -> None:
 
     Ingest, feedback writes and retention keep them up to date; run this after collectors of an earlier
     version wrote to a migrated database (a rolling upgrade), or after loading rows straight into the tables."""
-    from plaudit_collector.store import copies, rollup, score_rollup
+    from plaudit_collector.store import maintenance
 
-    database = _database(db, must_exist=True)
-    with database.writing(), database.engine.begin() as conn:
-        copies.forget_missing(conn, 2**63 - 1)
-        resolved = copies.resolve_all(conn, scores=False)
-        cells = rollup.rebuild(conn, database.dialect)
-        score_cells = score_rollup.rebuild(conn, database.dialect)
+    with reporting() as report:
+        database = admin_database(db, must_exist=True, progress=report)
+        with database_errors(database.url):
+            cells, resolved, score_cells = maintenance.rebuild(database, progress=report)
     console.print(
         f"Rollup rebuilt: {cells} cells; {resolved} feedback rows credited to their spans; "
         f"score rollup: {score_cells} cells."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +20,9 @@ from rich.console import Console
 from plaudit_collector.cli import views
 from plaudit_collector.cli.failures import CliFailure
 from plaudit_collector.cli.output import show
+from plaudit_collector.cli.progress import reporting
 from plaudit_collector.cli.query_options import vocabulary_options
+from plaudit_collector.store.progress import silent
 
 console = Console(highlight=False, markup=False)  # every value printed is the user's own
 
@@ -117,10 +120,14 @@ def export(
     def write(client: Any) -> int:
         count = 0
         handle = out.open("w", encoding="utf-8") if out else sys.stdout
+        task = f"exporting {kind} to {out}"
         try:
-            for row in lines(client):
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
+            with reporting() if out else nullcontext(silent) as report:
+                for row in lines(client):
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    count += 1
+                    report(task, count, None)
+                report(task, count, count)
         finally:
             if out:
                 handle.close()

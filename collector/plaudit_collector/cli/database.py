@@ -12,12 +12,13 @@ from rich.console import Console
 from plaudit_collector.cli.failures import CliFailure, check_scheme, database_failure, shown_url, sqlite_path
 
 
-def open_database(url: str | None, *, migrate: bool = True, must_exist: bool = False) -> Any:
+def open_database(url: str | None, *, migrate: bool = True, must_exist: bool = False, progress: Any = None) -> Any:
     """The database at ``url``, migrated; a one-line :class:`CliFailure` when it cannot be used.
 
     ``must_exist``: refuse a SQLite file that is not there (a command that only reads would otherwise create
-    an empty database and report that it holds nothing)."""
+    an empty database and report that it holds nothing). ``progress`` hears how far the migrations are."""
     from plaudit_collector.store.db import Database, normalise_url
+    from plaudit_collector.store.progress import silent
 
     url = normalise_url(url)
     check_scheme(url)
@@ -29,7 +30,7 @@ def open_database(url: str | None, *, migrate: bool = True, must_exist: bool = F
         )
     with database_errors(url):
         database = Database(url)
-        database.prepare(migrate=migrate)
+        database.prepare(migrate=migrate, progress=progress or silent)
     return database
 
 
@@ -45,10 +46,11 @@ def database_errors(url: str) -> Iterator[None]:
         raise database_failure(url, exc) from exc
 
 
-def admin_database(db: str | None, *, migrate: bool = True, must_exist: bool = False) -> Any:
+def admin_database(db: str | None, *, migrate: bool = True, must_exist: bool = False, progress: Any = None) -> Any:
     """The database an admin command works on (``--db``, else ``$PLAUDIT_DB``, else ./plaudit.db), named on
     stderr so that it is never a surprise which one was changed."""
-    database = open_database(db or os.environ.get("PLAUDIT_DB") or None, migrate=migrate, must_exist=must_exist)
+    url = db or os.environ.get("PLAUDIT_DB") or None
+    database = open_database(url, migrate=migrate, must_exist=must_exist, progress=progress)
     Console(stderr=True, highlight=False, markup=False).print(
         f"Database: {shown_url(database.url)}", soft_wrap=True, markup=False
     )

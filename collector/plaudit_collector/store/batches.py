@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from plaudit_collector.ingest.batch import COLUMN_AT, IngestBatch
-from plaudit_collector.store import copies, events, rollup, spans
+from plaudit_collector.store import copies, events, partitions, rollup, spans
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_writes import IdempotencyConflict, prepare, store_items
 from plaudit_collector.store.score_configs import split_by_configs
@@ -19,6 +19,7 @@ _ROLLUP_AT = [
     COLUMN_AT[name] for name in ("start_ns", "duration_ms", "status_code", "input_tokens", "output_tokens", "cost")
 ]
 _ATTEMPTS = 3
+_START = COLUMN_AT["start_ns"]
 
 
 def write_batch(db: Database, batch: IngestBatch) -> None:
@@ -28,11 +29,15 @@ def write_batch(db: Database, batch: IngestBatch) -> None:
     if batch.empty:
         return
     for attempt in range(_ATTEMPTS):
+        if batch.rows and not db.is_sqlite:
+            partitions.ensure(db, {partitions.day_of(r[_START]) for r in batch.rows})
         try:
             with db.writing(), db.engine.begin() as conn:
                 _write(conn, db, batch)
             return
-        except IntegrityError:  # a concurrent request stored the same feedback idempotency key: look again
+        except IntegrityError:  # a concurrent request stored the same feedback idempotency key, or another
+            # collector's retention dropped a day partition this one still counted on: look again
+            partitions.forget(db)
             if attempt == _ATTEMPTS - 1:
                 raise
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 
-from plaudit_collector.store import tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from plaudit_collector.store import (
+    partitions,
+    tables,  # noqa: F401 - registers the tables on SQLModel.metadata
+)
+from plaudit_collector.store.progress import Report, silent
 
 DEFAULT_DB_FILE = "plaudit.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -134,8 +139,9 @@ class Database:
         """Create missing tables straight from the models (tests and tables not yet in a migration)."""
         SQLModel.metadata.create_all(self.engine)
 
-    def upgrade(self, revision: str = "head") -> None:
-        """Apply the Alembic migrations up to ``revision``.
+    def upgrade(self, revision: str = "head", progress: Report = silent) -> None:
+        """Apply the Alembic migrations up to ``revision``, telling ``progress`` how many are done and how far a
+        migration that moves rows has got.
 
         Collectors that start together migrate one after the other: within a process on a lock (Alembic's
         context is process-global), across processes on PostgreSQL's advisory lock (see migrations/env.py)
@@ -146,12 +152,13 @@ class Database:
         with _ALEMBIC_LOCK, self.writing(), self.engine.connect() as conn:
             if not self.is_sqlite:
                 with conn.begin():
-                    self._run_alembic(conn, revision)
+                    self._run_alembic(conn, revision, progress)
+                partitions.forget(self)
                 return
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                self._run_alembic(conn, revision)
+                self._run_alembic(conn, revision, progress)
             except BaseException:
                 if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
                     conn.exec_driver_sql("ROLLBACK")
@@ -159,8 +166,10 @@ class Database:
             if conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
                 conn.exec_driver_sql("COMMIT")
 
-    def _run_alembic(self, conn: Connection, revision: str) -> None:
+    def _run_alembic(self, conn: Connection, revision: str, progress: Report) -> None:
         from alembic import command
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
 
         config = alembic_config(self.url)
         config.attributes["connection"] = conn
@@ -168,13 +177,30 @@ class Database:
             # Tables made without migrations: by ``create_all`` from these very models (then they are
             # current), or by a collector older than the migrations (then they are the baseline).
             command.stamp(config, "head" if _matches_models(conn) else BASELINE_REVISION)
+        script = ScriptDirectory.from_config(config)
+        try:
+            total: int | None = len(list(script.iterate_revisions(revision, self.current_revision(conn) or "base")))
+        except CommandError:  # a revision this version does not know: Alembic says so just below
+            total = None
+        applied = [0]
+
+        def one_applied() -> None:
+            applied[0] += 1
+            progress("applying migrations", applied[0], total)
+
+        if total:
+            progress("applying migrations", 0, total)
+        config.attributes["progress"] = progress
+        config.attributes["on_applied"] = one_applied
         command.upgrade(config, revision)
 
-    def prepare(self, *, migrate: bool = True) -> None:
-        """At startup: migrate, then create tables that no migration covers yet (``create_all`` skips the rest)."""
+    def prepare(self, *, migrate: bool = True, progress: Report = silent) -> None:
+        """At startup: migrate, then create tables that no migration covers yet (``create_all`` skips the rest),
+        and on PostgreSQL the day partitions of today and the next days."""
         if migrate:
-            self.upgrade()
+            self.upgrade(progress=progress)
             self.create_schema()
+        partitions.ensure_ahead(self, time.time_ns())
 
     def current_revision(self, conn: Connection | None = None) -> str | None:
         from alembic.runtime.migration import MigrationContext
@@ -206,9 +232,7 @@ def _matches_models(conn: Connection) -> bool:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from plaudit_collector.store import search_index
-
-    opts = {"compare_type": True, "include_name": search_index.include_name}
+    opts = {"compare_type": True, **partitions.compare_options(conn.dialect.name)}
     context = MigrationContext.configure(conn, opts=opts)
     return not compare_metadata(context, SQLModel.metadata)
 

@@ -141,9 +141,12 @@ class Deltas:
                     hist[bucket] = left
                 else:
                     hist.pop(bucket, None)
-            updates.append({"b_id": row.id, **dict(zip(COUNTS, counts, strict=True)), "latency": _dump(hist)})
-        if updates:
-            conn.execute(ROLLUP.update().where(ROLLUP.c.id == bindparam("b_id")), updates)
+            updates.append(
+                {"b_id": row.id, "b_day": row.day, **dict(zip(COUNTS, counts, strict=True)), "latency": _dump(hist)}
+            )
+        if updates:  # the day lets PostgreSQL go straight to the day's partition
+            where = (ROLLUP.c.id == bindparam("b_id"), ROLLUP.c.day == bindparam("b_day"))
+            conn.execute(ROLLUP.update().where(*where), updates)
         for start in range(0, len(emptied), CHUNK):
             conn.execute(ROLLUP.delete().where(ROLLUP.c.id.in_(emptied[start : start + CHUNK])))
 

@@ -26,16 +26,20 @@ _SQL: dict[str, str] = {}
 
 
 def insert_sql(dialect: str) -> str:
-    """One INSERT for a batch of span tuples; a span already stored (same project, trace, span) is skipped."""
+    """One INSERT for a batch of span tuples; a span already stored (same project, trace, span) is skipped.
+
+    PostgreSQL names no conflict target: on its day-partitioned table the unique key also holds the start
+    time, and an unpartitioned table made without migrations has not. A span re-sent with another start
+    time is caught before the INSERT by :func:`_not_stored`."""
     sql = _SQL.get(dialect)
     if sql is None:
         if dialect == "postgresql":
             values = ", ".join("CAST(%s AS JSONB)" if col in JSON_COLUMNS else "%s" for col in SPAN_COLUMNS)
         else:
             values = ", ".join("?" for _ in SPAN_COLUMNS)
+        target = "" if dialect == "postgresql" else "(project, trace_id, span_id) "
         sql = _SQL[dialect] = (
-            f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({values}) "
-            "ON CONFLICT (project, trace_id, span_id) DO NOTHING"
+            f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) VALUES ({values}) ON CONFLICT {target}DO NOTHING"
         )
     return sql
 
@@ -49,8 +53,33 @@ def received_value(db: Database, moment: datetime) -> Any:
 
 def insert_rows(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Write span tuples with one executemany; returns the rows actually stored (re-sent spans are not)."""
+    if dialect == "postgresql":
+        rows = _not_stored(conn, rows)
+        if not rows:
+            return []
     stored = conn.exec_driver_sql(insert_sql(dialect), rows).rowcount  # type: ignore[arg-type]
     return rows if stored == len(rows) else _new_rows(conn, rows)
+
+
+def _not_stored(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows whose (trace, span) is not stored yet, in any day, nor earlier in the batch.
+
+    PostgreSQL's unique key on the day-partitioned table includes the start time, so a span re-sent with a
+    different start (a producer that rebuilt it) would pass it: look first, with one query per batch."""
+    project = rows[0][0]
+    traces = sorted({r[1] for r in rows})
+    seen: set[tuple[str, str]] = set()
+    for start in range(0, len(traces), 500):
+        query = select(SPAN_TABLE.c.trace_id, SPAN_TABLE.c.span_id).where(
+            SPAN_TABLE.c.project == project, SPAN_TABLE.c.trace_id.in_(traces[start : start + 500])
+        )
+        seen.update((row.trace_id, row.span_id) for row in conn.execute(query))
+    out = []
+    for r in rows:
+        if (r[1], r[2]) not in seen:
+            seen.add((r[1], r[2]))
+            out.append(r)
+    return out
 
 
 def _new_rows(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

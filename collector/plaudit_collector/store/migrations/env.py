@@ -13,7 +13,7 @@ from sqlalchemy import Connection, create_engine, pool, text
 from sqlmodel import SQLModel
 
 from plaudit_collector.store import (
-    search_index,
+    partitions,
     tables,  # noqa: F401 - registers the tables on SQLModel.metadata
 )
 
@@ -28,9 +28,17 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
-        include_name=search_index.include_name,
+        **partitions.compare_options(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
+        on_version_apply=_applied,
     )
+
+
+def _applied(**_step: object) -> None:
+    """Count each applied migration towards the progress the caller shows."""
+    on_applied = config.attributes.get("on_applied")
+    if on_applied is not None:
+        on_applied()
 
 
 def _run(connection: Connection) -> None:

@@ -5,7 +5,7 @@ noted under ``plaudit.content_keys``, as ingest now does; readers put it back, s
 attributes. Rows are rewritten in batches by id. The downgrade puts the attributes back in the rows.
 
 Revision ID: 0010_lean_span_attributes
-Revises: '0007_experiment_direction'
+Revises: '0009_pg_day_partitions'
 Create Date: 2026-12-03 10:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from plaudit_collector.ingest import content
 
 revision: str = "0010_lean_span_attributes"
-down_revision: str | Sequence[str] | None = "0007_experiment_direction"
+down_revision: str | Sequence[str] | None = "0009_pg_day_partitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
