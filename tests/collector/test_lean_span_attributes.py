@@ -17,6 +17,7 @@ import httpx
 from plaudit_collector.ingest import content, decode
 from plaudit_collector.ingest.batch import COLUMN_AT
 from plaudit_collector.ingest.spans import build_batch
+from plaudit_collector.store import partitions
 from plaudit_collector.store import spans as span_store
 from plaudit_collector.store.db import Database, alembic_config
 
@@ -149,7 +150,8 @@ def _downgrade(db: Database, revision: str) -> None:
 def test_migration_strips_the_copies_from_stored_rows_and_downgrade_restores_them(db_url: str) -> None:
     db = Database(db_url)
     try:
-        db.upgrade("0007_experiment_direction")
+        db.upgrade("0009_pg_day_partitions")
+        partitions.ensure_ahead(db, time.time_ns())  # rows inserted directly need their day's partition
         with db.engine.begin() as conn:
             span_store.insert_rows(conn, db.dialect, _old_layout_rows(db))
         before = _stored_attributes(db_url)
@@ -164,7 +166,7 @@ def test_migration_strips_the_copies_from_stored_rows_and_downgrade_restores_the
         assert trace is not None
         assert {span["span_id"]: span["attributes"] for span in trace["spans"]} == EXPECTED
 
-        _downgrade(db, "0007_experiment_direction")
+        _downgrade(db, "0009_pg_day_partitions")
         restored = _stored_attributes(db_url)
         assert {span_id: restored[span_id] for span_id in SENT} == EXPECTED
     finally:
