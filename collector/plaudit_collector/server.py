@@ -36,8 +36,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-STOP_SECONDS = 4.0
-"""From SIGTERM (or Ctrl-C) to the process's end, at most: within the 5 s a supervisor commonly allows."""
+STOP_SECONDS = 3.5
+"""From the stop's start (SIGTERM or Ctrl-C) to the process's end, at most: well within 5 s, which leaves a
+loaded machine time to deliver the signal and to tear the process down."""
 GRACE_SECONDS = 2.0
 """How long requests in flight get to finish once the collector stops; then they are cut off. A request's
 writes are one transaction, so a cut-off request is stored whole (its reply lost) or not at all."""
@@ -64,8 +65,8 @@ def _end_after(seconds: float) -> None:
     time.sleep(seconds)
     busy = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
     log.warning(
-        "collector still busy %.0f s after being told to stop (%d threads: %s): exiting; a request cut off here "
-        "is rolled back whole and its client saw the connection close",
+        "collector still busy %.1f s after being told to stop (%d threads: %s): exiting; the writes of requests "
+        "still running are rolled back whole",
         seconds,
         len(busy),
         ", ".join(sorted(set(busy))) or "main",
