@@ -174,3 +174,48 @@ def test_the_reply_says_which_path_answered(http: httpx.Client) -> None:
     assert compare["path"] == "rollup"
     trend = http.get("/v1/analytics/trend", params={"score": "thumbs", "bucket": "hour"}).json()
     assert trend["path"] == "scan" and trend["path_hint"]
+
+
+def test_the_migration_builds_the_rollup_from_stored_ratings(db_url: str) -> None:
+    from sqlalchemy import text
+
+    db = Database(db_url)
+    try:
+        db.upgrade("0007_experiment_direction")
+        with db.engine.begin() as conn:
+            for i in range(6):
+                conn.execute(
+                    text(
+                        "INSERT INTO spans (project, trace_id, span_id, name, otel_kind, start_ns, end_ns, "
+                        "duration_ms, status_code, variant, attributes, resource, events, links, received_at) "
+                        "VALUES ('default', :t, :s, 'chat', 'INTERNAL', :start, :start, 1.0, 'OK', :v, "
+                        "'{}', '{}', '[]', '[]', CURRENT_TIMESTAMP)"
+                    ),
+                    {"t": f"{i:032x}", "s": f"{i:016x}", "start": BASE_NS + i * DAY_NS // 2, "v": "ab"[i % 2]},
+                )
+                for rater in range(1 + i % 3):
+                    conn.execute(
+                        text(
+                            "INSERT INTO feedback (project, target_type, trace_id, span_id, name, kind, score, "
+                            "source, author, idempotency_key, is_current, created_at) VALUES ('default', 'span', "
+                            ":t, :s, 'thumbs', 'boolean', :score, 'human', :a, :k, true, CURRENT_TIMESTAMP)"
+                        ),
+                        {
+                            "t": f"{i:032x}",
+                            "s": f"{i:016x}",
+                            "score": float(rater % 2),
+                            "a": f"r{rater}",
+                            "k": f"{i}-{rater}",
+                        },
+                    )
+        from plaudit_collector.store import copies
+
+        with db.engine.begin() as conn:  # as a collector of revision 0007 would have credited them
+            copies.resolve_all(conn, scores=False)
+        db.upgrade()
+        cells, items = _state(db)
+        assert len(items) == 6 and sum(c["ratings"] for c in cells.values()) == 12
+        assert sum(c["total"] for c in cells.values()) == pytest.approx(0 + 0.5 + 1 / 3 + 0 + 0.5 + 1 / 3)
+        assert (cells, items) == _rebuilt(db)
+    finally:
+        db.dispose()

@@ -6,6 +6,7 @@ never leave the database; SciPy supplies the distributions.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -130,14 +131,33 @@ def newcombe(a: Summary, b: Summary, confidence: float = CONFIDENCE) -> tuple[fl
     return low, high
 
 
+@functools.cache
+def _gauss_legendre() -> tuple[Any, Any]:
+    """A 400-point Gauss–Legendre rule on [-1, 1], made on first use so that importing this module stays light."""
+    import numpy as np
+
+    return np.polynomial.legendre.leggauss(400)
+
+
 def prob_beta_greater(a: Summary, b: Summary) -> float:
-    """P(rate A > rate B) under independent Beta(1 + successes, 1 + failures) posteriors (uniform priors)."""
-    from scipy import integrate, stats
+    """P(rate A > rate B) under independent Beta(1 + successes, 1 + failures) posteriors (uniform priors).
+
+    Integrates the narrower posterior's density times the other's distribution function over where the
+    narrower one has mass (a 400-point Gauss–Legendre rule): the time does not grow with the ratings, as an
+    adaptive rule over [0, 1] chasing a narrow peak does."""
+    import numpy as np
+    from scipy import stats
 
     post_a = stats.beta(1 + a.total, 1 + a.n - a.total)
     post_b = stats.beta(1 + b.total, 1 + b.n - b.total)
-    value, _err = integrate.quad(lambda x: post_a.pdf(x) * post_b.cdf(x), 0.0, 1.0, limit=200)
-    return min(max(float(value), 0.0), 1.0)
+    a_narrower = float(post_a.std()) <= float(post_b.std())
+    inner, outer = (post_a, post_b) if a_narrower else (post_b, post_a)
+    low, high = float(inner.ppf(1e-15)), float(inner.ppf(1 - 1e-15))
+    nodes, weights = _gauss_legendre()
+    x = (high - low) / 2 * nodes + (high + low) / 2
+    inner_wins = float((high - low) / 2 * np.sum(weights * inner.pdf(x) * outer.cdf(x)))
+    value = inner_wins if a_narrower else 1.0 - inner_wins
+    return min(max(value, 0.0), 1.0)
 
 
 def prob_normal_greater(a: Summary, b: Summary) -> float:

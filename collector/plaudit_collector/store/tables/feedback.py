@@ -19,10 +19,9 @@ class Feedback(SQLModel, table=True):
         UniqueConstraint("project", "idempotency_key", name="uq_feedback_project_idempotency"),
         Index("ix_feedback_target", "project", "trace_id", "span_id"),
         Index("ix_feedback_project_name", "project", "name", "is_current"),
-        Index("ix_feedback_span_user", "project", "span_user_id"),
-        Index(
-            "ix_feedback_span_pk", "span_pk"
-        ),  # a span's ratings, recomputed into its score aggregates  # the users list's feedback summary
+        Index("ix_feedback_span_user", "project", "span_user_id"),  # the users list's feedback summary
+        Index("ix_feedback_span_pk", "span_pk"),  # a span's ratings, recomputed into its score aggregates
+        Index("ix_feedback_kinds", "project", "name", "is_current", "kind"),  # a score's kinds, without a scan
         Index(  # session-level ratings, joined to their sessions' spans at query time
             "ix_feedback_sessions",
             "project",

@@ -67,6 +67,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_span_scores_span", ["span_pk"], unique=False)
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.create_index("ix_feedback_span_pk", ["span_pk"], unique=False)
+        batch_op.create_index("ix_feedback_kinds", ["project", "name", "is_current", "kind"], unique=False)
 
     bind = op.get_bind()
     # Backfill with the collector's own code (the tables as this revision leaves them).
@@ -77,6 +78,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.drop_index("ix_feedback_kinds")
         batch_op.drop_index("ix_feedback_span_pk")
     with op.batch_alter_table("span_scores", schema=None) as batch_op:
         batch_op.drop_index("ix_span_scores_span")
