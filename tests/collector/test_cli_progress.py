@@ -177,3 +177,19 @@ def test_serve_reports_its_migrations_before_it_answers(tmp_path: Path, plaudit_
     assert _finished("applying migrations", stderr) >= 8
     assert stderr.index("applying migrations") < stderr.index("Application startup complete")
     assert "Plaudit collector on" in stdout
+
+
+def test_log_lines_come_at_start_every_interval_and_at_the_end() -> None:
+    import io
+
+    from plaudit_collector.cli.progress import LineReport
+
+    stream = io.StringIO()
+    report = LineReport(stream, every=5.0)
+    for done in range(0, 1001, 100):  # all within a moment: only the first and the last are written
+        report("copying spans", done, 1000)
+    report("copying spans", 1000, 1000)  # the end is said once
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "plaudit: copying spans: 0/1000 (0%)"
+    assert lines[1].startswith("plaudit: copying spans: 1000/1000 (100%)") and "done in" in lines[1]
+    assert len(lines) == 2

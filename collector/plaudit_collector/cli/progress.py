@@ -43,7 +43,11 @@ class _Rate(ProgressColumn):
 
 
 def _count(n: float) -> str:
-    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e4 else f"{n:.0f}"
+    if n >= 1e6:
+        return f"{n / 1e6:.1f}M"
+    if n >= 1e4:
+        return f"{n / 1e3:.1f}k"
+    return f"{n:.0f}" if n >= 10 else f"{n:.1f}"
 
 
 def _duration(seconds: float) -> str:
