@@ -24,6 +24,7 @@ from plaudit_collector.api.routes import (
     health,
     judge_analytics,
     logs,
+    projects,
     score_configs,
     traces,
 )
@@ -95,6 +96,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         experiment_routes,
         queue_routes,
         activity,
+        projects,
         health,
         web_routes,
     ):

@@ -4,6 +4,23 @@ import { h } from "./dom.js";
 
 const KEY_STORE = "plaudit.apiKey";
 const REVIEWER_STORE = "plaudit.reviewer";
+const PROJECT_STORE = "plaudit.project";
+
+/** The project the pages read: ?project= in the URL (remembered for this tab), else the tab's last choice, else
+ * none (the collector's default, or the API key's project). */
+export function currentProject() {
+  const fromUrl = new URLSearchParams(location.search).get("project");
+  if (fromUrl && fromUrl.trim()) {
+    sessionStorage.setItem(PROJECT_STORE, fromUrl.trim());
+    return fromUrl.trim();
+  }
+  return sessionStorage.getItem(PROJECT_STORE);
+}
+
+export function chooseProject(name) {
+  if (name) sessionStorage.setItem(PROJECT_STORE, name);
+  else sessionStorage.removeItem(PROJECT_STORE);
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -33,6 +50,8 @@ export async function api(path, { method = "GET", params, body } = {}) {
     const headers = { Accept: "application/json" };
     const key = sessionStorage.getItem(KEY_STORE);
     if (key) headers.Authorization = `Bearer ${key}`;
+    const project = currentProject();
+    if (project) headers["X-Plaudit-Project"] = project;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (response.status === 401) {

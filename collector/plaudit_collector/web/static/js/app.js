@@ -1,5 +1,5 @@
 // The workspace's entry: pick the page module for this path, mark the nav, wire the global shortcuts.
-import { askReviewer, reviewerName, showDialog } from "./api.js";
+import { api, askReviewer, chooseProject, currentProject, reviewerName, showDialog } from "./api.js";
 import { clear, errorBox, h, typing } from "./dom.js";
 
 const ROUTES = [
@@ -80,11 +80,56 @@ function globalKeys(event) {
   }
 }
 
+/** Keep the chosen project in the URL of this page and of every workspace link followed from it. */
+function carryProject() {
+  const project = currentProject();
+  if (!project) return;
+  const url = new URL(location.href);
+  if (url.searchParams.get("project") !== project) {
+    url.searchParams.set("project", project);
+    history.replaceState(null, "", url);
+  }
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!link || link.origin !== location.origin || link.pathname.startsWith("/v1/") || link.pathname.startsWith("/static/")) return;
+    const target = new URL(link.href);
+    if (!target.searchParams.has("project")) {
+      target.searchParams.set("project", project);
+      link.href = target.toString();
+    }
+  }, true);
+}
+
+/** The project picker: shown when this caller can read more than one project. */
+async function renderProjects() {
+  const holder = document.getElementById("project-picker");
+  let listed;
+  try {
+    listed = await api("/v1/projects");
+  } catch {
+    return; // an older collector, or no access yet: the pages say what went wrong themselves
+  }
+  if (!listed || (listed.projects || []).length < 2) return;
+  const select = h("select", { id: "project-select" }, listed.projects.map((name) => h("option", { value: name }, name)));
+  select.value = listed.current;
+  select.addEventListener("change", () => {
+    chooseProject(select.value === listed.default ? null : select.value);
+    // a page's other parameters (a score, a filter) belong to the project left behind
+    const url = new URL(location.pathname, location.origin);
+    if (select.value !== listed.default) url.searchParams.set("project", select.value);
+    location.href = url.toString();
+  });
+  clear(holder, h("label", { for: "project-select", class: "nav-title" }, "Project"), select);
+  holder.hidden = false;
+}
+
 async function main() {
   const path = location.pathname;
   const route = ROUTES.find(([pattern]) => pattern.test(path));
   const root = document.getElementById("main");
+  carryProject();
   renderWho();
+  renderProjects();
   document.addEventListener("plaudit:reviewer", renderWho);
   document.getElementById("shortcuts-open").addEventListener("click", showShortcuts);
   document.addEventListener("keydown", globalKeys);

@@ -156,6 +156,8 @@ export function checkName(name, names, box) {
 /** Put the values in the URL (replacing the history entry) so a view can be shared or reloaded. */
 export function toUrl(values) {
   const params = new URLSearchParams();
+  const project = new URLSearchParams(location.search).get("project");
+  if (project) params.set("project", project); // the page's project stays in its URL
   for (const [key, value] of Object.entries(values)) {
     for (const v of [].concat(value)) if (v !== "" && v !== null && v !== undefined) params.append(key, String(v));
   }

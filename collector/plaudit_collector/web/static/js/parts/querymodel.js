@@ -40,6 +40,7 @@ export function fromUrl(terms) {
   const params = new URLSearchParams(location.search);
   const out = {};
   for (const [key, value] of params) {
+    if (key === "project") continue; // the page's project is a header, not a query term
     const term = terms.get(key);
     if ((term && term.repeatable) || (!term && REPEATABLE.has(key))) (out[key] = out[key] || []).push(value);
     else out[key] = value;
