@@ -211,3 +211,25 @@ def test_queues_print_plain_text_csv_and_json_in_a_pipe(marked: Any, plaudit_cli
     bad = run_cli(plaudit_cli, "queues", "submit", "1", "1", "--reviewer", "x", "--rating", "nope",
                   "--endpoint", marked.url)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip() == "plaudit: --rating: expected name=value, got 'nope'"
+
+
+def test_every_help_reads_well_at_80_columns() -> None:
+    """Each command's help: every option and argument explained, values named the Click way (``INTEGER``,
+    ``[a|b]``, an argument by its name), no Sphinx quotes, no first sentence cut with ``...``, 80 columns."""
+    from plaudit_collector import cli
+
+    command = cli.command()
+
+    def walk(node: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+        yield path, node
+        for name, sub in getattr(node, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    for path, node in walk(command, []):
+        for param in node.params:
+            assert param.name == "help" or getattr(param, "help", None), f"{path} {param.name}: no help"
+        context = node.context_class(node, info_name=" ".join(["plaudit", *path]), terminal_width=80)
+        text = node.get_help(context)
+        assert all(len(line) <= 80 for line in text.splitlines()), (path, text)
+        assert not re.search(r"<(str|int|float|path|bool|list\[|int range|float range)", text), (path, text)
+        assert "``" not in text and not re.search(r"^ .*\.\.\.$", text, re.M), (path, text)
