@@ -212,6 +212,16 @@ def test_queues_print_plain_text_csv_and_json_in_a_pipe(marked: Any, plaudit_cli
                   "--endpoint", marked.url)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip() == "plaudit: --rating: expected name=value, got 'nope'"
 
+    endpoint = ["--endpoint", marked.url]
+    made = run_cli(plaudit_cli, "queues", "create", "second", "--score", SCORE, "--sample", "2", *endpoint)
+    assert made.stdout.splitlines()[:2] == ["Queue created", made.stdout.splitlines()[1]]
+    assert made.stdout.splitlines()[2].split()[1:] == ["second", "single", "2", "1"], made.stdout
+    queue_id = int(made.stdout.splitlines()[2].split()[0])
+    item = json.loads(run_cli(plaudit_cli, "queues", "next", str(queue_id), "--reviewer", "cy", *endpoint).stdout)
+    args = ["queues", "submit", str(queue_id), str(item["id"]), "--reviewer", "cy", "--rating", f"{SCORE}=5"]
+    (row,) = csv.DictReader(io.StringIO(run_cli(plaudit_cli, *args, "--format", "csv", *endpoint).stdout))
+    assert row == {"item": str(item["id"]), "state": "done", "feedback stored": "1"}
+
 
 def test_every_help_reads_well_at_80_columns() -> None:
     """Each command's help: every option and argument explained, values named the Click way (``INTEGER``,
