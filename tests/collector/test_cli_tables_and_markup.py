@@ -91,6 +91,8 @@ def _replies(server: Any) -> dict[str, Callable[[Any], list[View]]]:
         page = c.traces(limit=20).model_dump(mode="json")
         queues = [q.model_dump(mode="json") for q in c.queues()]
         alpha = c.alpha(SCORE, bootstrap=0)
+        compare = c.compare(SCORE, {"variant": "v2"}, {"variant": VARIANT}).model_dump(mode="json")
+        segments = c.segments(SCORE, "model", min_count=1).model_dump(mode="json")
     out: dict[str, Any] = {
         "leaderboard": views.leaderboard(board),
         "agreement": views.agreement(agreement, REVIEWER, "bob"),
@@ -101,6 +103,8 @@ def _replies(server: Any) -> dict[str, Callable[[Any], list[View]]]:
         "queues show": queue_views.queue(queues[0]),
     }
     out["judges alpha"] = judge_views.alpha(alpha)
+    out["compare"] = views.compare(compare, SCORE)
+    out["segments"] = views.segments(segments, SCORE, "model")
     return out
 
 
