@@ -169,7 +169,7 @@ def test_chat_app_example_serves_its_page_and_rates_through_a_token(tmp_path: Pa
 
 
 def test_plaudit_demo_in_a_terminal_serves_until_ctrl_c(tmp_path: Path) -> None:
-    """Run in a terminal, the demo keeps its collector (and the dashboard URL it printed) up until Ctrl-C."""
+    """Run in a terminal, the demo keeps its collector (and the workspace URL it printed) up until Ctrl-C."""
     import pty
     import signal
     import time

@@ -91,6 +91,8 @@ def _replies(server: Any) -> dict[str, Callable[[Any], list[View]]]:
         page = c.traces(limit=20).model_dump(mode="json")
         queues = [q.model_dump(mode="json") for q in c.queues()]
         alpha = c.alpha(SCORE, bootstrap=0)
+        compare = c.compare(SCORE, {"variant": "v2"}, {"variant": VARIANT}).model_dump(mode="json")
+        segments = c.segments(SCORE, "model", min_count=1).model_dump(mode="json")
     out: dict[str, Any] = {
         "leaderboard": views.leaderboard(board),
         "agreement": views.agreement(agreement, REVIEWER, "bob"),
@@ -101,6 +103,8 @@ def _replies(server: Any) -> dict[str, Callable[[Any], list[View]]]:
         "queues show": queue_views.queue(queues[0]),
     }
     out["judges alpha"] = judge_views.alpha(alpha)
+    out["compare"] = views.compare(compare, SCORE)
+    out["segments"] = views.segments(segments, SCORE, "model")
     return out
 
 
@@ -211,3 +215,35 @@ def test_queues_print_plain_text_csv_and_json_in_a_pipe(marked: Any, plaudit_cli
     bad = run_cli(plaudit_cli, "queues", "submit", "1", "1", "--reviewer", "x", "--rating", "nope",
                   "--endpoint", marked.url)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip() == "plaudit: --rating: expected name=value, got 'nope'"
+
+    endpoint = ["--endpoint", marked.url]
+    made = run_cli(plaudit_cli, "queues", "create", "second", "--score", SCORE, "--sample", "2", *endpoint)
+    assert made.stdout.splitlines()[:2] == ["Queue created", made.stdout.splitlines()[1]]
+    assert made.stdout.splitlines()[2].split()[1:] == ["second", "single", "2", "1"], made.stdout
+    queue_id = int(made.stdout.splitlines()[2].split()[0])
+    item = json.loads(run_cli(plaudit_cli, "queues", "next", str(queue_id), "--reviewer", "cy", *endpoint).stdout)
+    args = ["queues", "submit", str(queue_id), str(item["id"]), "--reviewer", "cy", "--rating", f"{SCORE}=5"]
+    (row,) = csv.DictReader(io.StringIO(run_cli(plaudit_cli, *args, "--format", "csv", *endpoint).stdout))
+    assert row == {"item": str(item["id"]), "state": "done", "feedback stored": "1"}
+
+
+def test_every_help_reads_well_at_80_columns() -> None:
+    """Each command's help: every option and argument explained, values named the Click way (``INTEGER``,
+    ``[a|b]``, an argument by its name), no Sphinx quotes, no first sentence cut with ``...``, 80 columns."""
+    from plaudit_collector import cli
+
+    command = cli.command()
+
+    def walk(node: Any, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+        yield path, node
+        for name, sub in getattr(node, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    for path, node in walk(command, []):
+        for param in node.params:
+            assert param.name == "help" or getattr(param, "help", None), f"{path} {param.name}: no help"
+        context = node.context_class(node, info_name=" ".join(["plaudit", *path]), terminal_width=80)
+        text = node.get_help(context)
+        assert all(len(line) <= 80 for line in text.splitlines()), (path, text)
+        assert not re.search(r"<(str|int|float|path|bool|list\[|int range|float range)", text), (path, text)
+        assert "``" not in text and not re.search(r"^ .*\.\.\.$", text, re.M), (path, text)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from rel_helpers import CollectorProcess, code_env, sqlite_count, wait_until
 
 
@@ -65,10 +66,16 @@ def test_spooled_ratings_are_sent_by_the_next_process_even_if_it_rates_nothing(t
         collector.stop()
 
 
-def test_unreadable_spool_files_are_set_aside_once_and_do_not_stop_replay(tmp_path: Path) -> None:
-    """Corrupt files and a directory where a file should be are quarantined; the good files behind them go."""
+def test_unreadable_spool_files_are_set_aside_once_and_do_not_stop_replay(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Corrupt files and a directory where a file should be are quarantined; the good files behind them go.
+    Each kind of spool says so once, naming the file and what to do; a span file's spans count as dropped."""
+    import logging
+
     from rel_helpers import db_count
 
+    import plaudit
     from plaudit._internal.config import Settings
     from plaudit._internal.exporters.durable import DurableSpanExporter
     from plaudit._internal.exporters.otlp import build_span_exporter
@@ -92,6 +99,8 @@ def test_unreadable_spool_files_are_set_aside_once_and_do_not_stop_replay(tmp_pa
     (feedback_dir / "00000000000000000003-1-dddd.jsonl.claimed-999999999").write_text("")  # a dead owner's claim
 
     db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    dropped = plaudit.stats()["spans"]["dropped"]
+    caplog.set_level(logging.WARNING, logger="plaudit")
     with BackgroundServer(CollectorSettings(db_url=db_url)) as server:
         exporter = build_span_exporter(Settings(endpoint=server.url, spool_dir=str(spool)))
         assert isinstance(exporter, DurableSpanExporter)
@@ -114,6 +123,10 @@ def test_unreadable_spool_files_are_set_aside_once_and_do_not_stop_replay(tmp_pa
         "00000000000000000001-1-bbbb.jsonl.corrupt",
         "00000000000000000002-1-cccc.jsonl.corrupt",
     ], "quarantined once, nothing left claimed, the good file and the empty claim consumed"
+    said = [r.getMessage() for r in caplog.records if r.name == "plaudit" and "unreadable" in r.getMessage()]
+    assert len(said) == 2, said  # once for the span spool, once for the feedback spool, not once per file
+    assert all("look at it or delete it" in line and ".corrupt" in line for line in said), said
+    assert plaudit.stats()["spans"]["dropped"] - dropped == 5 + 3  # the counts in the two span files' names
 
 
 def test_the_sdk_never_writes_a_spool_line_it_cannot_read_back(tmp_path: Path) -> None:

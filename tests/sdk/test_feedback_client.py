@@ -213,7 +213,9 @@ def test_gives_up_after_max_attempts_and_logs(
     assert len(collector.requests) == 4
     assert len(sleeps) == 3  # no sleep after the last attempt
     assert client.failed == 1
-    assert any("gave up on 1 feedback item" in r.getMessage() for r in caplog.records)
+    (said,) = [r.getMessage() for r in caplog.records if "feedback item" in r.getMessage()]
+    assert "dropped 1 feedback item(s)" in said and "in 4 attempts (HTTP 503)" in said, said
+    assert "check that it is up" in said  # what to do
 
 
 @pytest.mark.parametrize("status", [400, 409, 422, 500])

@@ -144,19 +144,26 @@ def demo(
     raise typer.Exit(run_demo(db, port=port, keep_serving=keep_serving, console=console))
 
 
-def main() -> None:
-    """Run the CLI; a failure the user can fix is one line on stderr and a non-zero exit, not a traceback."""
+def command() -> Any:
+    """The whole ``plaudit`` command (every group registered, help values named), as Click runs it."""
     from plaudit_collector.cli import admin, analytics, experiments, judges, queues
 
-    admin.register(app)
-    analytics.register(app)
-    experiments.register(app)
-    judges.register(app)
-    queues.register(app)
-    command = typer.main.get_command(app)
-    _name_values(command)
+    if not app.registered_groups:
+        admin.register(app)
+        analytics.register(app)
+        experiments.register(app)
+        judges.register(app)
+        queues.register(app)
+    built = typer.main.get_command(app)
+    _name_values(built)
+    return built
+
+
+def main() -> None:
+    """Run the CLI; a failure the user can fix is one line on stderr and a non-zero exit, not a traceback."""
+    run = command()
     try:
-        command(prog_name="plaudit")
+        run(prog_name="plaudit")
     except Exception as exc:
         message = explain(exc)
         if message is None:
@@ -165,15 +172,42 @@ def main() -> None:
         sys.exit(exc.code if isinstance(exc, CliFailure) else 1)
 
 
-_VALUE_NAMES = {"<str>": "TEXT", "<list[str]>": "TEXT", "<int>": "INTEGER", "<float>": "NUMBER"}
-
-
 def _name_values(command: Any) -> None:
-    """Help shows ``--score TEXT`` (Click's way) rather than Typer's ``<str>`` type labels."""
+    """Help names each value the way Click does (``--port INTEGER``, ``--format [table|json|csv]``, an argument
+    by its name, ``KIND``) rather than by Typer's type labels (``<int range>``, ``TEXT <str>``)."""
     for param in getattr(command, "params", ()):
-        if getattr(param, "metavar", "") is None and not getattr(param, "is_flag", False):
-            label = _VALUE_NAMES.get(param.display_type(None)) if hasattr(param, "display_type") else None
+        kind = getattr(param, "param_type_name", "")
+        if kind == "argument":
+            if param.metavar is None:
+                param.metavar = (param.name or "value").upper()
+            param.display_type_rich = lambda ctx: None  # the argument's name says what it is
+        elif kind == "option" and param.metavar is None and not getattr(param, "is_flag", False):
+            label = _value_name(param.display_type(None)) if hasattr(param, "display_type") else None
             if label is not None:
                 param.metavar = label
     for sub in getattr(command, "commands", {}).values():
+        if sub.help:
+            sub.help = sub.help.replace("``", "`")  # docstrings quote code for Sphinx; help quotes it once
+            sub.short_help = sub.short_help or _first_clause(sub.help)
         _name_values(sub)
+
+
+def _first_clause(text: str) -> str:
+    """A command's line in its group's list: its help's first sentence, whole and wrapped (Click would cut it
+    with ``...`` to fit 80 columns)."""
+    first = " ".join(text.split("\n\n", 1)[0].split()).split(". ", 1)[0]
+    return first.rstrip(".") + "."
+
+
+_VALUE_NAMES = {"str": "TEXT", "int": "INTEGER", "int range": "INTEGER", "float": "NUMBER", "float range": "NUMBER"}
+_VALUE_NAMES |= {"path": "PATH", "datetime": "TEXT"}
+
+
+def _value_name(label: str) -> str | None:
+    """``<int range>`` → ``INTEGER``, ``<table|json|csv>`` → ``[table|json|csv]``, ``<list[str]>`` → ``TEXT``."""
+    inner = label.strip("<>")
+    if inner.startswith("list[") and inner.endswith("]"):
+        inner = inner[5:-1]
+    if "|" in inner:
+        return f"[{inner}]"
+    return _VALUE_NAMES.get(inner)

@@ -26,8 +26,8 @@ from plaudit_collector.store.progress import silent
 
 console = Console(highlight=False, markup=False)  # every value printed is the user's own
 
-Endpoint = Annotated[str | None, typer.Option(help="collector URL (default $PLAUDIT_ENDPOINT)")]
-ApiKey = Annotated[str | None, typer.Option(help="API key (default $PLAUDIT_API_KEY)")]
+Endpoint = Annotated[str | None, typer.Option(metavar="URL", help="collector URL (default $PLAUDIT_ENDPOINT)")]
+ApiKey = Annotated[str | None, typer.Option(metavar="KEY", help="API key (default $PLAUDIT_API_KEY)")]
 Format = Annotated[
     Literal["table", "json", "csv"],
     typer.Option("--format", help="table (plain text when piped), json (the whole reply) or csv"),

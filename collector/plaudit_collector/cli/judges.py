@@ -19,6 +19,8 @@ from plaudit_collector.cli.analytics import ApiKey, Endpoint, Format, _ask, cons
 from plaudit_collector.cli.output import show
 from plaudit_collector.cli.query_options import vocabulary_options
 
+JudgeName = Annotated[str, typer.Argument(help="the judge's name")]
+
 judges_app = typer.Typer(help="LLM judges: define them, run them, and see how far to trust them.", no_args_is_help=True)
 
 
@@ -85,7 +87,7 @@ def list_(endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "tabl
 
 @judges_app.command("run")
 def run(
-    name: str,
+    name: JudgeName,
     limit: Annotated[int, typer.Option(help="most spans scored now")] = 100,
     endpoint: Endpoint = None,
     api_key: ApiKey = None,
@@ -98,7 +100,7 @@ def run(
 
 @judges_app.command("backfill")
 def backfill(
-    name: str,
+    name: JudgeName,
     start: Annotated[str | None, typer.Option("--from", help="spans started at or after")] = None,
     end: Annotated[str | None, typer.Option("--to", help="spans started before")] = None,
     limit: Annotated[int, typer.Option(help="most spans queued")] = 10_000,
@@ -111,7 +113,7 @@ def backfill(
 
 
 @judges_app.command("dead-letters")
-def dead_letters(name: str, endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table") -> None:
+def dead_letters(name: JudgeName, endpoint: Endpoint = None, api_key: ApiKey = None, fmt: Format = "table") -> None:
     """Spans a judge gave up on, with the last error."""
     found = _ask(endpoint, api_key, lambda c: c.judge_dead_letters(name))
     show(judge_views.dead_letters(name, found), found, fmt, console)

@@ -232,15 +232,16 @@ _GAP = 2
 
 
 def _fold_widths(view: View, shown: list[int], need: list[int], width: int) -> dict[int, int]:
-    """When the columns that are always shown still do not fit, the group columns share what the others
-    leave, and their values fold onto further lines (whole, never cut); the others keep their width."""
+    """When the columns that are always shown still do not fit, the group and text columns share what the
+    others leave, and their values fold onto further lines (whole, never cut); numbers keep their width."""
     total = sum(need[i] for i in shown) + _GAP * (len(shown) - 1)
-    texts = [i for i in shown if view.columns[i].kind == "group"]
+    texts = [i for i in shown if view.columns[i].kind in ("group", "text")]
     if total <= width or not texts:
         return {}
     spare = width - (total - sum(need[i] for i in texts))
     share = max(8, spare // len(texts))
-    return {i: min(need[i], share) for i in texts}
+    # a header folds between its words, never inside one
+    return {i: min(need[i], max(share, *(len(w) for w in view.columns[i].name.split()))) for i in texts}
 
 
 def _min_width(column: Column, values: list[str]) -> int:

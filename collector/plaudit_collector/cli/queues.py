@@ -8,14 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from plaudit_collector.cli import queue_views as views
-from plaudit_collector.cli.analytics import Format, _ask, console  # one way to ask and to print
+from plaudit_collector.cli.analytics import ApiKey, Endpoint, Format, _ask, console  # one way to ask and print
 from plaudit_collector.cli.failures import CliFailure
 from plaudit_collector.cli.output import show
 
 app = typer.Typer(help="Review queues: spans to rate one at a time, by one or more reviewers.", no_args_is_help=True)
 
-Endpoint = Annotated[str | None, typer.Option(metavar="URL", help="collector URL (default $PLAUDIT_ENDPOINT)")]
-ApiKey = Annotated[str | None, typer.Option(metavar="KEY", help="API key (default $PLAUDIT_API_KEY)")]
 Reviewer = Annotated[str, typer.Option(metavar="NAME", help="your name, stored as the feedback's author")]
 
 

@@ -138,8 +138,8 @@ def agreement(result: dict[str, Any], rater_a: str, rater_b: str) -> list[View]:
 
 
 def segments(result: dict[str, Any], score: str, segment: str) -> list[View]:
-    columns = [Column(segment, "group"), Column("best", "group"), Column("mean"), Column("items", "int")]
-    columns += [Column("overall leader loses?", "text"), Column("p (Holm)", "p")]
+    columns = [Column(segment, "group"), Column("best", "group"), Column("mean"), Column("items", "int", hide=2)]
+    columns += [Column("overall leader loses?", "text"), Column("p (Holm)", "p", hide=1)]
     rows = []
     for e in result["segments"]:
         best = next((r for r in e["rows"] if r["group"] == e.get("best")), None)

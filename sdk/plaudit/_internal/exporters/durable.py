@@ -148,7 +148,8 @@ class DurableSpanExporter(SpanExporter):
             except OSError as exc:
                 notice(
                     "spans-spool",
-                    "Plaudit cannot use the spool directory %s (%s); spans stay in memory",
+                    "Plaudit cannot use the spool directory %s (%s): spans stay in memory only; check that the "
+                    "directory is writable, or set PLAUDIT_SPOOL_DIR elsewhere",
                     spool_dir,
                     exc,
                 )
@@ -362,7 +363,14 @@ class DurableSpanExporter(SpanExporter):
         except Exception as exc:  # noqa: BLE001 - a corrupt or unreadable spool file must not stop replay
             where = self._spool.quarantine(batch) if self._spool is not None else None
             SPANS.add("dropped", batch.count)
-            notice(f"spool-corrupt-{batch.path}", "Plaudit set aside an unreadable spool file as %s (%s)", where, exc)
+            notice(
+                "spans-spool-corrupt",
+                "Plaudit set aside an unreadable span spool file as %s (%s): its %d span(s) are counted as dropped "
+                "and the files behind it are sent; look at it or delete it",
+                where,
+                exc,
+                batch.count,
+            )
             return _Outcome.REJECTED
         outcome, status = self._attempt(spans)
         if outcome is _Outcome.SERVER_ERROR:

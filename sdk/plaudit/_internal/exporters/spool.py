@@ -251,18 +251,15 @@ class DiskBacklog:
         return dropped
 
     def peek(self) -> Batch | None:
-        """Claim the oldest unclaimed file (skipping ones another process holds, quarantining non-files)."""
+        """Claim the oldest unclaimed file (skipping ones another process holds). A directory where a file
+        should be is returned too: loading it fails, so it is set aside, counted and said like a corrupt file."""
         for path in self._files():
             claimed = path.with_name(f"{path.name}.{os.getpid()}{_CLAIMED}")
             try:
                 path.rename(claimed)
             except OSError:
                 continue  # taken by another process, or trimmed, since listing
-            batch = Batch(span_count(path), path=claimed)
-            if not claimed.is_file():  # a directory (or worse) where a batch file should be
-                self.quarantine(batch)
-                continue
-            return batch
+            return Batch(span_count(path), path=claimed)
         return None
 
     def remove(self, batch: Batch) -> None:

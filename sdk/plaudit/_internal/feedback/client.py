@@ -262,7 +262,15 @@ class FeedbackClient(_BaseFeedbackClient):
             self.failed += len(batch)
             FEEDBACK.add("dropped", len(batch))
             why = "collector unreachable" if response is None else f"HTTP {response.status_code}"
-            notice("feedback-gave-up", "Plaudit gave up on %d feedback item(s) after retrying: %s", len(batch), why)
+            notice(
+                "feedback-dropped",  # one cause, lost feedback, said under one key whichever way it was lost
+                "Plaudit dropped %d feedback item(s) because the collector did not take them in %d attempts "
+                "(%s): check that it is up (%d since start; see plaudit.stats())",
+                len(batch),
+                self._max_attempts,
+                why,
+                FEEDBACK.get("dropped"),
+            )
             return []
         if len(batch) > 1:  # refused: halve it, so only the bad items are lost
             half = len(batch) // 2

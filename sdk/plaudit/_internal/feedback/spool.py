@@ -44,7 +44,13 @@ def write(directory: Path, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.replace(tmp, directory / f"{name}{SUFFIX}")
     except OSError as exc:
-        notice("feedback-spool-write", "Plaudit could not write the feedback spool at %s: %s", directory, exc)
+        notice(
+            "feedback-spool-write",
+            "Plaudit could not write the feedback spool at %s (%s): check that the directory is writable, or set "
+            "PLAUDIT_SPOOL_DIR elsewhere",
+            directory,
+            exc,
+        )
         return items
     return unfit
 
@@ -78,7 +84,11 @@ def quarantine(path: Path, why: object) -> None:
     except OSError:
         target = path
     notice(
-        f"feedback-spool-corrupt-{target}", "Plaudit set aside an unreadable feedback spool file %s (%s)", target, why
+        "feedback-spool-corrupt",
+        "Plaudit set aside an unreadable feedback spool file as %s (%s): the files behind it are sent; look at it "
+        "or delete it",
+        target,
+        why,
     )
 
 
