@@ -10,17 +10,19 @@ and keeps being joined at query time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from plaudit_collector.store import score_rollup
 from plaudit_collector.store.tables import Feedback, Span
+from plaudit_collector.store.value_lists import one_of
 
 logger = logging.getLogger("plaudit_collector.store.copies")
 
@@ -130,13 +132,51 @@ def resolve_traces(conn: Connection, project: str, trace_ids: Sequence[str]) -> 
     return done
 
 
-def resolve_feedback(conn: Connection, feedback_ids: Sequence[int]) -> int:
-    """Copy span dimensions onto just-stored feedback rows whose span is already here."""
-    done = 0
-    for start in range(0, len(feedback_ids), CHUNK):
-        chunk = list(feedback_ids[start : start + CHUNK])
-        done += _credit(conn, _statements([FEEDBACK.c.id.in_(chunk)]), scores=False)  # the writer applies them
-    return done
+_NO_COPY: dict[str, Any] = dict.fromkeys(COPIED.values())
+
+
+@functools.cache
+def _target_spans(dialect: str) -> Any:
+    """Built once: the spans a batch of new feedback may credit (its span-level targets and its traces' roots)."""
+    s = SPAN
+    return select(s.c.trace_id, s.c.span_id, s.c.parent_span_id, *(s.c[column] for column in COPIED)).where(
+        s.c.project == bindparam("project"),
+        one_of(s.c.trace_id, "traces", dialect),
+        or_(one_of(s.c.span_id, "spans", dialect), s.c.parent_span_id.is_(None)),
+    )
+
+
+def copies_for(conn: Connection, project: str, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The copy columns for each prepared item about to be stored (all None while its span is not here).
+
+    The same crediting as :func:`resolve_all`, found with one query for the whole batch before the
+    insert, so a new row is written once, with its copy, instead of inserted and then updated.
+    """
+    wanted = [item for item in items if item["trace_id"] is not None and item["target_type"] != "session"]
+    if not wanted:
+        return [_NO_COPY] * len(items)
+    traces = sorted({item["trace_id"] for item in wanted})
+    span_ids = sorted({item["span_id"] for item in wanted if item["span_id"] is not None})
+    by_span: dict[tuple[str, str], dict[str, Any]] = {}
+    roots: dict[str, dict[str, Any]] = {}
+    names = list(COPIED.values())
+    params = {"project": project, "traces": traces, "spans": span_ids}
+    for row in conn.execute(_target_spans(conn.dialect.name), params):
+        copy = dict(zip(names, row[3:], strict=True))
+        by_span[(row[0], row[1])] = copy
+        first = roots.get(row[0])
+        if row[2] is None and (first is None or copy["span_pk"] < first["span_pk"]):
+            roots[row[0]] = copy
+    out = []
+    for item in items:
+        trace_id, span_id = item["trace_id"], item["span_id"]
+        if trace_id is None or item["target_type"] == "session":
+            out.append(_NO_COPY)
+        elif span_id is not None:
+            out.append(by_span.get((trace_id, span_id), _NO_COPY))
+        else:
+            out.append(roots.get(trace_id, _NO_COPY))
+    return out
 
 
 def resolve_all(

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, text, update
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
@@ -24,6 +24,7 @@ from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
 from plaudit_collector.store import copies, projects, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
+from plaudit_collector.store.feedback_sql import LOCK, TARGET_COLUMNS, insert_rows, statements
 from plaudit_collector.store.score_configs import FeedbackRejected, check_configs
 from plaudit_collector.store.tables import Feedback, utcnow
 
@@ -58,15 +59,11 @@ def store_feedback(db: Database, project: str, items: Iterable[dict[str, Any]]) 
     raise RuntimeError("feedback insert kept conflicting")
 
 
-FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
-_TARGET_COLUMNS = ("trace_id", "span_id", "session_id", "other_trace_id", "other_span_id")
-
-
 def prepare(item: dict[str, Any]) -> dict[str, Any]:
     """Fill defaults and derive target and kind, so wire items and ingest-built dicts store alike."""
     out = dict(item)
     value = out.get("value")
-    for key in _TARGET_COLUMNS:
+    for key in TARGET_COLUMNS:
         out.setdefault(key, None)
     trace_id, session_id = out["trace_id"], out["session_id"]
     kind = out.get("kind")
@@ -99,11 +96,11 @@ def _value_columns(kind: str, value: Any) -> dict[str, Any]:
 
 def _target_key(item: dict[str, Any]) -> tuple[Any, ...]:
     """What one author's current vote is unique on: target, B side (preferences), name, author."""
-    return (item["target_type"], *(item[key] for key in _TARGET_COLUMNS), item["name"], item.get("author"))
+    return (item["target_type"], *(item[key] for key in TARGET_COLUMNS), item["name"], item.get("author"))
 
 
 def _row_key(row: Any) -> tuple[Any, ...]:
-    return (row.target_type, *(getattr(row, key) for key in _TARGET_COLUMNS), row.name, row.author)
+    return (row.target_type, *(getattr(row, key) for key in TARGET_COLUMNS), row.name, row.author)
 
 
 class IdempotencyConflict(ValueError):
@@ -147,26 +144,27 @@ def _merged(previous: Any, item: dict[str, Any]) -> dict[str, Any]:
 
 def _current_items(conn: Connection, project: str, authored: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[Any]]:
     """The current rows (oldest first) of the targets, names and authors these items replace."""
-    table = FEEDBACK_TABLE
     wanted = {_target_key(item) for item in authored}
-    columns = [table.c.id, table.c.target_type, *(table.c[key] for key in _TARGET_COLUMNS), table.c.name]
-    columns += [table.c.author, table.c.kind, table.c.value, table.c.comment, table.c.correction]
-    common = [
-        table.c.project == project,
-        table.c.is_current.is_(True),
-        table.c.name.in_(sorted({item["name"] for item in authored})),
-        table.c.author.in_(sorted({item["author"] for item in authored})),
-    ]
-    trace_ids = sorted({item["trace_id"] for item in authored if item["trace_id"] is not None})
-    session_ids = sorted({item["session_id"] for item in authored if item["trace_id"] is None})
-    queries = [table.c.trace_id.in_(trace_ids[i : i + 500]) for i in range(0, len(trace_ids), 500)]
-    queries += [
-        and_(table.c.trace_id.is_(None), table.c.session_id.in_(session_ids[i : i + 500]))
-        for i in range(0, len(session_ids), 500)
-    ]
+    common = {
+        "project": project,
+        "names": sorted({item["name"] for item in authored}),
+        "authors": sorted({item["author"] for item in authored}),
+    }
+    spans = [item for item in authored if item["trace_id"] is not None and item["span_id"] is not None]
+    traces = [item for item in authored if item["trace_id"] is not None and item["span_id"] is None]
+    sessions = [item for item in authored if item["trace_id"] is None]
+    sql = statements(conn.dialect.name)
+    queries = []
+    if spans:
+        span_traces = sorted({item["trace_id"] for item in spans})
+        queries.append((sql.current_by_span, {"traces": span_traces, "targets": sorted({i["span_id"] for i in spans})}))
+    if traces:
+        queries.append((sql.current_by_trace, {"targets": sorted({item["trace_id"] for item in traces})}))
+    if sessions:
+        queries.append((sql.current_by_session, {"targets": sorted({item["session_id"] for item in sessions})}))
     found: dict[tuple[Any, ...], list[Any]] = {}
-    for target in queries:
-        for row in conn.execute(select(*columns).where(*common, target).order_by(table.c.id)):
+    for statement, params in queries:
+        for row in conn.execute(statement, {**common, **params}):
             if _row_key(row) in wanted:
                 found.setdefault(_row_key(row), []).append(row._mapping)
     return found
@@ -189,16 +187,15 @@ def store_items(
     Raises :class:`FeedbackRejected` when an item breaks a strict score config.
     """
     check_configs(conn, project, items)
-    if not projects.stores_content(conn, project):
+    has_content = any(item.get(field) is not None for item in items for field in _CONTENT_FIELDS)
+    if has_content and not projects.stores_content(conn, project):  # nothing to drop: no need to ask
         items = [{**item, **dict.fromkeys(_CONTENT_FIELDS)} for item in items]
-    table = FEEDBACK_TABLE
     keys = [item.get("idempotency_key") for item in items]
     existing: dict[str, Any] = {}
     wanted = sorted({k for k in keys if k})
-    for start in range(0, len(wanted), 500):
-        for row in conn.execute(
-            select(table).where(table.c.project == project, table.c.idempotency_key.in_(wanted[start : start + 500]))
-        ):
+    sql = statements(conn.dialect.name)
+    if wanted:
+        for row in conn.execute(sql.by_keys, {"project": project, "keys": wanted}):
             existing[row.idempotency_key] = row
     fresh: list[tuple[int, dict[str, Any]]] = []  # (position in the request, item) for rows to insert
     first_for_key: dict[str, int] = {}
@@ -224,21 +221,17 @@ def store_items(
             # PostgreSQL: two requests replacing the same author's vote must not both stay current.
             # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
             lock_keys = sorted({_advisory_key(project, _target_key(item)) for item in authored})
-            conn.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
-                ),
-                {"keys": lock_keys},
-            )
+            conn.execute(LOCK, {"keys": lock_keys})
         replaced = _current_items(conn, project, authored)
         ids = sorted(row["id"] for rows in replaced.values() for row in rows)
-        for start in range(0, len(ids), 500):
-            conn.execute(update(table).where(table.c.id.in_(ids[start : start + 500])).values(is_current=False))
+        if ids:
+            conn.execute(sql.retire, {"ids": ids})
         current = {target: rows[-1] for target, rows in replaced.items()}
     # Within the request, a later item by the same author on the same target replaces an earlier one.
     last_for_target = {_target_key(item): pos for pos, (_, item) in enumerate(fresh) if item.get("author") is not None}
     now = utcnow()
     rows = []
+    credited = copies.copies_for(conn, project, [item for _, item in fresh])
     for pos, (_, item) in enumerate(fresh):
         is_current = True
         if item.get("author") is not None:
@@ -251,7 +244,7 @@ def store_items(
             {
                 "project": project,
                 "target_type": item["target_type"],
-                **{key: item[key] for key in _TARGET_COLUMNS},
+                **{key: item[key] for key in TARGET_COLUMNS},
                 "name": item["name"],
                 "kind": item["kind"],
                 "value": item.get("value"),
@@ -265,12 +258,12 @@ def store_items(
                 "created_at": now,
                 "deleted_at": None,
                 **_value_columns(item["kind"], item.get("value")),
+                **credited[pos],
             }
         )
     inserted: list[Any] = []
     if rows:
-        inserted = list(conn.execute(insert(table).returning(*table.c, sort_by_parameter_order=True), rows))
-        copies.resolve_feedback(conn, [row.id for row in inserted])
+        inserted = insert_rows(conn, project, rows)
     # the replaced and the new rows' items, recomputed in this transaction
     score_rollup.apply(conn, score_rollup.items_of_feedback(conn, [*ids, *(row.id for row in inserted)]))
     for row in inserted:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.store.db import Database
@@ -70,9 +70,12 @@ def project_settings(db: Database, name: str) -> ProjectSettings:
         return ProjectSettings(name, stores_content(conn, name))
 
 
+_STORES_CONTENT = select(Project.store_content).where(Project.name == bindparam("name"))  # type: ignore[arg-type]
+
+
 def stores_content(conn: Connection, name: str) -> bool:
     """Whether the project keeps content (``plaudit projects set NAME --no-store-content`` turns it off)."""
-    stored = conn.execute(select(Project.store_content).where(Project.name == name)).scalar_one_or_none()
+    stored = conn.execute(_STORES_CONTENT, {"name": name}).scalar_one_or_none()
     return True if stored is None else bool(stored)
 
 

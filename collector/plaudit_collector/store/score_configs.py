@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.store.db import Database
@@ -25,15 +25,14 @@ class FeedbackRejected(ValueError):
         self.rule = rule
 
 
+_CONFIGS = ScoreConfig.__table__  # type: ignore[attr-defined]
+# Built once, and without a list of names: a project has few strict configs, and every write reads them.
+_STRICT = select(_CONFIGS).where(_CONFIGS.c.project == bindparam("project"), _CONFIGS.c.strict.is_(True))
+
+
 def check_configs(conn: Connection, project: str, items: Sequence[dict[str, Any]]) -> None:
     names = {item["name"] for item in items}
-    table = ScoreConfig.__table__  # type: ignore[attr-defined]
-    configs = {
-        cfg.name: cfg
-        for cfg in conn.execute(
-            select(table).where(table.c.project == project, table.c.name.in_(sorted(names)), table.c.strict.is_(True))
-        )
-    }
+    configs = {cfg.name: cfg for cfg in conn.execute(_STRICT, {"project": project}) if cfg.name in names}
     if not configs:
         return
     for index, item in enumerate(items):

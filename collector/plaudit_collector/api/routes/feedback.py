@@ -154,15 +154,19 @@ def token_key(item: dict[str, Any]) -> str:
         },
     },
 )
-async def post_feedback(request: Request, db: DatabaseDep, settings: SettingsDep, who: PrincipalDep) -> Any:
+async def post_feedback(request: Request, who: PrincipalDep) -> Any:
     """Store every item or none; 201 means committed. Retried items with the same ``idempotency_key``
     return the item stored the first time; a key already used for another target, name or author is a 409.
-    An item with only a comment or a correction adds it to its author's current vote on that target."""
-    items, batch = parse_items(await read_json(request, settings.max_feedback_bytes))
+    An item with only a comment or a correction adds it to its author's current vote on that target.
+
+    The database and settings are read from the app here, not through (thread-pool) dependencies: the one
+    hop a request makes to the thread pool is the write itself."""
+    state = request.app.state
+    items, batch = parse_items(await read_json(request, state.settings.max_feedback_bytes))
     dumped = [item.model_dump() for item in items]
     if who.scope is not None:
         _within_token(who.scope, dumped, batch)
-    return await _store(db, who.project, dumped, batch)
+    return await _store(state.db, who.project, dumped, batch)
 
 
 @router.post(

@@ -1,0 +1,79 @@
+"""The statements a feedback write runs, built once per database dialect: a request binds its values into
+them instead of building (and keying, and re-rendering) new ones."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text, update
+
+from plaudit_collector.store.tables import Feedback
+from plaudit_collector.store.value_lists import one_of
+
+FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
+TARGET_COLUMNS = ("trace_id", "span_id", "session_id", "other_trace_id", "other_span_id")
+
+LOCK = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s")
+"""PostgreSQL: transaction-scoped advisory locks on the given keys, taken in sorted order."""
+
+
+@dataclass(frozen=True)
+class Statements:
+    by_keys: Any
+    """Rows with one of ``keys`` as idempotency key (``project``, ``keys``)."""
+    current_by_span: Any
+    """Current rows of ``names`` by ``authors`` on spans ``targets`` of ``traces``, oldest first."""
+    current_by_trace: Any
+    """The same for trace targets (``targets`` are trace ids)."""
+    current_by_session: Any
+    """The same for session targets (``targets`` are session ids)."""
+    retire: Any
+    """Mark rows ``ids`` as no longer current."""
+    insert: Any
+    """Insert rows, returning every column, in parameter order."""
+    insert_plain: Any
+    """Insert rows, returning nothing (PostgreSQL batches: see :func:`insert_rows`)."""
+
+
+@functools.cache
+def statements(dialect: str) -> Statements:
+    t = FEEDBACK_TABLE
+    columns = [t.c.id, t.c.target_type, *(t.c[key] for key in TARGET_COLUMNS), t.c.name]
+    columns += [t.c.author, t.c.kind, t.c.value, t.c.comment, t.c.correction]
+    current = (t.c.project == bindparam("project"), t.c.is_current.is_(True), one_of(t.c.author, "authors", dialect))
+    # ``name || ''`` keeps SQLite off the (project, name, is_current) index, which would read every current
+    # row of the score, and on the target index, which reads the rows of these spans or traces only.
+    name = one_of(t.c.name.concat(""), "names", dialect)
+    by_span = (name, one_of(t.c.trace_id, "traces", dialect), one_of(t.c.span_id, "targets", dialect))
+    by_trace = (name, one_of(t.c.trace_id, "targets", dialect), t.c.span_id.is_(None))
+    by_session = (
+        one_of(t.c.name, "names", dialect),
+        t.c.trace_id.is_(None),
+        one_of(t.c.session_id, "targets", dialect),
+    )
+    return Statements(
+        by_keys=select(t).where(t.c.project == bindparam("project"), one_of(t.c.idempotency_key, "keys", dialect)),
+        current_by_span=select(*columns).where(*current, *by_span).order_by(t.c.id),
+        current_by_trace=select(*columns).where(*current, *by_trace).order_by(t.c.id),
+        current_by_session=select(*columns).where(*current, *by_session).order_by(t.c.id),
+        retire=update(t).where(one_of(t.c.id, "ids", dialect, integers=True)).values(is_current=False),
+        insert=insert(t).returning(*t.c, sort_by_parameter_order=True),
+        insert_plain=insert(t),
+    )
+
+
+def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert feedback rows (each with its own idempotency key); returns the stored rows in the same order.
+
+    On PostgreSQL a batch is an executemany (psycopg sends it as one pipeline) and one read back by key:
+    SQLAlchemy's multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that
+    long statement anew on every request, which took longer than storing the rows."""
+    sql = statements(conn.dialect.name)
+    if len(rows) == 1 or conn.dialect.name != "postgresql":
+        return list(conn.execute(sql.insert, rows))
+    conn.execute(sql.insert_plain, rows)
+    keys = [row["idempotency_key"] for row in rows]
+    stored = {row.idempotency_key: row for row in conn.execute(sql.by_keys, {"project": project, "keys": keys})}
+    return [stored[key] for key in keys]

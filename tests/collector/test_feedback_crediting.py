@@ -1,0 +1,114 @@
+"""Feedback stored after its span is credited at write time (one lookup for the whole batch, the copy written
+with the row) exactly as the reference resolution (``copies.resolve_all``, the UPDATE that heals and
+migrates) credits it: span-level items their span, trace-level items the trace's first stored root, session
+items and items whose span is missing nothing. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from plaudit_collector import pipeline
+from plaudit_collector.store import copies, feedback_writes
+from plaudit_collector.store.db import Database
+
+TRACE_A = "a1" * 16
+TRACE_B = "b2" * 16  # two roots (a lost parent link): trace-level feedback credits the first stored
+TRACE_GONE = "c3" * 16  # no spans at all
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    database.upgrade()
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def _span(name: str, trace_id: str, span_id: str, parent: str | None, model: str) -> dict[str, Any]:
+    span: dict[str, Any] = {
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": name,
+        "kind": 3,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000005000000",
+        "attributes": [
+            {"key": "gen_ai.request.model", "value": {"stringValue": model}},
+            {"key": "session.id", "value": {"stringValue": "s-1"}},
+        ],
+    }
+    if parent:
+        span["parentSpanId"] = parent
+    return span
+
+
+def _ingest(db: Database, spans: list[dict[str, Any]]) -> None:
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+    pipeline.ingest_traces(db, "default", body, content_type="application/json", encoding=None, limit=1 << 20)
+
+
+def _copies(db: Database) -> list[tuple[Any, ...]]:
+    f = copies.FEEDBACK
+    columns = [f.c.idempotency_key, *(f.c[copy] for copy in copies.COPIED.values())]
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(select(*columns).order_by(f.c.id))]
+
+
+def test_write_time_copies_equal_the_reference_resolution(db: Database) -> None:
+    _ingest(
+        db,
+        [
+            _span("root", TRACE_A, "a000000000000001", None, "m-root"),
+            _span("child", TRACE_A, "a000000000000002", "a000000000000001", "m-child"),
+        ],
+    )
+    _ingest(db, [_span("first root", TRACE_B, "b000000000000001", None, "m-b1")])
+    _ingest(db, [_span("second root", TRACE_B, "b000000000000002", None, "m-b2")])
+    items: list[dict[str, Any]] = [
+        {"trace_id": TRACE_A, "span_id": "a000000000000002", "name": "thumbs", "value": True},
+        {"trace_id": TRACE_A, "span_id": None, "name": "thumbs", "value": False, "author": "ann"},
+        {"trace_id": TRACE_B, "span_id": None, "name": "stars", "value": 4},
+        {"trace_id": TRACE_B, "span_id": "b000000000000002", "name": "stars", "value": 2, "author": "bob"},
+        {"trace_id": TRACE_A, "span_id": "a0000000000000ff", "name": "thumbs", "value": True},  # span not here
+        {"trace_id": TRACE_GONE, "span_id": None, "name": "thumbs", "value": True},  # trace not here
+        {"trace_id": None, "session_id": "s-1", "name": "resolved", "value": True},  # sessions are joined later
+        {
+            "trace_id": TRACE_A,
+            "span_id": "a000000000000001",
+            "other_trace_id": TRACE_B,
+            "other_span_id": "b000000000000001",
+            "name": "pref",
+            "kind": "preference",
+            "value": "a",
+        },
+    ]
+    items = [{**item, "idempotency_key": f"k{i}"} for i, item in enumerate(items)]
+    feedback_writes.insert_feedback(db, "default", items[:4])  # a batch
+    for item in items[4:]:  # and single items
+        feedback_writes.insert_feedback(db, "default", [item])
+    written = _copies(db)
+
+    with db.engine.begin() as conn:  # forget every copy, then resolve them the reference way
+        conn.execute(copies.FEEDBACK.update().values(dict.fromkeys(copies.COPIED.values())))
+        copies.resolve_all(conn)
+    assert written == _copies(db)
+
+    by_key = {row[0]: row for row in written}
+    model = 1 + list(copies.COPIED).index("model")
+    assert [by_key[f"k{i}"][model] for i in range(8)] == [
+        "m-child",
+        "m-root",
+        "m-b1",
+        "m-b2",
+        None,
+        None,
+        None,
+        "m-root",
+    ]
