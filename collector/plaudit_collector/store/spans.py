@@ -22,6 +22,9 @@ from plaudit_collector.store.feedback_reads import feedback_dict, feedback_for_t
 from plaudit_collector.store.tables import Span, SpanEvent
 
 SPAN_TABLE = Span.__table__  # type: ignore[attr-defined]
+RESEND_WINDOW_NS = 7 * 86_400 * 1_000_000_000
+"""How far apart a span's two start times may be for PostgreSQL to still store it once (see _not_stored)."""
+_START_AT = SPAN_COLUMNS.index("start_ns")
 _SQL: dict[str, str] = {}
 
 
@@ -62,16 +65,21 @@ def insert_rows(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> 
 
 
 def _not_stored(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows whose (trace, span) is not stored yet, in any day, nor earlier in the batch.
+    """The rows whose (trace, span) is not stored yet within a week of the batch's start times, nor earlier
+    in the batch.
 
     PostgreSQL's unique key on the day-partitioned table includes the start time, so a span re-sent with a
-    different start (a producer that rebuilt it) would pass it: look first, with one query per batch."""
+    different start (a producer that rebuilt it) would pass it: look first, with one query per batch. The
+    week bounds the days read: a lookup by trace id probes every day's partition it may touch, and with
+    90 days kept an unbounded one cost 11 times an unpartitioned table's (``bench/bench_partitions.py``)."""
     project = rows[0][0]
     traces = sorted({r[1] for r in rows})
+    starts = [r[_START_AT] for r in rows]
+    near = SPAN_TABLE.c.start_ns.between(min(starts) - RESEND_WINDOW_NS, max(starts) + RESEND_WINDOW_NS)
     seen: set[tuple[str, str]] = set()
     for start in range(0, len(traces), 500):
         query = select(SPAN_TABLE.c.trace_id, SPAN_TABLE.c.span_id).where(
-            SPAN_TABLE.c.project == project, SPAN_TABLE.c.trace_id.in_(traces[start : start + 500])
+            SPAN_TABLE.c.project == project, SPAN_TABLE.c.trace_id.in_(traces[start : start + 500]), near
         )
         seen.update((row.trace_id, row.span_id) for row in conn.execute(query))
     out = []
