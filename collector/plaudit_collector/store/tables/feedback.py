@@ -20,6 +20,13 @@ class Feedback(SQLModel, table=True):
         Index("ix_feedback_target", "project", "trace_id", "span_id"),
         Index("ix_feedback_project_name", "project", "name", "is_current"),
         Index("ix_feedback_span_user", "project", "span_user_id"),  # the users list's feedback summary
+        Index(  # a trace's feedback includes preferences where it is the B side
+            "ix_feedback_other_trace",
+            "project",
+            "other_trace_id",
+            sqlite_where=text("other_trace_id IS NOT NULL"),
+            postgresql_where=text("other_trace_id IS NOT NULL"),
+        ),
         Index(  # session-level ratings, joined to their sessions' spans at query time
             "ix_feedback_sessions",
             "project",
