@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import difflib
 import random
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 
-from plaudit_collector.analytics.core import FEEDBACK, SPAN, Filters, parse_pairs, parse_time, span_conditions
+from plaudit_collector.analytics.core import SPAN, Filters, parse_pairs, parse_time, span_conditions
 from plaudit_collector.analytics.informative import informative
 from plaudit_collector.analytics.raters import disagreements
+from plaudit_collector.analytics.trace_search import trace_terms
 from plaudit_collector.errors import ApiError
 
 MAX_ITEMS = 10_000
@@ -106,45 +106,28 @@ def _filters(spec: dict[str, Any]) -> Filters:
     )
 
 
-def _rated(project: str, spec: dict[str, Any], name: str, extra: Sequence[ColumnElement[bool]] = ()) -> Any:
-    """Current feedback named ``name`` on the span (or, for a root span, on its trace)."""
-    f, s = FEEDBACK, SPAN
-    terms = [
-        f.c.project == project,
-        f.c.name == name,
-        f.c.is_current.is_(True),
-        f.c.deleted_at.is_(None),
-        f.c.trace_id == s.c.trace_id,
-        or_(f.c.span_id == s.c.span_id, and_(f.c.span_id.is_(None), s.c.parent_span_id.is_(None))),
-        *extra,
-    ]
-    if spec.get("source"):
-        terms.append(f.c.source.in_(spec["source"]))
-    return exists().where(*terms)
-
-
 def span_terms(project: str, spec: dict[str, Any], dialect: str) -> list[ColumnElement[bool]]:
-    """WHERE terms on the spans table for a checked filter."""
-    s = SPAN
-    terms = [s.c.project == project, *span_conditions(_filters(spec), s, dialect)]
-    status = spec.get("status")
-    if status:
-        terms.append(s.c.status_code == status.upper())
-    if spec.get("q"):
-        pattern = f"%{spec['q']}%"
-        terms.append(or_(s.c.input.ilike(pattern), s.c.output.ilike(pattern), s.c.name.ilike(pattern)))
-    if spec.get("has_feedback"):
-        terms.append(_rated(project, spec, spec["has_feedback"]))
-    if spec.get("missing_feedback"):
-        terms.append(~_rated(project, spec, spec["missing_feedback"]))
-    if "min_score" in spec or "max_score" in spec:
-        bounds = []
-        if spec.get("min_score") is not None:
-            bounds.append(FEEDBACK.c.score >= spec["min_score"])
-        if spec.get("max_score") is not None:
-            bounds.append(FEEDBACK.c.score <= spec["max_score"])
-        terms.append(_rated(project, spec, spec["score"], bounds))
-    return terms
+    """WHERE terms on the spans table for a checked filter: the span itself matches the span filters (name,
+    kind, tags, metadata, ``where``, time), and its trace matches the whole filter as the trace search reads
+    it (text, status, feedback, score range), through the search's own builder, so the two cannot drift."""
+    filters = _filters(spec)
+    root = SPAN.alias("root")
+    traces = select(root.c.trace_id).where(
+        *trace_terms(
+            dialect,
+            project,
+            root,
+            filters,
+            q=spec.get("q"),
+            status=spec.get("status"),
+            has_feedback=spec.get("has_feedback"),
+            missing_feedback=spec.get("missing_feedback"),
+            score=spec.get("score"),
+            min_score=spec.get("min_score"),
+            max_score=spec.get("max_score"),
+        )
+    )
+    return [SPAN.c.project == project, *span_conditions(filters, SPAN, dialect), SPAN.c.trace_id.in_(traces)]
 
 
 def _order(order: str) -> list[Any]:

@@ -104,6 +104,54 @@ def _totals(project: str, filters: Filters) -> Any:
     return query.group_by(s.c.trace_id).subquery("totals")
 
 
+def trace_terms(
+    dialect: str,
+    project: str,
+    root: Any,
+    filters: Filters,
+    *,
+    q: str | None = None,
+    status: str | None = None,
+    has_feedback: str | None = None,
+    missing_feedback: str | None = None,
+    score: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    min_duration_ms: float | None = None,
+    max_duration_ms: float | None = None,
+) -> list[ColumnElement[bool]]:
+    """WHERE terms on ``root`` (an alias of the spans table) for the traces a search matches: the one filter
+    builder, also used to choose a review queue's spans. ``min_score``/``max_score`` bound the trace's mean
+    ``score`` (the search joins that mean itself when it also sorts by it)."""
+    r = root
+    terms: list[ColumnElement[bool]] = [r.c.project == project, r.c.parent_span_id.is_(None)]
+    if filters.start_ns is not None:
+        terms.append(r.c.start_ns >= filters.start_ns)
+    if filters.end_ns is not None:
+        terms.append(r.c.start_ns < filters.end_ns)
+    if min_duration_ms is not None:
+        terms.append(r.c.duration_ms >= min_duration_ms)
+    if max_duration_ms is not None:
+        terms.append(r.c.duration_ms <= max_duration_ms)
+    matching = _traces_where(project, dialect, filters, q)
+    if matching is not None:
+        terms.append(r.c.trace_id.in_(matching))
+    if status is not None:
+        s = SPAN
+        errors = select(s.c.trace_id).where(s.c.project == project, s.c.status_code == "ERROR")
+        terms.append(r.c.trace_id.in_(errors) if status == "error" else r.c.trace_id.not_in(errors))
+    if has_feedback is not None:
+        terms.append(r.c.trace_id.in_(_feedback_ids(project, has_feedback, filters)))
+    if missing_feedback is not None:
+        terms.append(r.c.trace_id.not_in(_feedback_ids(project, missing_feedback, filters)))
+    if score is not None and (min_score is not None or max_score is not None):
+        means = _trace_means(project, score, filters)
+        bounds = [means.c.m >= min_score] if min_score is not None else []
+        bounds += [means.c.m <= max_score] if max_score is not None else []
+        terms.append(r.c.trace_id.in_(select(means.c.trace_id).where(*bounds)))
+    return terms
+
+
 def search_traces(
     db: Database,
     project: str,
@@ -132,26 +180,18 @@ def search_traces(
     if sort not in SORTS:
         raise _bad("sort", f"use one of {', '.join(SORTS)}")
     r = SPAN.alias("root")
-    terms: list[ColumnElement[bool]] = [r.c.project == project, r.c.parent_span_id.is_(None)]
-    if filters.start_ns is not None:
-        terms.append(r.c.start_ns >= filters.start_ns)
-    if filters.end_ns is not None:
-        terms.append(r.c.start_ns < filters.end_ns)
-    if min_duration_ms is not None:
-        terms.append(r.c.duration_ms >= min_duration_ms)
-    if max_duration_ms is not None:
-        terms.append(r.c.duration_ms <= max_duration_ms)
-    matching = _traces_where(project, db.dialect, filters, q)
-    if matching is not None:
-        terms.append(r.c.trace_id.in_(matching))
-    if status is not None:
-        s = SPAN
-        errors = select(s.c.trace_id).where(s.c.project == project, s.c.status_code == "ERROR")
-        terms.append(r.c.trace_id.in_(errors) if status == "error" else r.c.trace_id.not_in(errors))
-    if has_feedback is not None:
-        terms.append(r.c.trace_id.in_(_feedback_ids(project, has_feedback, filters)))
-    if missing_feedback is not None:
-        terms.append(r.c.trace_id.not_in(_feedback_ids(project, missing_feedback, filters)))
+    terms = trace_terms(
+        db.dialect,
+        project,
+        r,
+        filters,
+        q=q,
+        status=status,
+        has_feedback=has_feedback,
+        missing_feedback=missing_feedback,
+        min_duration_ms=min_duration_ms,
+        max_duration_ms=max_duration_ms,
+    )
     query = select(r.c.id, r.c.trace_id, r.c.start_ns, r.c.duration_ms)
     direction = resolve(db, project, score, higher_is_better) if score is not None else None
     means = None

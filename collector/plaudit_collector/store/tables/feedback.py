@@ -22,6 +22,13 @@ class Feedback(SQLModel, table=True):
         Index("ix_feedback_span_user", "project", "span_user_id"),  # the users list's feedback summary
         Index("ix_feedback_span_pk", "span_pk"),  # a span's ratings, recomputed into its score aggregates
         Index("ix_feedback_kinds", "project", "name", "is_current", "kind"),  # a score's kinds, without a scan
+        Index(  # a trace's feedback includes preferences where it is the B side
+            "ix_feedback_other_trace",
+            "project",
+            "other_trace_id",
+            sqlite_where=text("other_trace_id IS NOT NULL"),
+            postgresql_where=text("other_trace_id IS NOT NULL"),
+        ),
         Index(  # session-level ratings, joined to their sessions' spans at query time
             "ix_feedback_sessions",
             "project",

@@ -15,6 +15,18 @@ _ROOT = text("parent_span_id IS NULL")
 _ERROR = text("status_code = 'ERROR'")
 
 
+USER_ACTIVITY_COLUMNS = [
+    "trace_id",
+    "session_id",
+    "end_ns",
+    "status_code",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+]
+"""What the users list sums per user, carried in its index on PostgreSQL (index-only scans)."""
+
+
 class Span(SQLModel, table=True):
     """One OpenTelemetry span; dimensions the analytics group by are columns, the rest stays in JSON."""
 
@@ -37,7 +49,13 @@ class Span(SQLModel, table=True):
             sqlite_where=text("experiment IS NOT NULL"),
             postgresql_where=text("experiment IS NOT NULL"),
         ),
-        Index("ix_spans_project_user", "project", "user_id", "start_ns"),
+        Index(  # the users list: on PostgreSQL a page's aggregates come from the index alone
+            "ix_spans_project_user",
+            "project",
+            "user_id",
+            "start_ns",
+            postgresql_include=USER_ACTIVITY_COLUMNS,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
