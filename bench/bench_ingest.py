@@ -4,7 +4,8 @@ End to end: a ``plaudit serve`` subprocess receives OTLP/HTTP protobuf batches o
 attributes each, 500-character input and output) from client threads and answers once they are committed.
 Baseline, measured in the same run: the same rows inserted into the same database with one plain
 ``executemany`` per batch (no HTTP, no decoding), which is the floor any collector pays for storage.
-Targets: end to end >= 40% of the baseline, and >= 15,000 spans/s into SQLite on a 2-core machine.
+Targets: end to end >= 0.60 of the baseline on SQLite and >= 0.75 on PostgreSQL, and >= 15,000 spans/s into
+SQLite on a 2-core machine.
 Peak RSS is the collector process's high-water mark (VmHWM).
 
 Usage: python bench/bench_ingest.py [--batches N] [--skip-pg]
@@ -31,6 +32,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 BATCH = 512
 CLIENT_THREADS = 3
 TEXT = "lorem ipsum dolor sit amet " * 20
+RATIO_TARGETS = {"SQLite": 0.60, "PostgreSQL": 0.75}
+"""End to end over the bare executemany: what HTTP, decoding, normalising, the rollup and the copies may cost."""
 
 
 def _kv(key: str, value: object) -> KeyValue:
@@ -198,11 +201,12 @@ def run(label: str, db_url: str, bodies: list[bytes]) -> bool:
     e2e, rss = end_to_end(db_url, bodies)
     stored = _count(db_url, "default") - BATCH  # minus the warm-up batch
     ratio = e2e / base
+    target = RATIO_TARGETS[label]
     print(
         f"{label:<10} baseline executemany {base:9,.0f} spans/s   end to end {e2e:9,.0f} spans/s   "
-        f"ratio {ratio:5.2f} (target >= 0.40)   collector peak RSS {rss:6.1f} MiB   stored {stored:,}"
+        f"ratio {ratio:5.2f} (target >= {target:.2f})   collector peak RSS {rss:6.1f} MiB   stored {stored:,}"
     )
-    ok = ratio >= 0.40 and stored == len(bodies) * BATCH
+    ok = ratio >= target and stored == len(bodies) * BATCH
     if label == "SQLite":
         print(f"{'':<10} SQLite end to end {e2e:,.0f} spans/s (target >= 15,000)")
         ok = ok and e2e >= 15_000

@@ -55,12 +55,15 @@ def received_value(db: Database, moment: datetime) -> Any:
 
 
 def insert_rows(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Write span tuples with one executemany; returns the rows actually stored (re-sent spans are not)."""
+    """Write span tuples (one executemany on SQLite, one COPY on PostgreSQL); returns the rows actually
+    stored (re-sent spans are not)."""
     if dialect == "postgresql":
         rows = _not_stored(conn, rows)
         if not rows:
             return []
-    stored = conn.exec_driver_sql(insert_sql(dialect), rows).rowcount  # type: ignore[arg-type]
+        stored = _copy_rows(conn, rows)
+    else:
+        stored = conn.exec_driver_sql(insert_sql(dialect), rows).rowcount  # type: ignore[arg-type]
     return rows if stored == len(rows) else _new_rows(conn, rows)
 
 
@@ -88,6 +91,32 @@ def _not_stored(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]
             seen.add((r[1], r[2]))
             out.append(r)
     return out
+
+
+_STAGE = "plaudit_spans_in"
+_COLUMNS = ", ".join(SPAN_COLUMNS)
+_STAGE_SQL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS SELECT {_COLUMNS} FROM spans WITH NO DATA",
+    f"COPY {_STAGE} ({_COLUMNS}) FROM STDIN",
+    f"INSERT INTO spans ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGE} "
+    "ON CONFLICT DO NOTHING",  # no target: the day-partitioned table's unique key includes the start time
+    f"DELETE FROM {_STAGE}",
+)
+
+
+def _copy_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """PostgreSQL: COPY the rows into a per-connection temporary table, then one INSERT ... SELECT skips the
+    spans already stored. The server parses one stream and runs one statement instead of one per row, which
+    is what keeps ingest near (and past) a plain executemany. Emptied before and at commit."""
+    create, copy_sql, insert, empty = _STAGE_SQL
+    with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(create)
+        cursor.execute(empty)  # empty at commit; this is for a second batch in the same transaction
+        with cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(insert)
+        return int(cursor.rowcount)
 
 
 def _new_rows(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
