@@ -9,7 +9,6 @@ item must lie within its scope (403 otherwise).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from plaudit.semconv import PROJECT_HEADER
 from plaudit_collector.api import deps, tokens
 from plaudit_collector.api.deps import DatabaseDep, ProjectDep, RowId, SettingsDep, read_json
 from plaudit_collector.errors import ApiError, validation_error
@@ -58,9 +58,11 @@ async def feedback_principal(request: Request) -> Principal:
         except tokens.TokenError as exc:
             raise ApiError(exc.status, exc.code, exc.message, TOKEN_HEADER) from None
         return Principal(scope.project, scope)
-    project = deps.get_project(request)
-    if inspect.isawaitable(project):
-        project = await project
+    if request.app.state.settings.auth or request.headers.get(PROJECT_HEADER):
+        # a key lookup, or a project's first write, reads the database: not on the event loop
+        project = await run_in_threadpool(deps.get_project, request)
+    else:
+        project = deps.get_project(request)
     return Principal(str(project))
 
 
