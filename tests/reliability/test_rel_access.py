@@ -229,3 +229,12 @@ def test_secrets_never_reach_the_collector_logs(tmp_path: Path, pg_url: str) -> 
     assert logs.strip(), "the collector printed nothing: the check would prove nothing"
     for secret in (key, key[12:], token, token.rpartition(".")[2], password):
         assert secret not in logs
+
+
+def test_a_key_lists_only_its_own_project(secured: tuple[BackgroundServer, Keys, httpx.Client]) -> None:
+    """The workspace's project picker offers what ``GET /v1/projects`` lists: with auth, the key's project only."""
+    _server, keys, http = secured
+    for key, project in ((keys.alpha, "alpha"), (keys.beta, "beta")):
+        listed = http.get("/v1/projects", headers={"Authorization": f"Bearer {key}"}).json()
+        assert listed["projects"] == [project] and listed["current"] == project
+    assert http.get("/v1/projects").status_code == 401

@@ -26,7 +26,9 @@ class ReviewQueue(SQLModel, table=True):
     scores: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     sample: int | None = Field(default=None, description="items asked for; NULL means every match")
     overlap: int = Field(default=1, description="distinct reviewers each item needs")
-    item_order: str = Field(default="random", max_length=16, description="random, oldest or newest")
+    item_order: str = Field(
+        default="random", max_length=16, description="random, oldest, newest, disagreement or informative"
+    )
     reserve_seconds: int = Field(default=300, description="how long a reviewer holds an item")
     item_count: int = 0
     description: str | None = Field(default=None, sa_column=Column(Text))
