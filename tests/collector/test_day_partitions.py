@@ -4,6 +4,7 @@ behaves the same from outside."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from typing import Any
@@ -139,7 +140,7 @@ def test_migration_partitions_an_existing_database_and_keeps_every_row(
         env={**_env(), "PLAUDIT_PROGRESS_SECONDS": "0"},
     )
     assert "copying spans: 5/5 (100%)" in result.stderr
-    assert "applying migrations: 2/2 (100%)" in result.stderr
+    assert re.search(r"applying migrations: (\d+)/\1 \(100%\)", result.stderr)  # 0009 and those after it
 
     server = BackgroundServer(CollectorSettings(db_url=pg_url)).start()
     db = server.app.state.db
