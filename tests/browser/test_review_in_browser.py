@@ -3,11 +3,20 @@ with overlap 2 to the end; a pairwise review moves the Bradley–Terry ranking; 
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 from tests.browser.test_workspace_pages import shot
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+
+
+def large_model_details() -> list[str]:
+    """The sentence only the quickstart's larger model adds to an answer: how a reviewer tells them apart."""
+    answers = runpy.run_path(str(QUICKSTART))["ANSWERS"]
+    return [detail for _steps, detail in answers.values()]
 
 
 def _work(page: Any, url: str, reviewer: str, stars: str) -> int:
@@ -81,12 +90,14 @@ def test_pairwise_review_changes_the_bradley_terry_ranking(page: Any, workspace:
     ).json()
     assert created["items"] == 5
     page.goto(f"{workspace.url}/queues/{created['id']}?reviewer=pia")
+    details = large_model_details()
     for _ in range(created["items"]):
         expect(page.get_by_role("button", name="A is better")).to_be_visible()
         shot(page, screens, "pairwise", workspace.backend)
         side_a = page.get_by_role("region", name="Output A").inner_text()
-        # pia always prefers the small model's answer, whichever side it is shown on
-        page.get_by_role("button", name="A is better" if "fake-small" in side_a else "B is better").click()
+        # pia always prefers the small model's (shorter) answer, whichever side it is shown on
+        a_is_large = any(detail in side_a for detail in details)
+        page.get_by_role("button", name="B is better" if a_is_large else "A is better").click()
         expect(page.get_by_role("status").filter(has_text="preferred")).to_be_visible()
     expect(page.get_by_role("heading", name="Nothing left for you here")).to_be_visible()
     page.goto(f"{workspace.url}/preferences?score=preference")
