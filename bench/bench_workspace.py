@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import pg_schema
-from bench_analytics import PROJECT, feedback_rows, load_pg, load_sqlite, span_rows, timed
+from bench_analytics import DAY_NS, PROJECT, START_NS, WINDOW_DAYS, load_pg, load_sqlite, timed
 
 TARGET_MS = 300.0
 
@@ -56,14 +56,15 @@ def requests_for(client: Any, queue_id: int, trace_id: str, cursors: dict[str, s
     return out
 
 
-def run(label: str, url: str, n_spans: int, rows: tuple[list[Any], list[Any]] | None) -> bool:
-    """Load ``rows`` (spans, feedback) into the database at ``url`` (None: it holds them already), then time."""
+def run(label: str, url: str, n_spans: int, rows: tuple[int, int] | None) -> bool:
+    """Load ``rows`` (how many spans, how many ratings) into the database at ``url`` (None: it holds them
+    already), then time."""
     from fastapi.testclient import TestClient
     from sqlalchemy import text
 
     from plaudit_collector.app import create_app
     from plaudit_collector.settings import CollectorSettings
-    from plaudit_collector.store import copies, rollup
+    from plaudit_collector.store import copies, partitions, rollup, score_rollup
     from plaudit_collector.store.db import Database
 
     db = Database(url)
@@ -71,14 +72,17 @@ def run(label: str, url: str, n_spans: int, rows: tuple[list[Any], list[Any]] | 
     db.create_schema()
     start = time.perf_counter()
     if rows is not None:
+        first = START_NS // DAY_NS
+        partitions.ensure(db, range(first, first + WINDOW_DAYS + 2))  # PostgreSQL's day partitions for the load
         (load_sqlite if db.is_sqlite else load_pg)(db, *rows)
-        with db.engine.begin() as conn:
-            copies.resolve_all(conn)
+        with db.engine.begin() as conn:  # a bulk load bypasses ingest: build what it maintains, as a rebuild does
+            copies.resolve_all(conn, scores=False)
             rollup.rebuild(conn, db.dialect)
+            score_rollup.rebuild(conn, db.dialect)
         with db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
         took = time.perf_counter() - start
-        print(f"\n[{label}] loaded {len(rows[0]):,} spans + {len(rows[1]):,} feedback in {took:.1f} s")
+        print(f"\n[{label}] loaded {rows[0]:,} spans + {rows[1]:,} feedback in {took:.1f} s")
     else:
         print(f"\n[{label}] reusing {url}")
     ok = True
@@ -130,7 +134,7 @@ def main() -> int:
     parser.add_argument("--keep", help="SQLite file to keep (and to reuse, when it exists, instead of loading)")
     args = parser.parse_args()
     reuse = bool(args.keep) and Path(args.keep).exists()
-    rows = None if reuse and args.skip_pg else (span_rows(args.spans), feedback_rows(args.spans, args.feedback))
+    rows = None if reuse and args.skip_pg else (args.spans, args.feedback)
     results = []
     if not args.skip_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
