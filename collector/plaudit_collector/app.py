@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import inspect
+import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,6 +55,15 @@ def stop_background(app: FastAPI) -> None:
         worker.request_stop()
 
 
+def _warm_statistics() -> None:
+    """Import the statistics stack once the collector answers: ``/healthz`` does not wait for SciPy, and the
+    first leaderboard does not pay for importing it either."""
+    try:
+        import scipy.stats  # noqa: F401
+    except Exception:  # a question that needs it raises the same error where it is seen
+        logging.getLogger("plaudit_collector").debug("statistics warm-up failed", exc_info=True)
+
+
 def create_app(settings: CollectorSettings | None = None, db: Database | None = None) -> FastAPI:
     """Build the app; the database schema is created on startup if missing."""
     settings = settings or CollectorSettings()
@@ -64,6 +75,7 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         sweeper = retention.start_sweeper(database, settings)
         judge_worker = start_worker(database, settings)
         app.state.background = [worker for worker in (judge_worker, sweeper) if worker is not None]
+        threading.Thread(target=_warm_statistics, name="plaudit-warm-statistics", daemon=True).start()
         yield
         stop_background(app)
         for worker in app.state.background:  # daemon threads: one still busy past its wait ends with the process
