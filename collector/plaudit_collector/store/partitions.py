@@ -32,7 +32,8 @@ AHEAD_DAYS = 2
 PARTITIONED = {"spans": "start_ns", "span_rollup": "day"}
 """Each partitioned table and its partition key."""
 _LOCK_ID = 0x706C617570  # "plaup": collectors creating partitions take turns on this advisory lock
-_BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
+_BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+|MAXVALUE)'?\)")
+_INT64_MAX = 2**63 - 1
 _known: weakref.WeakKeyDictionary[Any, set[int] | None] = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
@@ -47,7 +48,10 @@ def partition_name(table: str, day: int) -> str:
 
 
 def _bounds(table: str, day: int) -> tuple[int, int]:
-    return (day * DAY_NS, (day + 1) * DAY_NS) if table == "spans" else (day, day + 1)
+    """A day's range; the last day a 64-bit nanosecond time reaches ends past it (MAXVALUE in the DDL)."""
+    if table != "spans":
+        return day, day + 1
+    return day * DAY_NS, min((day + 1) * DAY_NS, _INT64_MAX + 1)
 
 
 def is_partitioned(conn: Connection, table: str = "spans") -> bool:
@@ -72,7 +76,8 @@ def days(conn: Connection, table: str) -> dict[int, str]:
         match = _BOUND.search(bound or "")
         if match is None:
             continue
-        low, high = int(match.group(1)), int(match.group(2))
+        low = int(match.group(1))
+        high = _INT64_MAX + 1 if match.group(2) == "MAXVALUE" else int(match.group(2))
         day = low // DAY_NS if table == "spans" else low
         if (low, high) == _bounds(table, day):
             out[day] = name
@@ -95,7 +100,8 @@ def create(conn: Connection, wanted: Iterable[int]) -> set[int]:
                 continue
             low, high = _bounds(table, day)
             name = partition_name(table, day)
-            conn.execute(text(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ({low}) TO ({high})"))
+            upper = "MAXVALUE" if high > _INT64_MAX else str(high)
+            conn.execute(text(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ({low}) TO ({upper})"))
             have[table][day] = name
     return set(have["spans"]) & set(have["span_rollup"])
 

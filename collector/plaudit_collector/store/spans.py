@@ -78,7 +78,8 @@ def _not_stored(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]
     project = rows[0][0]
     traces = sorted({r[1] for r in rows})
     starts = [r[_START_AT] for r in rows]
-    near = SPAN_TABLE.c.start_ns.between(min(starts) - RESEND_WINDOW_NS, max(starts) + RESEND_WINDOW_NS)
+    low, high = max(min(starts) - RESEND_WINDOW_NS, 0), min(max(starts) + RESEND_WINDOW_NS, 2**63 - 1)  # a BIGINT
+    near = SPAN_TABLE.c.start_ns.between(low, high)
     seen: set[tuple[str, str]] = set()
     for start in range(0, len(traces), 500):
         query = select(SPAN_TABLE.c.trace_id, SPAN_TABLE.c.span_id).where(
