@@ -27,9 +27,12 @@ def ingest_traces(
     """
     raw = decode.decompress(body, encoding, limit)
     request = decode.parse_request(raw, content_type)
-    store_content = projects.project_settings(db, project).store_content
+    settings = projects.project_settings(db, project)
     with db.ingesting():
-        batch = spans.build_batch(request, project, received=received_value(db, utcnow()), store_content=store_content)
+        received = received_value(db, utcnow())
+        batch = spans.build_batch(
+            request, project, received=received, store_content=settings.store_content, dimensions=settings.dimensions
+        )
         if batch.rejected and batch.empty:
             # Nothing usable at all: a plain 400 (not retried), as for any malformed request.
             raise ApiError(400, "invalid_id", batch.problems[0], batch.first_field)

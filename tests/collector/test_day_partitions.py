@@ -10,12 +10,13 @@ import time
 from typing import Any
 
 import httpx
+from alembic import command
 from sqlalchemy import text
 
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import partitions
-from plaudit_collector.store.db import Database
+from plaudit_collector.store.db import Database, alembic_config
 from plaudit_collector.store.retention import sweep
 
 DAY_NS = partitions.DAY_NS
@@ -107,10 +108,9 @@ def test_retention_drops_whole_days_and_keeps_a_trace_that_straddles_midnight(db
 def test_migration_partitions_an_existing_database_and_keeps_every_row(
     pg_url: str, otlp: Any, plaudit_cli: list[str]
 ) -> None:
-    db = Database(pg_url)
-    db.upgrade("0008_score_rollups")
-    db.dispose()
-    server = BackgroundServer(CollectorSettings(db_url=pg_url, migrate=False)).start()
+    # Rows stored by today's collector, then the schema taken back to before the partitions (their
+    # downgrade moves every row back into plain tables), then forward again by `plaudit db upgrade`.
+    server = BackgroundServer(CollectorSettings(db_url=pg_url)).start()
     old: Database = server.app.state.db
     traces = [otlp.trace_id() for _ in range(5)]
     spans = [
@@ -126,11 +126,21 @@ def test_migration_partitions_an_existing_database_and_keeps_every_row(
             before = {t: http.get(f"/v1/traces/{t}").json() for t in traces}
             board = http.get("/v1/analytics/leaderboard", params={"score": "score", "group_by": "model"}).json()
         with old.engine.connect() as conn:
-            assert not partitions.is_partitioned(conn)
             rollup_before = conn.execute(text(ROLLUP_CELLS)).all()
     finally:
         server.stop()
         old.dispose()
+    db = Database(pg_url)
+    try:
+        with db.engine.begin() as conn:
+            config = alembic_config(db.url)
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0008_score_rollups")
+        with db.engine.connect() as conn:
+            assert not partitions.is_partitioned(conn)
+            assert conn.execute(text(ROLLUP_CELLS)).all() == rollup_before
+    finally:
+        db.dispose()
 
     result = subprocess.run(
         [*plaudit_cli, "db", "upgrade", "--db", pg_url],

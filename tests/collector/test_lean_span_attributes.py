@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 
 from plaudit_collector.ingest import content, decode
-from plaudit_collector.ingest.batch import COLUMN_AT
+from plaudit_collector.ingest.batch import COLUMN_AT, JSON_COLUMNS, SPAN_COLUMNS
 from plaudit_collector.ingest.spans import build_batch
 from plaudit_collector.store import partitions
 from plaudit_collector.store import spans as span_store
 from plaudit_collector.store.db import Database, alembic_config
+from plaudit_collector.store.tables import Span
 
 TRACE = "5b8aa5a2d2c872e8321cf37308d69df2"
 PLAUDIT_SPAN, OPENINFERENCE_SPAN, LIST_SPAN = "051581bf3cb55c13", "051581bf3cb55c14", "051581bf3cb55c15"
@@ -152,8 +153,15 @@ def test_migration_strips_the_copies_from_stored_rows_and_downgrade_restores_the
     try:
         db.upgrade("0009_pg_day_partitions")
         partitions.ensure_ahead(db, time.time_ns())  # rows inserted directly need their day's partition
+        old_columns = [c for c in SPAN_COLUMNS if not c.startswith("dim_")]  # the slots came in 0012
+        rows = [
+            {c: json.loads(v) if c in JSON_COLUMNS else v for c, v in zip(SPAN_COLUMNS, row, strict=True)}
+            for row in _old_layout_rows(db)
+        ]
         with db.engine.begin() as conn:
-            span_store.insert_rows(conn, db.dialect, _old_layout_rows(db))
+            conn.execute(
+                Span.__table__.insert(), [{**{c: row[c] for c in old_columns}, "received_at": _now()} for row in rows]
+            )
         before = _stored_attributes(db_url)
         assert before[PLAUDIT_SPAN]["plaudit.input"] == QUESTION
 

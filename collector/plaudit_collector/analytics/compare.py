@@ -29,7 +29,7 @@ from plaudit_collector.analytics.core import (
 from plaudit_collector.analytics.direction import resolve
 from plaudit_collector.analytics.ppi_board import ppi_compare
 from plaudit_collector.analytics.preferences import head_to_head
-from plaudit_collector.analytics.rolled import SCAN, answerable, hint, scores_by_group
+from plaudit_collector.analytics.rolled import SCAN, answerable, hint, scores_by_group, with_declared
 from plaudit_collector.errors import ApiError
 from plaudit_collector.store.db import Database
 
@@ -110,6 +110,7 @@ def compare(
         raise ApiError(422, "invalid_field", "b: the two groups are the same", "b")
     dims = list(a)
     b = {d: b[d] for d in dims}
+    filters = with_declared(db, project, dims, filters)
     kinds = score_kinds(db, project, score)
     if "preference" in kinds:
         return _compare_preference(db, project, score, a, b, filters, confidence)

@@ -61,13 +61,19 @@ STATS_CHECK_SECONDS = 30.0
 _stats_checked: dict[str, float] = {}
 MAX_GROUP_BY = 4
 MAX_KEY = 200
+Slots = tuple[tuple[str, str], ...]
+"""Declared attribute dimensions a question may read from their columns: ``(("attr.plan", "dim_1"), ...)``."""
 
 
-def dimension(name: str, table: Any = SPAN, param: str = "group_by") -> ColumnElement[Any]:
-    """The SQL expression for a dimension; anything not whitelisted is a 422 naming ``param``."""
+def dimension(name: str, table: Any = SPAN, param: str = "group_by", slots: Slots = ()) -> ColumnElement[Any]:
+    """The SQL expression for a dimension; anything not whitelisted is a 422 naming ``param``. An attribute
+    the project declared (in ``slots``, see ``store/dimensions.py``) reads its column, others the JSON."""
     if name in DIMENSIONS:
         return table.c[DIMENSIONS[name]]  # type: ignore[no-any-return]
     if name.startswith("attr.") and 0 < len(name) - 5 <= MAX_KEY:
+        for declared, slot in slots:
+            if declared == name:
+                return table.c[slot]  # type: ignore[no-any-return]
         return table.c.attributes[name[5:]].as_string()  # type: ignore[no-any-return]
     matches = vocabulary.close_matches(name, DIMENSIONS)
     hint = (
@@ -76,9 +82,9 @@ def dimension(name: str, table: Any = SPAN, param: str = "group_by") -> ColumnEl
     raise ApiError(422, "invalid_field", f"{param}: unknown dimension {name[:100]!r}; {hint}", param)
 
 
-def dimension_text(name: str, table: Any = SPAN, param: str = "where") -> ColumnElement[Any]:
+def dimension_text(name: str, table: Any = SPAN, param: str = "where", slots: Slots = ()) -> ColumnElement[Any]:
     """A dimension as text, for comparing with a value given in a URL (attribute numbers included)."""
-    expr = dimension(name, table, param)
+    expr = dimension(name, table, param, slots)
     return cast(expr, Text) if name.startswith("attr.") else expr
 
 
@@ -143,6 +149,8 @@ class Filters:
     where: tuple[tuple[str, str | None], ...] = ()
     sources: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
+    slots: Slots = ()
+    """The project's declared attributes, filled in by the analysis (``rolled.with_declared``), not by users."""
 
     def __post_init__(self) -> None:
         for name, _value in self.where:
@@ -233,7 +241,7 @@ def span_conditions(filters: Filters, table: Any, dialect: str) -> list[ColumnEl
     for key, value in filters.metadata:
         terms.append(cast(table.c.attributes[semconv.METADATA_PREFIX + key].as_string(), Text) == value)
     for name, value in filters.where:
-        expr = dimension_text(name, table)
+        expr = dimension_text(name, table, slots=filters.slots)
         terms.append(expr.is_(None) if value is None else expr == value)
     return terms
 
@@ -276,7 +284,9 @@ def on_copies(group_by: Sequence[str], filters: Filters) -> bool:
     """True when every dimension and filter reads a span column that feedback rows carry a copy of
     (see ``crediting``): then span- and trace-level ratings are read without joining the span table."""
     names = [*group_by, *(name for name, _ in filters.where)]
-    return all(name in DIMENSIONS for name in names) and not filters.tags and not filters.metadata
+    declared = {name for name, _ in filters.slots}
+    copied = all(name in DIMENSIONS or name in declared for name in names)
+    return copied and not filters.tags and not filters.metadata
 
 
 def credited(
@@ -300,7 +310,8 @@ def credited(
     s, f = SPAN, FEEDBACK
 
     def dims_on(table: Any) -> list[ColumnElement[Any]]:
-        return [*labelled(group_by, table, text=text), *(more_dims(table) if more_dims else [])]
+        named = labelled(group_by, table, text=text, slots=filters.slots)
+        return [*named, *(more_dims(table) if more_dims else [])]
 
     fb_terms = [*feedback_conditions(project, names, filters, scored=scored), *terms]
     nb = case((f.c.kind == "boolean", 0), else_=1).label("nb")
@@ -333,10 +344,12 @@ def credited(
     return union_all(*(by_span if spans else []), by_session)
 
 
-def labelled(group_by: Sequence[str], table: Any = SPAN, *, text: bool = False) -> list[ColumnElement[Any]]:
+def labelled(
+    group_by: Sequence[str], table: Any = SPAN, *, text: bool = False, slots: Slots = ()
+) -> list[ColumnElement[Any]]:
     """Dimensions labelled d0, d1, ...; ``text`` makes attribute values text (to compare with URL values)."""
     make = dimension_text if text else dimension
-    return [make(name, table).label(f"d{i}") for i, name in enumerate(group_by)]
+    return [make(name, table, "group_by", slots).label(f"d{i}") for i, name in enumerate(group_by)]
 
 
 def unit_scores(

@@ -1,10 +1,11 @@
 """Span-side health per group: span count, error rate, latency p50/p95, mean tokens and cost.
 
 Read from the span rollup (see ``rollup``) whenever the grouping and filters only name rolled-up
-dimensions: whole UTC days come from the cells, the partial days at either end of a time filter from the
-spans themselves, and the two are added up. Otherwise (users, sessions, attributes, tags, metadata) every
-matching span is read. Percentiles come from log buckets 2% wide (±1%), except on PostgreSQL when the
-spans are read directly, where ``percentile_cont`` gives them exactly.
+dimensions (declared attributes included): whole UTC days come from the cells, the partial days at either
+end of a time filter from the spans themselves, and the two are added up. Otherwise (users, sessions,
+undeclared attributes, tags, metadata) every matching span is read. Percentiles come from log buckets 2%
+wide (±1%), except on PostgreSQL when the spans are read directly, where ``percentile_cont`` gives them
+exactly.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def on_rollup(group_by: Sequence[str], filters: Filters) -> bool:
     """True when the rollup can answer: every dimension named is one it is keyed by."""
     names = [*group_by, *(name for name, _ in filters.where)]
     rolled = set(rollup.DIMS)
+    declared = {name for name, _ in filters.slots}
     return (
-        all(name in DIMENSIONS and DIMENSIONS[name] in rolled for name in names)
+        all((name in DIMENSIONS and DIMENSIONS[name] in rolled) or name in declared for name in names)
         and not filters.tags
         and not filters.metadata
     )
@@ -145,7 +147,7 @@ def _add_span_buckets(
     conn: Any, dialect: str, project: str, group_by: Sequence[str], filters: Filters, groups: _Groups
 ) -> None:
     s = SPAN
-    dims = labelled(group_by)
+    dims = labelled(group_by, slots=filters.slots)
     width = len(dims)
     floor_of = func.greatest if dialect == "postgresql" else func.max
     bucket = func.floor(func.ln(floor_of(s.c.duration_ms, rollup.MIN_DURATION_MS)) * rollup.LATENCY_BUCKETS_PER_E)
@@ -181,7 +183,7 @@ def _from_rollup(
         if days is not None:
             first_day, end_day = days
             r = ROLLUP
-            dims = labelled(group_by, r)
+            dims = labelled(group_by, r, slots=filters.slots)
             width = len(dims)
             terms = [
                 r.c.project == project,
@@ -204,7 +206,7 @@ def _exact_postgres(
     db: Database, project: str, group_by: Sequence[str], filters: Filters
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
     s = SPAN
-    dims = labelled(group_by)
+    dims = labelled(group_by, slots=filters.slots)
     width = len(dims)
     terms = [s.c.project == project, *span_conditions(filters, s, db.dialect)]
     query = (

@@ -33,7 +33,7 @@ from plaudit_collector.analytics.core import (
 from plaudit_collector.analytics.direction import Direction, resolve
 from plaudit_collector.analytics.health import SPAN_FIELDS, span_stats
 from plaudit_collector.analytics.ppi_board import ppi_leaderboard
-from plaudit_collector.analytics.rolled import hint, scores_by_group
+from plaudit_collector.analytics.rolled import hint, scores_by_group, with_declared
 from plaudit_collector.store.db import Database
 
 DEFAULT_MIN_COUNT = 5
@@ -106,6 +106,7 @@ def leaderboard(
         )
     filters = filters or Filters()
     group_by = check_group_by(group_by or ["variant"])
+    filters = with_declared(db, project, group_by, filters)
     direction = resolve(db, project, score, higher_is_better)
     path: list[str] = []
     scores = score_groups(db, project, score, group_by, filters, path=path)

@@ -2,7 +2,8 @@
 
 The score rollup (``store/score_rollup.py``) holds, per project, score, UTC day and combination of the
 rolled-up span dimensions, the sums the estimators need over rated items (raters averaged per item, as
-``core.unit_scores`` does). A question whose dimensions and filters the cells carry (no attributes, tags,
+``core.unit_scores`` does). A question whose dimensions and filters the cells carry (no undeclared
+attributes, tags,
 metadata, rating source or author; times on whole UTC days; trend buckets of whole days) reads a few
 thousand cells, whatever the history; session-level ratings, which credit several spans, are always read
 from the ratings and added. Anything else takes the scan path, with the same answer.
@@ -10,6 +11,7 @@ from the ratings and added. Anything else takes the scan path, with the same ans
 
 from __future__ import annotations
 
+import dataclasses
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import case, func, literal, select
 
 from plaudit_collector.analytics.core import DIMENSIONS, Filters, connect, group_scores, unit_scores
+from plaudit_collector.store import dimensions
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.rollup import DAY_NS
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
@@ -30,10 +33,30 @@ SCAN = "scan"
 Bucket = tuple[int, int]  # (width, offset) in nanoseconds: trend buckets by span start
 
 
+def with_declared(db: Database, project: str, group_by: Sequence[str], filters: Filters) -> Filters:
+    """``filters`` with the project's declared attribute dimensions (``store/dimensions.py``) that the
+    question names, once they are filled in: those read their columns and the rollups, not the JSON."""
+    names = [*group_by, *(name for name, _ in filters.where)]
+    if not any(name.startswith("attr.") for name in names):
+        return filters
+    with db.read_engine.connect() as conn:
+        slots = dimensions.declared(conn, project).slots
+    wanted = tuple((name, slot) for name, slot in slots if name in names)
+    return dataclasses.replace(filters, slots=wanted) if wanted else filters
+
+
+def _column_of(name: str, filters: Filters) -> str | None:
+    """The cell column holding a dimension, or None when the cells do not carry it."""
+    column = CELL_COLUMN.get(DIMENSIONS.get(name, ""))
+    if column is None:
+        column = dict(filters.slots).get(name)
+    return column
+
+
 def answerable(group_by: Sequence[str], filters: Filters, bucket: Bucket | None = None) -> bool:
     """True when the score rollup holds every dimension and filter of the question."""
     names = [*group_by, *(name for name, _ in filters.where)]
-    if any(DIMENSIONS.get(name) not in CELL_COLUMN for name in names):
+    if any(_column_of(name, filters) is None for name in names):
         return False
     if filters.tags or filters.metadata or filters.sources or filters.authors:
         return False
@@ -43,10 +66,13 @@ def answerable(group_by: Sequence[str], filters: Filters, bucket: Bucket | None 
 
 def hint(group_by: Sequence[str], filters: Filters, bucket: Bucket | None = None) -> str | None:
     """Why a question was answered by a scan, and what would make it fast; None when nothing would."""
-    attrs = sorted({n for n in [*group_by, *(n for n, _ in filters.where)] if n.startswith("attr.")})
+    declared = {name for name, _ in filters.slots}
+    attrs = sorted({n for n in [*group_by, *(n for n, _ in filters.where)] if n.startswith("attr.")} - declared)
     if attrs:
+        keys = " ".join(f"--dimension {name[5:]}" for name in attrs)
         return (
-            f"{', '.join(attrs)} read every rated span's attributes; group by rolled-up dimensions to read the rollup"
+            f"{', '.join(attrs)} read every span's attributes; declare them (`plaudit projects set PROJECT {keys}`) "
+            "to read the rollups"
         )
     if filters.tags or filters.metadata or filters.sources or filters.authors:
         return "tag, metadata, source and author filters read every rating"
@@ -92,7 +118,7 @@ def _bucket_of(bucket: Bucket, width: int) -> Any:
 
 def _cells_query(project: str, score: str, group_by: Sequence[str], filters: Filters, bucket: Bucket | None) -> Any:
     c = CELLS.c
-    keys = [c[CELL_COLUMN[DIMENSIONS[name]]].label(f"d{i}") for i, name in enumerate(group_by)]
+    keys = [c[_column_of(name, filters)].label(f"d{i}") for i, name in enumerate(group_by)]
     if bucket is not None:
         size, offset = bucket
         keys.append(((c.day * literal(DAY_NS) - literal(offset)) // literal(size)).label(f"d{len(group_by)}"))
@@ -106,7 +132,7 @@ def _cells_query(project: str, score: str, group_by: Sequence[str], filters: Fil
     if filters.span_kinds:
         terms.append(c.span_kind.in_(filters.span_kinds))
     for name, value in filters.where:
-        column = c[CELL_COLUMN[DIMENSIONS[name]]]
+        column = c[_column_of(name, filters)]
         terms.append(column.is_(None) if value is None else column == value)
     return (
         select(

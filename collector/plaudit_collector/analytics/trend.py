@@ -20,7 +20,7 @@ from plaudit_collector.analytics.core import (
 )
 from plaudit_collector.analytics.direction import resolve
 from plaudit_collector.analytics.ppi_board import ppi_trend
-from plaudit_collector.analytics.rolled import hint, scores_by_group
+from plaudit_collector.analytics.rolled import hint, scores_by_group, with_declared
 from plaudit_collector.store.db import Database
 
 HOUR_NS = 3600 * 10**9
@@ -65,6 +65,7 @@ def trend(
             confidence=confidence,
         )
     direction = resolve(db, project, score, higher_is_better)
+    filters = with_declared(db, project, group_by, filters)
     width = len(group_by)
     rows, path = scores_by_group(db, project, score, group_by, filters, bucket=(width_ns, offset))
     method = method_for(any(row.nb for row in rows))

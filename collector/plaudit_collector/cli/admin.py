@@ -110,32 +110,77 @@ def projects_list(db: DbOption = None) -> None:
     """List projects that have settings or keys."""
     from plaudit_collector.store import projects
 
-    columns = [Column("project", "group"), Column("store content", "text"), Column("created", "text")]
+    columns = [
+        Column("project", "group"),
+        Column("store content", "text"),
+        Column("dimensions", "text"),
+        Column("created", "text"),
+    ]
     rows = [
-        [p["name"], "yes" if p["store_content"] else "no", projects.describe_time(p["created_at"])]
+        [
+            p["name"],
+            "yes" if p["store_content"] else "no",
+            _dimensions_text(p["dimensions"], p["dimensions_ready"]),
+            projects.describe_time(p["created_at"]),
+        ]
         for p in projects.list_projects(_database(db, must_exist=True))
     ]
     show([View("", columns, rows)], None, "table", console)
+
+
+def _dimensions_text(keys: list[str], ready: bool) -> str:
+    if not keys:
+        return "-"
+    return ", ".join(f"attr.{key}" for key in keys) + ("" if ready else " (filling in)")
 
 
 @projects_app.command("set")
 def projects_set(
     project: Annotated[str, typer.Argument(help="project name")],
     store_content: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--store-content/--no-store-content",
             help="--no-store-content drops inputs, outputs and messages at ingest for this project",
         ),
-    ],
+    ] = None,
+    dimension: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dimension",
+            metavar="KEY",
+            help="a span attribute key analysed often (up to 3; repeat the option): attr.KEY questions then "
+            "read the rollups; replaces the keys declared before",
+        ),
+    ] = None,
+    no_dimensions: Annotated[bool, typer.Option("--no-dimensions", help="declare no attribute keys")] = False,
     db: DbOption = None,
 ) -> None:
-    """Change a project's settings (creating the project if needed)."""
-    from plaudit_collector.store import projects
+    """Change a project's settings (creating the project if needed).
+
+    Declaring attribute keys fills them in for the spans already stored (a progress bar shows how far);
+    until that has finished, questions about them read every span, as for any undeclared key."""
+    from plaudit_collector.store import dimensions, projects
 
     _check_project(project)
-    settings = projects.ensure_project(_database(db), project, store_content=store_content)
+    if store_content is None and dimension is None and not no_dimensions:
+        raise CliFailure("nothing to change: give --store-content/--no-store-content or --dimension KEY", code=2)
+    if dimension and no_dimensions:
+        raise CliFailure("give either --dimension or --no-dimensions, not both", code=2)
+    keys = [] if no_dimensions else dimension
+    if keys is not None:
+        try:
+            dimensions.check_keys(keys)
+        except ValueError as error:
+            raise CliFailure(str(error), code=2) from None
+    database = _database(db)
+    settings = projects.ensure_project(database, project, store_content=store_content)
     console.print(f"Project {settings.name}: store content = {'yes' if settings.store_content else 'no'}")
+    if keys is not None:
+        with reporting() as report, database_errors(database.url):
+            state = dimensions.declare(database, project, keys, progress=report)
+        console.print(f"Project {settings.name}: dimensions = {_dimensions_text(state.named, state.ready)}")
+    database.dispose()
 
 
 @db_app.command("upgrade")

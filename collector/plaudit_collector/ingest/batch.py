@@ -49,6 +49,9 @@ SPAN_COLUMNS = (
     "events",
     "links",
     "received_at",
+    "dim_1",
+    "dim_2",
+    "dim_3",
 )
 """The order of the values in a span row."""
 

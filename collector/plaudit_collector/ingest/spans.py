@@ -7,6 +7,8 @@ post-hoc annotation span, a Logfire feedback span) becomes feedback items, not a
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -23,6 +25,24 @@ MAX_TIME_NS = 2**63 - 1
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _NO_EXPERIMENT = (None, None, None, None)
+_NO_DIMENSIONS = (None, None, None)
+MAX_DIMENSION_VALUE = 200
+
+
+def dimension_text(value: Any) -> str | None:
+    """An attribute value as a declared dimension keeps it: text, the way PostgreSQL's ``->>`` reads it
+    (strings as they are, ``true``/``false``, numbers, lists and maps in JSON), the first 200 characters."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value[:MAX_DIMENSION_VALUE]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)[:MAX_DIMENSION_VALUE]
+
+
+def _dimension_values(attrs: dict[str, Any], keys: tuple[str | None, ...]) -> tuple[str | None, ...]:
+    return tuple(None if key is None else dimension_text(attrs.get(key)) for key in keys)
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -62,13 +82,19 @@ def _link(link: Any, store_content: bool) -> dict[str, Any]:
 
 
 def build_batch(
-    request: ExportTraceServiceRequest, project: str, *, received: Any, store_content: bool = True
+    request: ExportTraceServiceRequest,
+    project: str,
+    *,
+    received: Any,
+    store_content: bool = True,
+    dimensions: Sequence[str | None] = (),
 ) -> IngestBatch:
     """Turn a decoded OTLP request into span rows (tuples in ``SPAN_COLUMNS`` order) and feedback items.
 
     A span with malformed ids is rejected on its own (OTLP partial success); feedback carriers
     (OpenInference post-hoc annotations, Logfire annotation spans) become feedback, not spans.
-    ``received`` is the ``received_at`` value every row carries, in the form the database wants.
+    ``received`` is the ``received_at`` value every row carries, in the form the database wants;
+    ``dimensions`` the attribute key of each declared slot (``store/dimensions.py``).
     """
     batch = IngestBatch(project)
     rows = batch.rows
@@ -78,6 +104,8 @@ def build_batch(
     dumps = decode.dumps
     feedback_prefixes = carried_feedback.ANNOTATION_PREFIXES
     content_keys, source_key = content.CONTENT_KEYS, content.source_key
+    declared = any(key is not None for key in dimensions)
+    dim_keys = tuple(dimensions) + (None,) * (len(_NO_DIMENSIONS) - len(dimensions))
     for rs in request.resource_spans:
         resource = attributes(rs.resource.attributes)
         service = resource.get("service.name")
@@ -173,6 +201,7 @@ def build_batch(
                         dumps(events) if events else "[]",
                         dumps(links) if links else "[]",
                         received,
+                        *(_dimension_values(attrs, dim_keys) if declared else _NO_DIMENSIONS),
                     )
                 )
     return batch

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from sqlalchemy import distinct, select
 
-from plaudit_collector.store import copies, rollup, score_rollup
+from plaudit_collector.store import copies, dimensions, rollup, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.progress import Report, silent
 
 
 def rebuild(db: Database, progress: Report = silent) -> tuple[int, int, int]:
-    """Recompute the rollup, the span copies and the score rollup from the stored rows, in one transaction
-    (readers see the old figures until it commits); returns (rollup cells, feedback rows credited, score
+    """Fill in the projects' declared attribute dimensions, then recompute the rollup, the span copies and
+    the score rollup from the stored rows, in one transaction (readers see the old figures until it
+    commits); returns (rollup cells, feedback rows credited, score
     rollup cells)."""
     span = copies.SPAN
+    with db.engine.connect() as conn:
+        declaring = dimensions.projects_declaring(conn)
+    filled = [dimensions.backfill(db, project, progress, finish=False) for project in declaring]
     with db.writing(), db.engine.begin() as conn:
         projects = sorted({row[0] for row in conn.execute(select(distinct(span.c.project)))})
         rated = {row[0] for row in conn.execute(select(distinct(copies.FEEDBACK.c.project)))}
@@ -37,4 +41,6 @@ def rebuild(db: Database, progress: Report = silent) -> tuple[int, int, int]:
         for done, project in enumerate(projects, start=1):
             score_cells += score_rollup.rebuild(conn, db.dialect, project)
             progress(task, done, len(projects))
+        for project, state in zip(declaring, filled, strict=True):
+            dimensions.mark_ready(conn, project, state)
     return cells, resolved, score_cells

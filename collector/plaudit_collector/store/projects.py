@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session as OrmSession
 
+from plaudit_collector.store import dimensions
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.tables import ApiKey, Project, utcnow
 
@@ -28,6 +29,8 @@ PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 class ProjectSettings:
     name: str
     store_content: bool = True
+    dimensions: tuple[str | None, ...] = ()
+    """The attribute key kept in each declared-dimension slot (``store/dimensions.py``), None for a free one."""
 
 
 def hash_key(key: str) -> str:
@@ -67,10 +70,14 @@ def has_active_keys(db: Database) -> bool:
 def project_settings(db: Database, name: str) -> ProjectSettings:
     """The project's settings; a project without a row has the defaults."""
     with db.engine.connect() as conn:
-        return ProjectSettings(name, stores_content(conn, name))
+        row = conn.execute(_SETTINGS, {"name": name}).first()
+    if row is None:
+        return ProjectSettings(name)
+    return ProjectSettings(name, bool(row.store_content), dimensions.parse(row.dimensions, True).keys)
 
 
 _STORES_CONTENT = select(Project.store_content).where(Project.name == bindparam("name"))  # type: ignore[arg-type]
+_SETTINGS = select(Project.store_content, Project.dimensions).where(Project.name == bindparam("name"))  # type: ignore[arg-type]
 
 
 def stores_content(conn: Connection, name: str) -> bool:
@@ -82,7 +89,16 @@ def stores_content(conn: Connection, name: str) -> bool:
 def list_projects(db: Database) -> list[dict[str, Any]]:
     with OrmSession(db.engine) as session:
         rows = session.execute(select(Project).order_by(Project.name)).scalars().all()
-        return [{"name": p.name, "store_content": p.store_content, "created_at": p.created_at} for p in rows]
+        return [
+            {
+                "name": p.name,
+                "store_content": p.store_content,
+                "dimensions": dimensions.parse(p.dimensions, p.dimensions_ready).named,
+                "dimensions_ready": p.dimensions_ready,
+                "created_at": p.created_at,
+            }
+            for p in rows
+        ]
 
 
 def create_key(db: Database, project: str, *, name: str | None = None) -> tuple[str, int]:

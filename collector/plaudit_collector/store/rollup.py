@@ -26,7 +26,7 @@ from plaudit_collector.store.tables import Span, SpanRollup
 SPAN = Span.__table__  # type: ignore[attr-defined]
 ROLLUP = SpanRollup.__table__  # type: ignore[attr-defined]
 
-DIMS = (
+BASE_DIMS = (
     "name",
     "span_kind",
     "service_name",
@@ -38,6 +38,9 @@ DIMS = (
     "variant",
 )
 """Span columns a cell is keyed by: the dimensions whose values are few (not users, sessions, attributes)."""
+SLOTS = ("dim_1", "dim_2", "dim_3")
+"""Span columns holding the values of the attributes a project declared (``store/dimensions.py``)."""
+DIMS = (*BASE_DIMS, *SLOTS)
 
 DAY_NS = 86_400 * 10**9
 LATENCY_BUCKETS_PER_E = 50
@@ -60,8 +63,12 @@ def bucket_value(bucket: int) -> float:
 
 def digest(values: Sequence[Any]) -> str:
     """A fixed-width key for a combination of values, NULLs included (a unique index treats NULLs as
-    distinct, so the values themselves cannot be the conflict target)."""
-    return hashlib.sha1(json.dumps(list(values), separators=(",", ":")).encode()).hexdigest()
+    distinct, so the values themselves cannot be the conflict target). Empty declared-attribute slots at
+    the end are left out, so a cell of a project that declares none keeps the digest it had before slots."""
+    listed = list(values)
+    while len(listed) > len(BASE_DIMS) and listed[-1] is None:
+        listed.pop()
+    return hashlib.sha1(json.dumps(listed, separators=(",", ":")).encode()).hexdigest()
 
 
 def _new_cell() -> list[Any]:
@@ -209,15 +216,16 @@ ROW_COLUMNS = ("project", "start_ns", *DIMS, "duration_ms", "status_code", "inpu
 """Span columns :func:`add_rows` reads."""
 
 
-def rebuild(conn: Connection, dialect: str, project: str | None = None) -> int:
-    """Recompute the cells (of one project, or all) from the spans table; returns the number of cells."""
+def rebuild(conn: Connection, dialect: str, project: str | None = None, *, dims: Sequence[str] = DIMS) -> int:
+    """Recompute the cells (of one project, or all) from the spans table; returns the number of cells.
+    A migration passes the ``dims`` its revision has (the slots came later)."""
     s = SPAN
     where = [s.c.project == project] if project is not None else []
     conn.execute(ROLLUP.delete().where(*([ROLLUP.c.project == project] if project is not None else [])))
     floor_of = func.greatest if dialect == "postgresql" else func.max
     bucket = func.floor(func.ln(floor_of(s.c.duration_ms, MIN_DURATION_MS)) * LATENCY_BUCKETS_PER_E).label("b")
     day = (s.c.start_ns // DAY_NS).label("day")
-    keys = [s.c.project, day, *[s.c[n] for n in DIMS], bucket]
+    keys = [s.c.project, day, *[s.c[n] for n in dims], bucket]
     query = select(
         *keys,
         func.count().label("spans"),
@@ -231,7 +239,7 @@ def rebuild(conn: Connection, dialect: str, project: str | None = None) -> int:
     ).where(*where)
     cells: dict[Key, list[Any]] = {}
     for row in conn.execute(query.group_by(*keys)):
-        key = (row.project, int(row.day), *[getattr(row, n) for n in DIMS])
+        key = (row.project, int(row.day), *[getattr(row, n) for n in dims])
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = _new_cell()
@@ -243,7 +251,7 @@ def rebuild(conn: Connection, dialect: str, project: str | None = None) -> int:
             "project": key[0],
             "day": key[1],
             "cell": digest(key[2:]),
-            **dict(zip(DIMS, key[2:], strict=True)),
+            **dict(zip(dims, key[2:], strict=True)),
             **dict(zip(COUNTS, cell[:8], strict=True)),
             "latency": _dump(cell[8]),
         }

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from plaudit_collector.store.rollup import DAY_NS, digest
+from plaudit_collector.store.rollup import DAY_NS, SLOTS, digest
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
 from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
 
@@ -43,7 +43,7 @@ Item = tuple[str, str, int]  # (project, score name, span row id)
 CellKey = tuple[str, str, int, str]  # (project, score name, day, digest of the dimension values)
 
 
-def _items_query(where: Sequence[Any]) -> Any:
+def _items_query(where: Sequence[Any], copy_dims: Sequence[str] = COPY_DIMS) -> Any:
     """Per (project, score, span): the current raters' count, score sum, any non-boolean, and the span's copy."""
     f = FEEDBACK
     return (
@@ -55,7 +55,7 @@ def _items_query(where: Sequence[Any]) -> Any:
             func.sum(f.c.score).label("total"),
             func.max(case((f.c.kind == "boolean", 0), else_=1)).label("nb"),
             func.min(f.c.span_start_ns).label("start_ns"),
-            *[func.min(f.c[column]).label(column) for column in COPY_DIMS],
+            *[func.min(f.c[column]).label(column) for column in copy_dims],
         )
         .where(
             f.c.is_current.is_(True),
@@ -69,8 +69,10 @@ def _items_query(where: Sequence[Any]) -> Any:
     )
 
 
-def _cell_of(row: Any, digests: dict[tuple[Any, ...], str]) -> tuple[CellKey, tuple[Any, ...]]:
-    dims = tuple(getattr(row, column) for column in COPY_DIMS)
+def _cell_of(
+    row: Any, digests: dict[tuple[Any, ...], str], copy_dims: Sequence[str] = COPY_DIMS
+) -> tuple[CellKey, tuple[Any, ...]]:
+    dims = tuple(getattr(row, column) for column in copy_dims)
     cell = digests.get(dims)
     if cell is None:
         cell = digests[dims] = digest(dims)
@@ -285,16 +287,19 @@ def _load(text_: str) -> dict[int, int]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def rebuild(conn: Connection, dialect: str, project: str | None = None) -> int:
-    """Recompute the items and cells (of one project, or all) from the feedback rows; returns the cells."""
+def rebuild(conn: Connection, dialect: str, project: str | None = None, *, slots: bool = True) -> int:
+    """Recompute the items and cells (of one project, or all) from the feedback rows; returns the cells.
+    ``slots=False``: a migration before the declared-attribute slots existed."""
+    width = len(CELL_DIMS) if slots else len(CELL_DIMS) - len(SLOTS)
+    cell_dims, copy_dims = CELL_DIMS[:width], COPY_DIMS[:width]
     conn.execute(ITEMS.delete().where(*([ITEMS.c.project == project] if project is not None else [])))
     conn.execute(CELLS.delete().where(*([CELLS.c.project == project] if project is not None else [])))
     cells: dict[CellKey, _Cell] = {}
     digests: dict[tuple[Any, ...], str] = {}
     items: list[tuple[CellKey, Any]] = []
-    query = _items_query([FEEDBACK.c.project == project] if project is not None else [])
+    query = _items_query([FEEDBACK.c.project == project] if project is not None else [], copy_dims)
     for row in conn.execute(query):
-        key, dims = _cell_of(row, digests)
+        key, dims = _cell_of(row, digests, copy_dims)
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = _Cell(dims)
@@ -306,7 +311,7 @@ def rebuild(conn: Connection, dialect: str, project: str | None = None) -> int:
             "name": k[1],
             "day": k[2],
             "cell": k[3],
-            **dict(zip(CELL_DIMS, cell.dims or (), strict=True)),
+            **dict(zip(cell_dims, cell.dims or (), strict=True)),
             **dict(zip(SUMS, cell.sums, strict=True)),
             "top_raters": max(cell.hist, default=0),
             "raters": _dump(cell.hist),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index
+from sqlalchemy import Boolean, Column, DateTime, Index, Text, true
 from sqlmodel import Field, SQLModel
 
 from plaudit_collector.store.tables.types import utcnow
@@ -20,6 +20,16 @@ class Project(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     store_content: bool = Field(default=True, description="false: inputs, outputs and messages are dropped at ingest")
+    dimensions: str = Field(
+        default="[]",
+        sa_column=Column(Text, nullable=False, server_default="[]"),
+        description="JSON list: the attribute key kept in each dimension slot (dim_1, ...), or null",
+    )
+    dimensions_ready: bool = Field(
+        default=True,
+        sa_column=Column(Boolean, nullable=False, server_default=true()),
+        description="false while the declared dimensions are being backfilled into stored spans",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

@@ -109,7 +109,7 @@ def upgrade() -> None:
 
     copied = {column: copy for column, copy in copies.COPIED.items() if copy in _COPIES}
     copies.resolve_all(bind, copied=copied, scores=False)
-    rollup.rebuild(bind, bind.dialect.name)
+    rollup.rebuild(bind, bind.dialect.name, dims=rollup.BASE_DIMS)
 
 
 def downgrade() -> None:

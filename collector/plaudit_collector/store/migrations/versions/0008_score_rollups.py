@@ -73,7 +73,7 @@ def upgrade() -> None:
     # Backfill with the collector's own code (the tables as this revision leaves them).
     from plaudit_collector.store import score_rollup
 
-    score_rollup.rebuild(bind, bind.dialect.name)
+    score_rollup.rebuild(bind, bind.dialect.name, slots=False)
 
 
 def downgrade() -> None:
