@@ -24,7 +24,7 @@ from plaudit_collector.ingest.spans import MAX_DIMENSION_VALUE
 from plaudit_collector.store import rollup, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.progress import Report, silent
-from plaudit_collector.store.tables import Feedback, Project, Span
+from plaudit_collector.store.tables import Feedback, Project, Span, utcnow
 
 SLOTS = rollup.SLOTS
 MAX_DIMENSIONS = len(SLOTS)
@@ -116,10 +116,9 @@ def declare(db: Database, project: str, keys: Sequence[str], progress: Report = 
         ValueError: for keys :func:`check_keys` refuses.
     """
     wanted = check_keys(keys)
-    from plaudit_collector.store.projects import add_project
-
-    add_project(db, project)
     with db.writing(), db.engine.begin() as conn:
+        row = {"name": project, "store_content": True, "created_at": utcnow()}
+        conn.execute(db.insert(PROJECTS).values(**row).on_conflict_do_nothing())
         old = declared(conn, project)
         slots = _assign(old, wanted)
         changed = slots != old.keys or not old.ready

@@ -25,6 +25,7 @@ SPAN_TABLE = Span.__table__  # type: ignore[attr-defined]
 RESEND_WINDOW_NS = 7 * 86_400 * 1_000_000_000
 """How far apart a span's two start times may be for PostgreSQL to still store it once (see _not_stored)."""
 _START_AT = SPAN_COLUMNS.index("start_ns")
+_RECEIVED_AT = SPAN_COLUMNS.index("received_at")
 _SQL: dict[str, str] = {}
 
 
@@ -123,7 +124,7 @@ def _copy_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
 def _new_rows(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The rows this batch stored, when some were already there (a re-sent export): every row of a batch
     carries the batch's ``received_at``, so stored rows are those whose stored value is this batch's."""
-    project, received = rows[0][0], rows[0][-1]
+    project, received = rows[0][0], rows[0][_RECEIVED_AT]
     # SQLite stores SQLAlchemy's text format (see received_value): compare it as text, not as a datetime
     value = bindparam("received", received, type_=String) if isinstance(received, str) else received
     received_match = SPAN_TABLE.c.received_at == value
