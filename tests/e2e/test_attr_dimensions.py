@@ -110,6 +110,19 @@ def test_declaring_a_key_moves_its_questions_to_the_rollups_with_the_same_answer
     _seed(http, random.Random(1))
     before = _board(http)
     assert before["path"] == "scan" and "--dimension plan" in before["path_hint"]
+    board_cli = (
+        "leaderboard",
+        "--score",
+        "thumbs",
+        "--by",
+        "variant",
+        "--by",
+        "attr.plan",
+        "--endpoint",
+        collector.url,
+    )
+    printed = _cli(*board_cli)
+    assert printed.returncode == 0 and "slow path" in printed.stdout and "--dimension plan" in printed.stdout
 
     declared = _cli("projects", "set", "default", "--dimension", "plan", "--db", db.url)
     assert declared.returncode == 0, declared.stderr
@@ -120,6 +133,7 @@ def test_declaring_a_key_moves_its_questions_to_the_rollups_with_the_same_answer
 
     after = _board(http)
     assert (after["path"], after["path_hint"]) == ("rollup", None)
+    assert "slow path" not in _cli(*board_cli).stdout
     _same_rows(after, before)
     assert ("a", None) in _by_group(after)  # spans without the attribute form their own group
 

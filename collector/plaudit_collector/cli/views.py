@@ -54,7 +54,14 @@ def leaderboard(board: dict[str, Any]) -> list[View]:
                 row.get("p_vs_leader"),
             ]
         )
-    return [View(title, columns, rows, [board["verdict"]] if board.get("verdict") else [])]
+    notes = [board["verdict"]] if board.get("verdict") else []
+    return [View(title, columns, rows, notes + _slow(board))]
+
+
+def _slow(result: dict[str, Any]) -> list[str]:
+    """Why the answer read every rating or span, and how to make it fast (the reply's ``path_hint``)."""
+    hint = result.get("path_hint")
+    return [f"(slow path: {hint})"] if hint else []
 
 
 def compare(result: dict[str, Any], score: str) -> list[View]:
@@ -80,7 +87,7 @@ def compare(result: dict[str, Any], score: str) -> list[View]:
             f"p = {cell('p', result.get('p_value'))}   P(A better) = {number(result.get('prob_a_better'))}"
         )
     notes.append(result["verdict"])
-    return [View(f"Compare: {score} ({result['kind']})", columns, rows, notes)]
+    return [View(f"Compare: {score} ({result['kind']})", columns, rows, notes + _slow(result))]
 
 
 def trend(result: dict[str, Any], score: str, bucket: str) -> list[View]:
@@ -102,7 +109,7 @@ def trend(result: dict[str, Any], score: str, bucket: str) -> list[View]:
                 change,
             ]
         )
-    return [View(f"Trend: {score} per {bucket} (UTC)", columns, rows, [result["verdict"]])]
+    return [View(f"Trend: {score} per {bucket} (UTC)", columns, rows, [result["verdict"], *_slow(result)])]
 
 
 def _bucket(start: str, bucket: str) -> str:
