@@ -356,3 +356,26 @@ def test_the_readme_documents_the_vocabulary_once() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- vocabulary:start -->\n", 1)[1].split("<!-- vocabulary:end -->", 1)[0]
     assert block == vocabulary.markdown_table()
+
+
+@pytest.mark.parametrize(
+    ("path", "wrong", "right"),
+    [
+        ("/v1/feedback", "source", "name"),
+        ("/v1/feedback/orphans", "older", "older_than"),
+        ("/v1/projects", "all", None),
+        ("/v1/export/spans", "formt", None),
+    ],
+)
+def test_every_v1_route_refuses_a_query_parameter_it_does_not_take(
+    http: httpx.Client, path: str, wrong: str, right: str | None
+) -> None:
+    """A misspelt or unsupported filter is a 422 naming it, never silently ignored (the answer would be wider
+    than asked)."""
+    response = http.get(path, params={wrong: "x"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("unknown_parameter", wrong)
+    assert error["message"].startswith(f"unknown query parameter {wrong!r}")
+    if right is not None:
+        assert http.get(path, params={right: "1"}).status_code == 200

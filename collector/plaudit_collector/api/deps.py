@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 
 from plaudit.semconv import PROJECT_HEADER
+from plaudit_collector import vocabulary
 from plaudit_collector.errors import ApiError
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import projects
@@ -124,6 +125,30 @@ async def check_parameters(request: Request) -> None:
         problem = text_problem(value) if isinstance(value, str) else None
         if problem is not None:
             raise ApiError(422, "invalid_field", f"{name}: {problem}", name)
+    route = request.scope.get("route")
+    if route is not None and request.query_params and request.url.path.startswith("/v1/"):
+        known = _query_names(route)
+        for name in request.query_params:
+            if name not in known:  # a misspelt filter must not widen the answer silently
+                message = vocabulary.unknown_message("query parameter", name, known)
+                raise ApiError(422, "unknown_parameter", message, name[:100])
+
+
+_KNOWN: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: Any) -> frozenset[str]:
+    """The query parameters a route declares, its dependencies' included (worked out once per route)."""
+    known = _KNOWN.get(id(route))
+    if known is None:
+        names: set[str] = set()
+        stack = [route.dependant]
+        while stack:
+            dependant = stack.pop()
+            names.update(field.alias for field in dependant.query_params)
+            stack.extend(dependant.dependencies)
+        known = _KNOWN[id(route)] = frozenset(names)
+    return known
 
 
 def _too_large(limit: int) -> ApiError:
