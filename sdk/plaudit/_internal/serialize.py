@@ -94,6 +94,32 @@ def dumps(value: Any, **kwargs: Any) -> str:
         return json.dumps(_finite(value), default=_fallback, ensure_ascii=False, allow_nan=False, **kwargs)
 
 
+def _finite_float(value: float) -> str | None:
+    return float.__repr__(value) if math.isfinite(value) else None
+
+
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+SCALAR_JSON: dict[type, Callable[[Any], str | None]] = {
+    str: _encode_string,
+    int: int.__repr__,
+    bool: {True: "true", False: "false"}.__getitem__,
+    type(None): lambda _: "null",
+    float: _finite_float,
+}
+"""The JSON of a plain scalar, written as the shared encoder writes it, keyed by exact type; None for a
+non-finite float, which only :func:`to_json` knows how to write. Lets a call's arguments be written without
+building a dict of them or setting up the encoder (a tenth of a traced call)."""
+
+
+def json_key(name: str) -> str:
+    """``"name": ``, the start of a member of a JSON object as the shared encoder writes it."""
+    return _encode_string(name) + _ENCODER.key_separator
+
+
+ITEM_SEPARATOR: str = _ENCODER.item_separator
+
+
 def truncate(text: str, limit: int) -> str:
     """Cut ``text`` to ``limit`` characters, ending with the truncation marker when cut."""
     if len(text) > limit:
