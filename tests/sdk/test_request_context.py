@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry import trace as trace_api
 
 import plaudit
 from plaudit import semconv
@@ -138,3 +139,29 @@ def test_wrong_argument_types_raise(kwargs: dict[str, Any]) -> None:
 def test_context_with_positional_arguments_is_refused() -> None:
     with pytest.raises(TypeError), plaudit.context("u1"):  # type: ignore[misc]
         pass
+
+
+def test_key_attributes_outlive_the_attribute_count_limit(exporter: InMemorySpanExporter) -> None:
+    """OTel drops the oldest attributes past its limit (128); the grouping keys set first are put back on export,
+    and only those: other early attributes stay dropped."""
+    prompt = plaudit.Prompt("answer", "v7", "Q: {q}")
+    with plaudit.context(user_id="u1", session_id="s1"):
+        with plaudit.span("chat", kind="llm", model="m-big", prompt=prompt, variant="A", attributes={"early": 1}) as s:
+            for i in range(400):
+                s.set_attribute(f"llm.input_messages.{i}.message.content", "x")
+        third_party = trace_api.get_tracer("elsewhere").start_span("db", attributes={"db.early": "x"})
+        for i in range(400):
+            third_party.set_attribute(f"db.row.{i}", i)
+        third_party.end()
+    chat, db = exporter.get_finished_spans()
+    attrs, db_attrs = dict(chat.attributes or {}), dict(db.attributes or {})
+    assert attrs[semconv.USER_ID] == "u1" and attrs[semconv.SESSION_ID] == "s1"
+    assert (attrs[semconv.GEN_AI_REQUEST_MODEL], attrs[semconv.VARIANT], attrs[semconv.PROMPT_VERSION]) == (
+        "m-big",
+        "A",
+        "v7",
+    )
+    assert attrs[semconv.SPAN_KIND] == "llm" and semconv.FINGERPRINT in attrs
+    assert "early" not in attrs and attrs["llm.input_messages.399.message.content"] == "x"
+    assert (db_attrs[semconv.USER_ID], db_attrs[semconv.SESSION_ID]) == ("u1", "s1")
+    assert "db.early" not in db_attrs and db_attrs["db.row.399"] == 399
