@@ -11,12 +11,14 @@ from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import plaudit
 from plaudit import semconv
-from plaudit._internal.serialize import _fallback, dumps, to_json
+from plaudit._internal.serialize import SCALAR_JSON, _fallback, dumps, to_json
 from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
@@ -229,3 +231,51 @@ def test_scalar_input_is_redacted_then_truncated() -> None:
     captured = _attrs(exporter)[semconv.INPUT]
     assert captured.startswith('{"a": "my [x] yyy') and captured.endswith(semconv.TRUNCATION_MARKER)
     assert len(captured) == 64
+
+
+_LINE = "A long single line of plain ASCII, the kind a pasted paragraph is; " * 8
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "short",
+        _LINE,
+        _LINE + "\n" + _LINE,
+        _LINE + "\t",
+        _LINE + "\r",
+        _LINE + "\x00",
+        _LINE + "\x1f",
+        _LINE + "\x7f",
+        _LINE + '"',
+        _LINE + "\\",
+        _LINE + "é",
+        _LINE + "\u2028",
+        "x" * 2048,
+    ],
+    ids=[
+        "empty",
+        "short",
+        "line",
+        "newline",
+        "tab",
+        "cr",
+        "nul",
+        "unit-sep",
+        "del",
+        "quote",
+        "backslash",
+        "e-acute",
+        "ls",
+        "2kb",
+    ],
+)
+def test_strings_are_written_as_the_encoder_writes_them(text: str) -> None:
+    assert SCALAR_JSON[str](text) == _plain(text)
+
+
+@given(head=st.text(max_size=20), tail=st.text(max_size=20), middle=st.sampled_from(["", _LINE]))
+def test_any_string_is_written_as_the_encoder_writes_it(head: str, middle: str, tail: str) -> None:
+    text = head + middle + tail
+    assert SCALAR_JSON[str](text) == _plain(text)

@@ -99,9 +99,24 @@ def _finite_float(value: float) -> str | None:
 
 
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_CONTROL = bytes(range(32))
+_LONG_STRING = 256
+
+
+def _json_string(value: str) -> str:
+    """A string's JSON as the encoder writes it. A long ASCII line with nothing to escape (no quote, backslash,
+    newline or other control character) is only quoted: the checks run in C at about a third of what the
+    encoder's scan-then-copy costs for 2 KB. Multi-line text, quotes or backslashes are found first (memchr)
+    and go straight to the encoder, as do short and non-ASCII strings."""
+    if len(value) >= _LONG_STRING and value.isascii() and "\n" not in value and '"' not in value and "\\" not in value:
+        raw = value.encode("ascii")
+        if len(raw.translate(None, _CONTROL)) == len(raw):
+            return f'"{value}"'
+    return _encode_string(value)
+
 
 SCALAR_JSON: dict[type, Callable[[Any], str | None]] = {
-    str: _encode_string,
+    str: _json_string,
     int: int.__repr__,
     bool: {True: "true", False: "false"}.__getitem__,
     type(None): lambda _: "null",
