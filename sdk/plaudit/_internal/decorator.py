@@ -26,7 +26,7 @@ from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import get_settings, get_tracer
-from plaudit._internal.serialize import ITEM_SEPARATOR, SCALAR_JSON, capture_text, json_key, to_json
+from plaudit._internal.serialize import ITEM_SEPARATOR, SCALAR_JSON, capture_text, json_key
 from plaudit._internal.span_common import (
     check_flag,
     child_context,
@@ -168,10 +168,7 @@ class _Inputs:
         value: Any = self._scalars_json(args, kwargs)
         if value is None:
             value = self._bound(args, kwargs)
-        redact = settings.redact
-        if redact is None:
-            return to_json(value, settings.max_value_length)
-        return capture_text(value, settings.max_value_length, redact)
+        return capture_text(value, settings.max_value_length, settings.redact)
 
     def _bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         names = self.names
@@ -241,6 +238,7 @@ def _wrap(
     inputs = _Inputs(fn)
     span_kind = otel_kind(kind)
     inherited = inherited_attributes(attrs)
+    plain_context = inherited is None and capture_content is None  # the body's context only gains the span
 
     def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Started:
         settings = STATE.settings or get_settings()
@@ -264,7 +262,10 @@ def _wrap(
                 captured = inputs.capture(args, kwargs, settings)
                 if captured is not None:
                     otel_span.set_attribute(semconv.INPUT, captured)
-        ctx = child_context(otel_span, inherited, capture_content, parent)
+        if plain_context:
+            ctx = trace_api.set_span_in_context(otel_span, parent)
+        else:
+            ctx = child_context(otel_span, inherited, capture_content, parent)
         token = context_api.attach(ctx)
         return otel_span, ctx, token, capture_out, settings
 
