@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import TracerProvider
 
 import plaudit
 from plaudit import semconv
-from plaudit.testing import InMemorySpanExporter
+from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
 @plaudit.trace
@@ -165,3 +166,30 @@ def test_key_attributes_outlive_the_attribute_count_limit(exporter: InMemorySpan
     assert "early" not in attrs and attrs["llm.input_messages.399.message.content"] == "x"
     assert (db_attrs[semconv.USER_ID], db_attrs[semconv.SESSION_ID]) == ("u1", "s1")
     assert "db.early" not in db_attrs and db_attrs["db.row.399"] == 399
+
+
+@plaudit.trace(variant="v2")
+def with_static(question: str) -> str:
+    with plaudit.span("inner"):
+        trace_api.get_tracer("elsewhere").start_span("db").end()
+    return question
+
+
+@pytest.mark.parametrize("own_provider", [True, False], ids=["own-provider", "host-provider"])
+def test_context_reaches_a_traced_call_with_static_attributes_and_everything_inside(own_provider: bool) -> None:
+    """Plaudit's own provider takes the context attributes among a kept call's start attributes; a host provider
+    has them stamped by the processor; either way every span inside gets them too."""
+    settings: dict[str, Any] = {} if own_provider else {"tracer_provider": TracerProvider()}
+    with capture_spans(**settings) as exporter:
+        with plaudit.context(user_id="u1", tags=["beta"], metadata={"plan": "pro"}):
+            with_static("q")
+        with_static("after")
+        spans = exporter.get_finished_spans()
+    db, inner, call, *after = (dict(s.attributes or {}) for s in spans)
+    for attrs in (db, inner, call):
+        assert (attrs[semconv.USER_ID], attrs[semconv.TAGS], attrs["plaudit.metadata.plan"]) == ("u1", ("beta",), "pro")
+    assert call[semconv.VARIANT] == "v2" and call[semconv.INPUT] == '{"question": "q"}'
+    if own_provider:  # the order the processor gave them when it set them after the start attributes
+        order = [key for key in call if key != semconv.OUTPUT]
+        assert order[-4:] == [semconv.INPUT, semconv.USER_ID, semconv.TAGS, "plaudit.metadata.plan"]
+    assert all(semconv.USER_ID not in attrs for attrs in after)

@@ -20,7 +20,7 @@ from opentelemetry import trace as trace_api
 
 from plaudit import semconv
 from plaudit._internal.config import Settings
-from plaudit._internal.context import CAPTURE_KEY
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY
 from plaudit._internal.errors import log_internal_error
 from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
@@ -246,15 +246,24 @@ def _wrap(
         parent = context_api.get_current()
         capture = settings.capture_content and parent.get(CAPTURE_KEY) is not False
         input_pending = capture and capture_input is not False
-        span_attrs = attrs
-        if input_pending and attrs and _will_record(parent):
-            # Known to be kept: the input joins the static attributes, one dict at span start. (Without static
-            # attributes, OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)
-            captured = inputs.capture(args, kwargs, settings)
-            if captured is not None:
-                span_attrs = {**attrs, semconv.INPUT: captured}
-            input_pending = False
-        otel_span = tracer.start_span(span_name, context=parent, kind=span_kind, attributes=span_attrs)
+        span_attrs, start_ctx = attrs, parent
+        if attrs and (input_pending or CONTEXT_KEY in parent) and _will_record(parent):
+            # Known to be kept: the input and the plaudit.context attributes join the static attributes, one dict
+            # at span start, in the order the processor would have set them. (Without static attributes,
+            # OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)
+            extra: dict[str, Any] = {}
+            if input_pending:
+                captured = inputs.capture(args, kwargs, settings)
+                if captured is not None:
+                    extra[semconv.INPUT] = captured
+                input_pending = False
+            request = parent.get(CONTEXT_KEY)
+            if request:
+                extra.update(request)  # type: ignore[call-overload]
+                start_ctx = context_api.set_value(STAMPED_KEY, request, parent)  # only for the processor
+            if extra:
+                span_attrs = {**attrs, **extra}
+        otel_span = tracer.start_span(span_name, context=start_ctx, kind=span_kind, attributes=span_attrs)
         capture_out = False
         if capture and otel_span.is_recording():
             capture_out = capture_output is not False

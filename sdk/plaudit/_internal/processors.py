@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Status
 
 from plaudit import semconv
-from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, VARIANT_KEY
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY, VARIANT_KEY
 from plaudit._internal.errors import log_internal_error
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.serialize import redact_text, truncate
@@ -108,7 +108,7 @@ class Pipeline:
         try:
             ctx = parent_context if parent_context is not None else context_api.get_current()
             attrs = ctx.get(CONTEXT_KEY)
-            if attrs:
+            if attrs and ctx.get(STAMPED_KEY) is not attrs:
                 span.set_attributes(attrs)  # type: ignore[arg-type]
             inherited = ctx.get(VARIANT_KEY)
             if inherited is not None:
