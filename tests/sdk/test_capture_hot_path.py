@@ -4,18 +4,21 @@ to the static attributes at span start, and no serialising for a call that is no
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import threading
 from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import plaudit
 from plaudit import semconv
-from plaudit._internal.serialize import _fallback, dumps, to_json
+from plaudit._internal.serialize import SCALAR_JSON, _fallback, dumps, to_json
 from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
@@ -145,3 +148,134 @@ def test_a_call_that_is_not_recorded_serialises_nothing(static: bool) -> None:
         echo(value)
     assert _Counted.calls == 2  # input and output, once each
     assert _attrs(kept)[semconv.INPUT] == '{"value": "<counted>"}'
+
+
+class Level(enum.IntEnum):
+    HIGH = 1
+
+
+class Name(str):
+    """A str subclass: written by the encoder, not the scalar path."""
+
+
+def takes(a: Any, b: Any = 1, *rest: Any, **extra: Any) -> None:
+    return None
+
+
+class Service:
+    def handle(self, request: Any, *, retries: int = 0) -> None:
+        return None
+
+
+_ODD_TEXT = 'quote " backslash \\ newline \n tab \t control \x01 \x1f é ✓ \u2028 \U0001f600'
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        (("x",), {}, {"a": "x"}),
+        ((_ODD_TEXT,), {"b": _ODD_TEXT}, {"a": _ODD_TEXT, "b": _ODD_TEXT}),
+        ((10**30, True), {}, {"a": 10**30, "b": True}),
+        ((None, False), {}, {"a": None, "b": False}),
+        ((-0.0, 1e300), {"c": 2.5e-8}, {"a": -0.0, "b": 1e300, "c": 2.5e-8}),
+        ((float("nan"), float("inf")), {"c": float("-inf")}, {"a": "nan", "b": "inf", "c": "-inf"}),
+        ((1, 2, 3, "four"), {}, {"a": 1, "b": 2, "*args": [3, "four"]}),
+        ((1,), {"extra": "e", "more": None}, {"a": 1, "extra": "e", "more": None}),
+        ((), {"b": 3, "a": "k"}, {"b": 3, "a": "k"}),
+        ((1,), {"*args": "named so"}, {"a": 1, "*args": "named so"}),
+        ((1, 2, 3), {"*args": "named so"}, {"a": 1, "b": 2, "*args": "named so"}),
+        ((Level.HIGH, Name("n")), {"c": Level.HIGH}, {"a": Level.HIGH, "b": Name("n"), "c": Level.HIGH}),
+        (([1, "two"], {"k": "v"}), {"c": (3,)}, {"a": [1, "two"], "b": {"k": "v"}, "c": (3,)}),
+        (("s", Point(1, 2.0)), {}, {"a": "s", "b": Point(1, 2.0)}),
+    ],
+    ids=[
+        "one",
+        "escapes",
+        "big-int-bool",
+        "none-false",
+        "floats",
+        "non-finite",
+        "extra-positional",
+        "keywords",
+        "keywords-only",
+        "keyword-named-*args",
+        "keyword-named-*args-and-extra",
+        "subclasses",
+        "containers",
+        "object",
+    ],
+)
+def test_the_captured_input_is_the_encoded_argument_mapping(
+    exporter: InMemorySpanExporter, args: tuple[Any, ...], kwargs: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """Plain scalar arguments are written without building the mapping; the text is the same either way."""
+    plaudit.trace(takes)(*args, **kwargs)
+    assert _attrs(exporter)[semconv.INPUT] == dumps(expected)
+
+
+def test_an_argument_given_twice_is_captured_as_the_mapping_keeps_it(exporter: InMemorySpanExporter) -> None:
+    with pytest.raises(TypeError):
+        plaudit.trace(takes)("by position", a="by name")  # type: ignore[misc]
+    assert _attrs(exporter)[semconv.INPUT] == '{"a": "by name"}'
+
+
+def test_a_method_call_is_captured_without_self(exporter: InMemorySpanExporter) -> None:
+    handle = plaudit.trace(Service.handle)
+    handle(Service(), "hi", retries=2)
+    assert _attrs(exporter)[semconv.INPUT] == '{"request": "hi", "retries": 2}'
+
+
+def test_scalar_input_is_redacted_then_truncated() -> None:
+    with capture_spans(max_value_length=64, redact=lambda text: text.replace("secret", "[x]")) as exporter:
+        plaudit.trace(takes)("my secret " + "y" * 100, b=2)
+    captured = _attrs(exporter)[semconv.INPUT]
+    assert captured.startswith('{"a": "my [x] yyy') and captured.endswith(semconv.TRUNCATION_MARKER)
+    assert len(captured) == 64
+
+
+_LINE = "A long single line of plain ASCII, the kind a pasted paragraph is; " * 8
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "short",
+        _LINE,
+        _LINE + "\n" + _LINE,
+        _LINE + "\t",
+        _LINE + "\r",
+        _LINE + "\x00",
+        _LINE + "\x1f",
+        _LINE + "\x7f",
+        _LINE + '"',
+        _LINE + "\\",
+        _LINE + "é",
+        _LINE + "\u2028",
+        "x" * 2048,
+    ],
+    ids=[
+        "empty",
+        "short",
+        "line",
+        "newline",
+        "tab",
+        "cr",
+        "nul",
+        "unit-sep",
+        "del",
+        "quote",
+        "backslash",
+        "e-acute",
+        "ls",
+        "2kb",
+    ],
+)
+def test_strings_are_written_as_the_encoder_writes_them(text: str) -> None:
+    assert SCALAR_JSON[str](text) == _plain(text)
+
+
+@given(head=st.text(max_size=20), tail=st.text(max_size=20), middle=st.sampled_from(["", _LINE]))
+def test_any_string_is_written_as_the_encoder_writes_it(head: str, middle: str, tail: str) -> None:
+    text = head + middle + tail
+    assert SCALAR_JSON[str](text) == _plain(text)

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import TracerProvider
 
 import plaudit
 from plaudit import semconv
-from plaudit.testing import InMemorySpanExporter
+from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
 @plaudit.trace
@@ -138,3 +140,56 @@ def test_wrong_argument_types_raise(kwargs: dict[str, Any]) -> None:
 def test_context_with_positional_arguments_is_refused() -> None:
     with pytest.raises(TypeError), plaudit.context("u1"):  # type: ignore[misc]
         pass
+
+
+def test_key_attributes_outlive_the_attribute_count_limit(exporter: InMemorySpanExporter) -> None:
+    """OTel drops the oldest attributes past its limit (128); the grouping keys set first are put back on export,
+    and only those: other early attributes stay dropped."""
+    prompt = plaudit.Prompt("answer", "v7", "Q: {q}")
+    with plaudit.context(user_id="u1", session_id="s1"):
+        with plaudit.span("chat", kind="llm", model="m-big", prompt=prompt, variant="A", attributes={"early": 1}) as s:
+            for i in range(400):
+                s.set_attribute(f"llm.input_messages.{i}.message.content", "x")
+        third_party = trace_api.get_tracer("elsewhere").start_span("db", attributes={"db.early": "x"})
+        for i in range(400):
+            third_party.set_attribute(f"db.row.{i}", i)
+        third_party.end()
+    chat, db = exporter.get_finished_spans()
+    attrs, db_attrs = dict(chat.attributes or {}), dict(db.attributes or {})
+    assert attrs[semconv.USER_ID] == "u1" and attrs[semconv.SESSION_ID] == "s1"
+    assert (attrs[semconv.GEN_AI_REQUEST_MODEL], attrs[semconv.VARIANT], attrs[semconv.PROMPT_VERSION]) == (
+        "m-big",
+        "A",
+        "v7",
+    )
+    assert attrs[semconv.SPAN_KIND] == "llm" and semconv.FINGERPRINT in attrs
+    assert "early" not in attrs and attrs["llm.input_messages.399.message.content"] == "x"
+    assert (db_attrs[semconv.USER_ID], db_attrs[semconv.SESSION_ID]) == ("u1", "s1")
+    assert "db.early" not in db_attrs and db_attrs["db.row.399"] == 399
+
+
+@plaudit.trace(variant="v2")
+def with_static(question: str) -> str:
+    with plaudit.span("inner"):
+        trace_api.get_tracer("elsewhere").start_span("db").end()
+    return question
+
+
+@pytest.mark.parametrize("own_provider", [True, False], ids=["own-provider", "host-provider"])
+def test_context_reaches_a_traced_call_with_static_attributes_and_everything_inside(own_provider: bool) -> None:
+    """Plaudit's own provider takes the context attributes among a kept call's start attributes; a host provider
+    has them stamped by the processor; either way every span inside gets them too."""
+    settings: dict[str, Any] = {} if own_provider else {"tracer_provider": TracerProvider()}
+    with capture_spans(**settings) as exporter:
+        with plaudit.context(user_id="u1", tags=["beta"], metadata={"plan": "pro"}):
+            with_static("q")
+        with_static("after")
+        spans = exporter.get_finished_spans()
+    db, inner, call, *after = (dict(s.attributes or {}) for s in spans)
+    for attrs in (db, inner, call):
+        assert (attrs[semconv.USER_ID], attrs[semconv.TAGS], attrs["plaudit.metadata.plan"]) == ("u1", ("beta",), "pro")
+    assert call[semconv.VARIANT] == "v2" and call[semconv.INPUT] == '{"question": "q"}'
+    if own_provider:  # the order the processor gave them when it set them after the start attributes
+        order = [key for key in call if key != semconv.OUTPUT]
+        assert order[-4:] == [semconv.INPUT, semconv.USER_ID, semconv.TAGS, "plaudit.metadata.plan"]
+    assert all(semconv.USER_ID not in attrs for attrs in after)

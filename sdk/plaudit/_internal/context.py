@@ -14,6 +14,9 @@ CONTEXT_KEY = context_api.create_key("plaudit-attributes")
 """User, session, tags and metadata: stamped on every span opened inside :func:`context`."""
 VARIANT_KEY = context_api.create_key("plaudit-variant")
 """Prompt/config/variant attributes of the enclosing traced call: inherited by the LLM spans opened inside it."""
+STAMPED_KEY = context_api.create_key("plaudit-attributes-stamped")
+"""Set, in the context a span is started in, to the :data:`CONTEXT_KEY` mapping its opener already put among
+the start attributes, so the processor does not set them again; never in the context code runs in."""
 CAPTURE_KEY = context_api.create_key("plaudit-capture-content")
 """False inside a block that turned content capture off; absent otherwise."""
 

@@ -20,13 +20,13 @@ from opentelemetry import trace as trace_api
 
 from plaudit import semconv
 from plaudit._internal.config import Settings
-from plaudit._internal.context import CAPTURE_KEY
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY
 from plaudit._internal.errors import log_internal_error
 from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import get_settings, get_tracer
-from plaudit._internal.serialize import capture_text, to_json
+from plaudit._internal.serialize import ITEM_SEPARATOR, SCALAR_JSON, capture_text, json_key
 from plaudit._internal.span_common import (
     check_flag,
     child_context,
@@ -40,6 +40,8 @@ from plaudit._internal.state import STATE
 F = TypeVar("F", bound=Callable[..., Any])
 
 _GENERATOR_ITEMS_KEPT = 1000
+_OPEN, _CLOSE = "{", "}"
+_scalar_encoder = SCALAR_JSON.get
 
 
 @overload
@@ -143,7 +145,7 @@ def _default_name(fn: Callable[..., Any]) -> str:
 class _Inputs:
     """Map a call's arguments to a JSON object of parameter names, computed once per function."""
 
-    __slots__ = ("names", "skip_first")
+    __slots__ = ("heads", "members", "names", "positions", "skip_first")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         target = fn.func if isinstance(fn, functools.partial) else fn
@@ -152,23 +154,61 @@ class _Inputs:
         if isinstance(fn, functools.partial):
             names = names[len(fn.args) :]
         self.skip_first = bool(names) and names[0] in ("self", "cls")
-        self.names = names
+        self.names = names[1:] if self.skip_first else names
+        self.members = {name: json_key(name) for name in self.names}  # `"name": `
+        # What precedes each positional value: the object's opening or a separator, then its member name.
+        self.heads = tuple((ITEM_SEPARATOR if i else _OPEN) + self.members[name] for i, name in enumerate(self.names))
+        self.positions = {name: i for i, name in enumerate(self.names)}
 
     def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], settings: Settings) -> str | None:
-        names = self.names
         if self.skip_first:
-            names, args = names[1:], args[1:]
+            args = args[1:]
         if not args and not kwargs:
             return None
+        value: Any = self._scalars_json(args, kwargs)
+        if value is None:
+            value = self._bound(args, kwargs)
+        return capture_text(value, settings.max_value_length, settings.redact)
+
+    def _bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        names = self.names
         bound: dict[str, Any] = dict(zip(names, args, strict=False))
         if len(args) > len(names):
             bound["*args"] = list(args[len(names) :])
         if kwargs:
             bound.update(kwargs)
-        redact = settings.redact
-        if redact is None:
-            return to_json(bound, settings.max_value_length)
-        return capture_text(bound, settings.max_value_length, redact)
+        return bound
+
+    def _scalars_json(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """The text the encoder writes for :meth:`_bound`, written directly when every argument is a plain
+        scalar (the common call); None otherwise, for the encoder to do. One join copies each value once."""
+        heads = self.heads
+        if len(args) > len(heads):
+            return None
+        parts: list[str] = []
+        append = parts.append
+        for head, value in zip(heads, args):  # noqa: B905 - no more args than heads (checked above); strict= costs a call
+            encode = _scalar_encoder(type(value))
+            text = encode(value) if encode is not None else None
+            if text is None:
+                return None
+            append(head)
+            append(text)
+        if kwargs:
+            members, positions, given = self.members, self.positions, len(args)
+            for name, value in kwargs.items():
+                position = positions.get(name)
+                if position is not None and position < given:
+                    return None  # also passed by position (the call will fail): the bound dict says which wins
+                encode = _scalar_encoder(type(value))
+                text = encode(value) if encode is not None else None
+                if text is None:
+                    return None
+                append(ITEM_SEPARATOR if parts else _OPEN)
+                append(members.get(name) or json_key(name))
+                append(text)
+        append(_CLOSE)
+        return "".join(parts)
 
 
 _Started = tuple[trace_api.Span, context_api.Context, object, bool, Settings]
@@ -198,6 +238,7 @@ def _wrap(
     inputs = _Inputs(fn)
     span_kind = otel_kind(kind)
     inherited = inherited_attributes(attrs)
+    plain_context = inherited is None and capture_content is None  # the body's context only gains the span
 
     def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Started:
         settings = STATE.settings or get_settings()
@@ -205,15 +246,24 @@ def _wrap(
         parent = context_api.get_current()
         capture = settings.capture_content and parent.get(CAPTURE_KEY) is not False
         input_pending = capture and capture_input is not False
-        span_attrs = attrs
-        if input_pending and attrs and _will_record(parent):
-            # Known to be kept: the input joins the static attributes, one dict at span start. (Without static
-            # attributes, OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)
-            captured = inputs.capture(args, kwargs, settings)
-            if captured is not None:
-                span_attrs = {**attrs, semconv.INPUT: captured}
-            input_pending = False
-        otel_span = tracer.start_span(span_name, context=parent, kind=span_kind, attributes=span_attrs)
+        span_attrs, start_ctx = attrs, parent
+        if attrs and (input_pending or CONTEXT_KEY in parent) and _will_record(parent):
+            # Known to be kept: the input and the plaudit.context attributes join the static attributes, one dict
+            # at span start, in the order the processor would have set them. (Without static attributes,
+            # OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)
+            extra: dict[str, Any] = {}
+            if input_pending:
+                captured = inputs.capture(args, kwargs, settings)
+                if captured is not None:
+                    extra[semconv.INPUT] = captured
+                input_pending = False
+            request = parent.get(CONTEXT_KEY)
+            if request:
+                extra.update(request)  # type: ignore[call-overload]
+                start_ctx = context_api.set_value(STAMPED_KEY, request, parent)  # only for the processor
+            if extra:
+                span_attrs = {**attrs, **extra}
+        otel_span = tracer.start_span(span_name, context=start_ctx, kind=span_kind, attributes=span_attrs)
         capture_out = False
         if capture and otel_span.is_recording():
             capture_out = capture_output is not False
@@ -221,7 +271,10 @@ def _wrap(
                 captured = inputs.capture(args, kwargs, settings)
                 if captured is not None:
                     otel_span.set_attribute(semconv.INPUT, captured)
-        ctx = child_context(otel_span, inherited, capture_content, parent)
+        if plain_context:
+            ctx = trace_api.set_span_in_context(otel_span, parent)
+        else:
+            ctx = child_context(otel_span, inherited, capture_content, parent)
         token = context_api.attach(ctx)
         return otel_span, ctx, token, capture_out, settings
 

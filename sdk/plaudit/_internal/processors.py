@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Status
 
 from plaudit import semconv
-from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, VARIANT_KEY
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY, VARIANT_KEY
 from plaudit._internal.errors import log_internal_error
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.serialize import redact_text, truncate
@@ -64,6 +64,15 @@ def _with_attributes(
     )
 
 
+def _snapshot(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain copy of a span's attributes: OTel's ``BoundedAttributes.copy()`` (behind the read-only proxy that
+    ``span.attributes`` returns) copies its dict in C, where ``dict()`` would walk it key by key under its lock."""
+    try:
+        return attributes.copy()  # type: ignore[attr-defined,no-any-return]
+    except AttributeError:
+        return dict(attributes)
+
+
 def _is_llm_span(attrs: Mapping[str, Any]) -> bool:
     return attrs.get(semconv.GEN_AI_OPERATION_NAME) is not None or attrs.get(semconv.SPAN_KIND) in _LLM_KINDS
 
@@ -92,14 +101,14 @@ class Pipeline:
         self.max_value_length = max_value_length
         self.redact = redact
         self._strip: set[int] = set()  # span ids opened inside a capture_content=False block
-        self._keys: dict[int, dict[str, Any]] = {}  # span id -> key attributes at start, in case limits drop them
+        self._keys: dict[int, dict[str, Any]] = {}  # span id -> attributes at start, in case limits drop some
         self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
         try:
             ctx = parent_context if parent_context is not None else context_api.get_current()
             attrs = ctx.get(CONTEXT_KEY)
-            if attrs:
+            if attrs and ctx.get(STAMPED_KEY) is not attrs:
                 span.set_attributes(attrs)  # type: ignore[arg-type]
             inherited = ctx.get(VARIANT_KEY)
             if inherited is not None:
@@ -110,11 +119,11 @@ class Pipeline:
                         self._strip.add(span.context.span_id)
             # Keep the attributes the leaderboard groups by: OTel's count limit drops the oldest attributes
             # first, and these are set first, so a span flooded with flattened messages would otherwise lose them.
+            # The whole start-time mapping is kept (one copy in C); picking the key attributes out of it is left
+            # to the rare span that did drop some.
             own = span.attributes
-            if own and len(self._keys) < _MAX_PENDING_STRIPS:
-                found = _KEY_ATTRIBUTES.intersection(own)  # walks the keys in C: no per-attribute lookups
-                if found and span.context is not None:
-                    self._keys[span.context.span_id] = {key: own[key] for key in found}  # atomic under the GIL
+            if own and len(self._keys) < _MAX_PENDING_STRIPS and span.context is not None:
+                self._keys[span.context.span_id] = _snapshot(own)  # atomic under the GIL
         except Exception:  # noqa: BLE001 - processors must never raise into span creation
             log_internal_error()
 
@@ -145,7 +154,8 @@ class Pipeline:
                         strip = True
             keys = self._keys.pop(span.context.span_id, None) if self._keys and span.context is not None else None
             if keys is not None and span.dropped_attributes:
-                span = _with_attributes(span, {**keys, **(span.attributes or {})})
+                kept = {key: value for key, value in keys.items() if key in _KEY_ATTRIBUTES}
+                span = _with_attributes(span, {**kept, **(span.attributes or {})})
             scope = span.instrumentation_scope
             if strip or scope is None or scope.name != "plaudit":
                 span = self._rewrite(span, strip, ENRICHERS.get(scope.name) if scope is not None else None)
