@@ -132,3 +132,12 @@ def test_a_page_says_so_when_the_vocabulary_cannot_be_read(page: Any, workspace:
     page.route("**/v1/query-model", lambda route: route.fulfill(status=503, body="down for maintenance"))
     page.goto(workspace.url + "/leaderboard?score=thumbs")
     expect(page.get_by_role("alert")).to_contain_text("Could not read the query vocabulary")
+
+
+def test_a_leaderboard_by_an_undeclared_attribute_says_how_to_make_it_fast(page: Any, workspace: Any) -> None:
+    page.goto(workspace.url + "/leaderboard?score=thumbs&group_by=attr.plaudit.variant")
+    expect(page.get_by_role("table", name="Leaderboard for thumbs")).to_be_visible()
+    expect(page.get_by_text("Slow path:")).to_contain_text("--dimension plaudit.variant")
+    page.goto(workspace.url + "/leaderboard?score=thumbs&group_by=variant")
+    expect(page.get_by_role("table", name="Leaderboard for thumbs")).to_be_visible()
+    expect(page.get_by_text("Slow path:")).to_have_count(0)

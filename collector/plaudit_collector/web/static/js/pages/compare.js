@@ -1,6 +1,6 @@
 // /compare: two groups on one score: the difference with its interval, the test, P(A better), the verdict.
 import { fixed, groupCell, h, isNum, num, pct, pvalue } from "../dom.js";
-import { analysisPage, choice, directionPicker, scorePicker, text, verdictBox } from "../parts/analysis.js";
+import { analysisPage, choice, directionPicker, scorePicker, slowNote, text, verdictBox } from "../parts/analysis.js";
 import { dimensions } from "../parts/querymodel.js";
 
 function stat(label, value, detail) {
@@ -42,6 +42,7 @@ export async function render(main) {
         "section",
         { class: "panel" },
         verdictBox(answer.verdict, tone),
+        slowNote(answer),
         h(
           "div",
           { class: "stat-cards" },

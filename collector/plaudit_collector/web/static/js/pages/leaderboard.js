@@ -1,6 +1,6 @@
 // /leaderboard: mean score per group, best first, with intervals, health figures and the verdict.
 import { ciBar, fixed, groupCell, h, isNum, money, ms, num, pct, pvalue } from "../dom.js";
-import { analysisPage, directionPicker, groupPicker, scorePicker, verdictBox } from "../parts/analysis.js";
+import { analysisPage, directionPicker, groupPicker, scorePicker, slowNote, verdictBox } from "../parts/analysis.js";
 
 const SCORED = ["boolean", "numeric"];
 
@@ -65,6 +65,7 @@ export function drawLeaderboard(answer) {
     verdictBox(answer.verdict, answer.leader ? "clear" : (answer.rows || []).length ? "unclear" : "none"),
     h("p", { class: "small muted" }, [`Score “${answer.score}”`, direction, answer.method ? `intervals: ${answer.method}` : null, answer.filters ? `filters: ${answer.filters}` : null, isNum(answer.needed_per_group) ? `about ${num(answer.needed_per_group)} rated items per group would separate the top two` : null].filter(Boolean).join(" · ")),
     leaderboardTable(answer),
+    slowNote(answer),
   );
 }
 

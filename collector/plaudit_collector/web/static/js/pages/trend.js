@@ -2,7 +2,7 @@
 // appears. Drawn with the vendored uPlot; the numbers are all the API's.
 import { api } from "../api.js";
 import { clear, fixed, groupText, h, isNum, num, pvalue, when } from "../dom.js";
-import { analysisPage, choice, directionPicker, groupPicker, scorePicker, verdictBox } from "../parts/analysis.js";
+import { analysisPage, choice, directionPicker, groupPicker, scorePicker, slowNote, verdictBox } from "../parts/analysis.js";
 import { COLORS, loadUplot } from "../parts/uplot.js";
 
 const MARKED = ["prompt.version", "model"];
@@ -105,7 +105,7 @@ export async function render(main) {
       const section = h(
         "div",
         {},
-        h("section", { class: "panel" }, verdictBox(answer.verdict, "none"), plot, marksList),
+        h("section", { class: "panel" }, verdictBox(answer.verdict, "none"), plot, marksList, slowNote(answer)),
         h(
           "section",
           { class: "panel flush" },

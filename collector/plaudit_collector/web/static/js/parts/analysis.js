@@ -73,6 +73,12 @@ export function text(label, current, placeholder = "") {
   return { node: field(label, input), value: () => input.value.trim() };
 }
 
+/** Why an answer read every rating or span, and what would make it fast (the reply's path_hint). */
+export function slowNote(answer) {
+  if (!answer || !answer.path_hint) return null;
+  return h("p", { class: "small muted slow-path" }, `Slow path: ${answer.path_hint}`);
+}
+
 export function verdictBox(verdict, tone) {
   if (!verdict) return null;
   return h("div", { class: `verdict ${tone || "none"}`, role: "status" }, verdict);
