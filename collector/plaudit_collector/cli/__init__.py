@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -30,6 +33,24 @@ def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, markup=False)
+
+
+@contextmanager
+def _loading() -> Iterator[None]:
+    """Import the collector with the cyclic garbage collector off, then freeze what was loaded.
+
+    The import makes a few hundred thousand objects (modules, tables, FastAPI's route models) that all live
+    as long as the process: the garbage collector, run every few hundred allocations, would rescan them ever
+    more often, about a fifth of the time to healthy. Frozen, later collections skip them too. The price:
+    the few cycles the import drops (about 0.4 MB) are never freed. Migrations run with it on as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.enable()
 
 
 def _plain(stream: TextIO) -> bool:
@@ -91,9 +112,10 @@ def serve(
     judge_concurrency: Annotated[int, typer.Option(min=1, help="with --judges: judge calls in flight at once")] = 4,
 ) -> None:
     """Run the collector: OTLP/HTTP on /v1/traces and /v1/logs, feedback on /v1/feedback, the workspace on /."""
-    from plaudit_collector.server import is_loopback
-    from plaudit_collector.server import serve as run
-    from plaudit_collector.store.db import normalise_url
+    with _loading():
+        from plaudit_collector.server import is_loopback
+        from plaudit_collector.server import serve as run
+        from plaudit_collector.store.db import normalise_url
 
     url = normalise_url(db)
     if auth is None:
