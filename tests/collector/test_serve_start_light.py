@@ -170,3 +170,18 @@ def test_no_collector_module_imports_the_statistics_stack_at_module_level() -> N
             if any(name.split(".")[0] in HEAVY for name in names):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+def test_healthz_is_matched_first_and_documented_where_it_was(tmp_path: Path) -> None:
+    from plaudit_collector.app import create_app
+    from plaudit_collector.settings import CollectorSettings
+
+    def paths_of(route: object) -> list[str]:  # a route, or a router FastAPI keeps as one entry
+        inner = getattr(route, "original_router", None)
+        return [r.path for r in inner.routes] if inner is not None else [getattr(route, "path", "")]
+
+    app = create_app(CollectorSettings(db_url=f"sqlite:///{tmp_path / 'o.db'}"))
+    matched = [p for route in app.router.routes for p in paths_of(route) if p == "/healthz" or p.startswith("/v1/")]
+    assert matched[0] == "/healthz"  # the first health check builds no other router's routes
+    paths = list(app.openapi()["paths"])
+    assert paths[-1] == "/healthz" and paths[0] == "/v1/traces"
