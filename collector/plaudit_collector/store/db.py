@@ -209,11 +209,11 @@ class Database:
         """True when the version table names exactly the shipped heads: one query instead of Alembic's
         machinery (its import, the scripts' loading, env.py), which a collector at head needs only to learn
         there is nothing to do. Anything else (no version table, an older or unknown revision) is Alembic's."""
-        try:
-            with self.engine.connect() as conn:
+        with self.engine.connect() as conn:  # a database that cannot be reached fails here, once
+            try:
                 found = {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
-        except sa_exc.DBAPIError:
-            return False
+            except sa_exc.DBAPIError:  # no version table yet
+                return False
         return found == head_revisions()
 
     def current_revision(self, conn: Connection | None = None) -> str | None:
