@@ -44,6 +44,10 @@ from plaudit_collector.store import retention
 from plaudit_collector.store.db import Database
 from plaudit_collector.web import routes as web_routes
 
+WARM_STATISTICS_AFTER_SECONDS = 1.0
+"""SciPy's import (about 0.6 s of CPU, most of it holding the GIL) starts this long after startup: not while
+uvicorn binds and answers its first requests (a health check, a first batch), yet long before anyone reads a
+leaderboard."""
 BACKGROUND_STOP_SECONDS = 0.5
 """How long a stopping collector waits for each background worker (judges, retention) to finish its step."""
 
@@ -75,8 +79,11 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         sweeper = retention.start_sweeper(database, settings)
         judge_worker = start_worker(database, settings)
         app.state.background = [worker for worker in (judge_worker, sweeper) if worker is not None]
-        threading.Thread(target=_warm_statistics, name="plaudit-warm-statistics", daemon=True).start()
+        warm = threading.Timer(WARM_STATISTICS_AFTER_SECONDS, _warm_statistics)
+        warm.name, warm.daemon = "plaudit-warm-statistics", True
+        warm.start()
         yield
+        warm.cancel()
         stop_background(app)
         for worker in app.state.background:  # daemon threads: one still busy past its wait ends with the process
             worker.stop(timeout=BACKGROUND_STOP_SECONDS)
@@ -95,7 +102,8 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     app.state.db = database
     errors.install(app)
     app.add_middleware(RefuseCutRequests)
-    for module in (
+    for module in (  # /healthz first: a request matches routers in order, and each builds its routes then
+        health,
         traces,
         logs,
         feedback,
@@ -109,7 +117,6 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
         queue_routes,
         activity,
         projects,
-        health,
         web_routes,
     ):
         app.include_router(module.router)
@@ -135,6 +142,9 @@ def _document_feedback_models(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
+        paths = schema.get("paths", {})
+        if "/healthz" in paths:  # matched first (see create_app), documented last as it always was
+            paths["/healthz"] = paths.pop("/healthz")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (
             FeedbackIn,

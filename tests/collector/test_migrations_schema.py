@@ -12,11 +12,12 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from plaudit_collector.store import partitions
-from plaudit_collector.store.db import Database
+from plaudit_collector.store.db import Database, alembic_config, head_revisions
 
 
 def schema_diff(db: Database) -> list[object]:
@@ -81,6 +82,44 @@ def test_plaudit_db_upgrade_command(tmp_path: Path, plaudit_cli: list[str]) -> N
     assert "revision" in result.stdout
     db = Database(str(tmp_path / "cli.db"))
     try:
+        assert schema_diff(db) == []
+    finally:
+        db.dispose()
+
+
+def test_head_revisions_are_alembics() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert head_revisions() == set(script.get_heads())
+
+
+def test_head_revisions_after_a_branch_and_a_merge(tmp_path: Path) -> None:
+    scripts = {
+        "a": ('"""revision notes that mention revision and down_revision"""', "None"),
+        "b": ("", '"a"'),
+        "c": ("", '"a"'),
+        "d": ("", '("b", "c")'),
+        "e": ("", '"d"'),
+        "f": ("", '"d"'),
+    }
+    for name, (doc, down) in scripts.items():
+        (tmp_path / f"{name}.py").write_text(
+            f'{doc}\nrevision: str = "{name}"\ndown_revision: str | tuple[str, ...] | None = {down}\n'
+        )
+    assert head_revisions(tmp_path) == {"e", "f"}
+
+
+def test_start_reads_the_version_and_migrates_only_an_older_database(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        assert not db.at_head()  # no version table yet
+        older = ScriptDirectory.from_config(alembic_config(db_url)).get_revision("head").down_revision
+        assert isinstance(older, str)
+        db.upgrade(older)
+        assert not db.at_head()
+        db.prepare()
+        assert db.at_head() and db.current_revision() in head_revisions()
+        assert schema_diff(db) == []
+        db.prepare()  # at head: a no-op
         assert schema_diff(db) == []
     finally:
         db.dispose()

@@ -15,6 +15,7 @@ import pytest
 import plaudit
 import plaudit_collector
 from plaudit_collector.server import free_port
+from plaudit_collector.store.db import Database
 
 HEAVY = ("scipy", "numpy", "krippendorff", "genai_prices")
 
@@ -45,6 +46,48 @@ def test_building_the_app_as_serve_does_loads_no_statistics_stack(tmp_path: Path
     )
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+NOT_AT_START = ("alembic", "rich")
+"""What ``plaudit serve`` on a database already at head answers without: Alembic (the version table is read
+directly) and Rich (nothing to draw in a pipe). The statistics stack is warmed a moment after startup."""
+OTHER_COMMANDS = ("admin", "analytics", "experiments", "judges", "queues")
+
+
+def test_serve_on_a_database_at_head_answers_without_alembic_rich_or_the_other_commands(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'head.db'}"
+    database = Database(db_url)
+    database.prepare()
+    database.dispose()
+    port = free_port()
+    code = (
+        "import gc, json, os, sys, threading, time, urllib.request\n"  # not httpx: it imports Rich
+        "def watch():\n"
+        "    while True:\n"
+        "        try:\n"
+        f"            if urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=1).status == 200:\n"
+        "                break\n"
+        "        except OSError:\n"
+        "            time.sleep(0.02)\n"
+        "    loaded = sorted({m.split('.')[0] for m in sys.modules} | set(sys.modules))\n"
+        "    print(json.dumps({'loaded': loaded, 'gc': gc.isenabled(), 'frozen': gc.get_freeze_count()}))\n"
+        "    sys.stdout.flush()\n"
+        "    os._exit(0)\n"
+        "threading.Thread(target=watch, daemon=True).start()\n"
+        f"sys.argv = ['plaudit', 'serve', '--port', '{port}', '--db', {db_url!r}]\n"
+        "from plaudit_collector.cli import main\n"
+        "main()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120, check=True
+    )
+    state = json.loads(out.stdout.strip().splitlines()[-1])
+    loaded = set(state["loaded"])
+    assert "plaudit_collector.app" in loaded
+    assert [name for name in NOT_AT_START if name in loaded] == []
+    assert [name for name in OTHER_COMMANDS if f"plaudit_collector.cli.{name}" in loaded] == []
+    assert "applying migrations" not in out.stderr
+    assert state["gc"] and state["frozen"] > 0  # the garbage collector runs again, past what the import froze
 
 
 def test_serve_answers_and_loads_statistics_when_a_question_needs_them(tmp_path: Path) -> None:
@@ -127,3 +170,18 @@ def test_no_collector_module_imports_the_statistics_stack_at_module_level() -> N
             if any(name.split(".")[0] in HEAVY for name in names):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+def test_healthz_is_matched_first_and_documented_where_it_was(tmp_path: Path) -> None:
+    from plaudit_collector.app import create_app
+    from plaudit_collector.settings import CollectorSettings
+
+    def paths_of(route: object) -> list[str]:  # a route, or a router FastAPI keeps as one entry
+        inner = getattr(route, "original_router", None)
+        return [r.path for r in inner.routes] if inner is not None else [getattr(route, "path", "")]
+
+    app = create_app(CollectorSettings(db_url=f"sqlite:///{tmp_path / 'o.db'}"))
+    matched = [p for route in app.router.routes for p in paths_of(route) if p == "/healthz" or p.startswith("/v1/")]
+    assert matched[0] == "/healthz"  # the first health check builds no other router's routes
+    paths = list(app.openapi()["paths"])
+    assert paths[-1] == "/healthz" and paths[0] == "/v1/traces"

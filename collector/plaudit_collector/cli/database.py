@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-from rich.console import Console
 
 from plaudit_collector.cli.failures import CliFailure, check_scheme, database_failure, shown_url, sqlite_path
 
@@ -37,13 +36,19 @@ def open_database(url: str | None, *, migrate: bool = True, must_exist: bool = F
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Database errors inside the block become one :class:`CliFailure` line naming ``url``."""
-    from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         yield
-    except (SQLAlchemyError, CommandError, OSError) as exc:
+    except (SQLAlchemyError, OSError, *_alembic_errors()) as exc:
         raise database_failure(url, exc) from exc
+
+
+def _alembic_errors() -> tuple[type[Exception], ...]:
+    """Alembic's ``CommandError`` once Alembic is loaded (nothing raised it before): a database at head is
+    opened without importing Alembic."""
+    util = sys.modules.get("alembic.util")
+    return (util.CommandError,) if util is not None else ()
 
 
 def admin_database(db: str | None, *, migrate: bool = True, must_exist: bool = False, progress: Any = None) -> Any:
@@ -51,6 +56,8 @@ def admin_database(db: str | None, *, migrate: bool = True, must_exist: bool = F
     stderr so that it is never a surprise which one was changed."""
     url = db or os.environ.get("PLAUDIT_DB") or None
     database = open_database(url, migrate=migrate, must_exist=must_exist, progress=progress)
+    from rich.console import Console
+
     Console(stderr=True, highlight=False, markup=False).print(
         f"Database: {shown_url(database.url)}", soft_wrap=True, markup=False
     )

@@ -2,7 +2,8 @@
 otherwise (a pipe, a container's log, CI), always on stderr so that stdout stays the command's output.
 
 Store code reports through :class:`plaudit_collector.store.progress.Report`; :func:`reporting` hands one
-out for the length of a command.
+out for the length of a command. Rich is imported when there is something to draw: ``plaudit serve`` on a
+database already at head reports nothing and starts without it.
 """
 
 from __future__ import annotations
@@ -11,35 +12,30 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any, TextIO
 
 from plaudit_collector.store.progress import Report
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import ProgressColumn
 
 LOG_EVERY_SECONDS = float(os.environ.get("PLAUDIT_PROGRESS_SECONDS", "5"))
 """How often a log line is written when nobody watches a terminal."""
 
 
-class _Rate(ProgressColumn):
-    """Units per second, as Rich measures them over the last moments."""
+def _rate() -> ProgressColumn:
+    """A column of units per second, as Rich measures them over the last moments."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{_count(speed)}/s", style="progress.data.speed")
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{_count(speed)}/s", style="progress.data.speed")
+
+    return Rate()
 
 
 def _count(n: float) -> str:
@@ -61,12 +57,22 @@ class BarReport:
     """Draws one bar per task on a terminal (Rich Progress); a total of None shows a count and a rate."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            _Rate(),
+            _rate(),
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
@@ -135,8 +141,25 @@ class LineReport:
 
 @contextmanager
 def reporting(console: Console | None = None) -> Iterator[Report]:
-    """The report for this command: a bar when stderr is a terminal, log lines when it is not."""
-    console = console or Console(stderr=True)
+    """The report for this command: a bar when stderr is a terminal, log lines when it is not; chosen (and
+    Rich imported) at the first report, and closed with the command."""
+    with ExitStack() as stack:
+        chosen: list[Report] = []
+
+        def report(task: str, done: int, total: int | None) -> None:
+            if not chosen:
+                chosen.append(stack.enter_context(_chosen(console)))
+            chosen[0](task, done, total)
+
+        yield report
+
+
+@contextmanager
+def _chosen(console: Console | None) -> Iterator[Report]:
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
     if console.is_terminal:
         with BarReport(console) as bar:
             yield bar

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -198,9 +200,21 @@ class Database:
         """At startup: migrate, then create tables that no migration covers yet (``create_all`` skips the rest),
         and on PostgreSQL the day partitions of today and the next days."""
         if migrate:
-            self.upgrade(progress=progress)
+            if not self.at_head():
+                self.upgrade(progress=progress)
             self.create_schema()
         partitions.ensure_ahead(self, time.time_ns())
+
+    def at_head(self) -> bool:
+        """True when the version table names exactly the shipped heads: one query instead of Alembic's
+        machinery (its import, the scripts' loading, env.py), which a collector at head needs only to learn
+        there is nothing to do. Anything else (no version table, an older or unknown revision) is Alembic's."""
+        with self.engine.connect() as conn:  # a database that cannot be reached fails here, once
+            try:
+                found = {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+            except sa_exc.DBAPIError:  # no version table yet
+                return False
+        return found == head_revisions()
 
     def current_revision(self, conn: Connection | None = None) -> str | None:
         from alembic.runtime.migration import MigrationContext
@@ -235,6 +249,24 @@ def _matches_models(conn: Connection) -> bool:
     opts = {"compare_type": True, **partitions.compare_options(conn.dialect.name)}
     context = MigrationContext.configure(conn, opts=opts)
     return not compare_metadata(context, SQLModel.metadata)
+
+
+_REVISION_LINE = re.compile(r"^(revision|down_revision)(?::[^=]*)?\s*=\s*(.+)$", re.MULTILINE)
+
+
+def head_revisions(versions: Path | None = None) -> set[str]:
+    """The revisions no migration builds on, read from the scripts' ``revision``/``down_revision`` lines
+    without importing them or Alembic (a test holds this equal to Alembic's own heads)."""
+    revisions: set[str] = set()
+    below: set[str] = set()
+    for script in (versions or MIGRATIONS_DIR / "versions").glob("*.py"):
+        fields = dict(_REVISION_LINE.findall(script.read_text(encoding="utf-8")))
+        if "revision" not in fields:
+            continue
+        revisions.add(ast.literal_eval(fields["revision"]))
+        down = ast.literal_eval(fields.get("down_revision", "None"))
+        below.update([down] if isinstance(down, str) else down or ())
+    return revisions - below
 
 
 def alembic_config(url: str) -> Any:
