@@ -19,14 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import BigInteger, String, and_, any_, bindparam, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from plaudit_collector.store.partitions import DAY_NS, day_of
 from plaudit_collector.store.tables import TraceDay
 
 TABLE = TraceDay.__table__  # type: ignore[attr-defined]
-CHUNK = 500
+_IDS = ARRAY(String)
+CHUNK = 1000
 _RECORD = (
     "INSERT INTO trace_days (project, trace_id, day) "
     "SELECT * FROM unnest(CAST(%s AS TEXT[]), CAST(%s AS TEXT[]), CAST(%s AS INTEGER[])) ON CONFLICT DO NOTHING"
@@ -49,12 +51,13 @@ def record(conn: Connection, rows: Sequence[tuple[Any, ...]], start_at: int) -> 
 
 
 def days(conn: Connection, project: str, trace_ids: Iterable[str]) -> dict[str, set[int]]:
-    """The days each of ``trace_ids`` has spans on; a trace with none is absent."""
+    """The days each of ``trace_ids`` has spans on; a trace with none is absent. The ids go as one array: a
+    list of 500 parameters is planned anew each time, and planned as a scan of the whole table."""
     unique = sorted(set(trace_ids))
     out: dict[str, set[int]] = {}
     for start in range(0, len(unique), CHUNK):
         query = select(TABLE.c.trace_id, TABLE.c.day).where(
-            TABLE.c.project == project, TABLE.c.trace_id.in_(unique[start : start + CHUNK])
+            TABLE.c.project == project, TABLE.c.trace_id == any_(bindparam("ids", unique[start : start + CHUNK], _IDS))
         )
         for trace_id, day in conn.execute(query):
             out.setdefault(trace_id, set()).add(day)
@@ -70,7 +73,13 @@ def within(column: Any, day_set: Iterable[int]) -> Any:
             ranges[-1][1] = day + 1
         else:
             ranges.append([day, day + 1])
-    return or_(*(and_(column >= low * DAY_NS, column < high * DAY_NS) for low, high in ranges))
+    return or_(*(and_(column >= _literal(low * DAY_NS), column < _literal(high * DAY_NS)) for low, high in ranges))
+
+
+def _literal(ns: int) -> Any:
+    """A bound written into the SQL text: a plan PostgreSQL caches for a prepared statement (psycopg prepares
+    a query after a few runs) then still holds the bound, and so only its partitions."""
+    return bindparam(None, ns, type_=BigInteger, literal_execute=True)
 
 
 def bounds(conn: Connection, project: str, trace_ids: Iterable[str], column: Any) -> Any | None:
