@@ -17,6 +17,7 @@ from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import partitions
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.retention import sweep
+from plaudit_collector.store.tables import TraceDay
 
 DAY_NS = partitions.DAY_NS
 ROLLUP_CELLS = "SELECT project, day, cell, spans FROM span_rollup ORDER BY 1, 2, 3"
@@ -109,6 +110,8 @@ def test_migration_partitions_an_existing_database_and_keeps_every_row(
 ) -> None:
     db = Database(pg_url)
     db.upgrade("0008_score_rollups")
+    with db.engine.begin() as conn:  # what this version's ingest writes beside the spans (migration 0013 makes it)
+        TraceDay.__table__.create(conn)  # type: ignore[attr-defined]
     db.dispose()
     server = BackgroundServer(CollectorSettings(db_url=pg_url, migrate=False)).start()
     old: Database = server.app.state.db
@@ -128,6 +131,8 @@ def test_migration_partitions_an_existing_database_and_keeps_every_row(
         with old.engine.connect() as conn:
             assert not partitions.is_partitioned(conn)
             rollup_before = conn.execute(text(ROLLUP_CELLS)).all()
+        with old.engine.begin() as conn:  # dropped: the upgrade makes it and fills it from the spans
+            TraceDay.__table__.drop(conn)  # type: ignore[attr-defined]
     finally:
         server.stop()
         old.dispose()
