@@ -6,7 +6,9 @@ are planned and read. Two schemas get the same spans spread over ``--days`` days
 (one unpartitioned table, the baseline measured in the same run) and one at head (a partition per day).
 Prints the median time of a trace read on each, through ``trace_days`` as the collector reads and without it
 (what it cost before), and their ratios to the baseline; then the same for 512 traces at once (what ingest
-looks up per batch to skip re-sent spans).
+looks up per batch to skip re-sent spans). Each twice: with plans cached as in a running collector (psycopg
+prepares a repeated query) and planned on every read (a connection's first reads; planning every partition
+is most of what an unbounded read cost).
 
     python bench/bench_partitions.py [--days 90] [--spans 90000] [--reads 200]
 """
@@ -51,13 +53,19 @@ def _prepare(url: str, revision: str, days: int, spans: int) -> None:
     db.dispose()
 
 
-def _median_read_ms(url: str, reads: int, pick: Callable[[int], list[str]], *, named_days: bool = False) -> float:
+def _median_read_ms(
+    url: str, reads: int, pick: Callable[[int], list[str]], *, named_days: bool = False, cached: bool = True
+) -> float:
     """Median time of reading the traces ``pick(g)`` names by id, through ``trace_days`` (their days first,
-    then only those days' partitions) when ``named_days``."""
+    then only those days' partitions) when ``named_days``. ``cached``: as the collector runs, psycopg prepares
+    a query it has run five times and PostgreSQL may keep its plan; else each read is planned (what the first
+    reads on each new connection pay)."""
     db = Database(url)
     times = []
     try:
         with db.engine.connect() as conn:
+            if not cached:
+                conn.connection.driver_connection.prepare_threshold = None  # type: ignore[union-attr]
             for g in range(1, 2 * reads, 2):
                 traces = pick(g)
                 started = time.perf_counter()
@@ -91,20 +99,21 @@ def main() -> int:
         days = args.days
         picks: list[tuple[str, Callable[[int], list[str]]]] = [
             ("one trace by id (a trace page)", lambda g: [_md5(g)]),
-            ("512 stored traces of one day (a re-sent batch)", lambda g: [_md5(g % days + days * i) for i in range(512)]),
+            ("512 stored traces of a day (a re-sent batch)", lambda g: [_md5(g % days + days * i) for i in range(512)]),
             ("512 new traces (a fresh batch)", lambda g: [_md5(f"new{g}-{i}") for i in range(512)]),
         ]
         for label, pick in picks:
-            for _ in range(2):  # the second round reads warm caches on all three
-                base = _median_read_ms(plain, args.reads, pick)
-                named = _median_read_ms(parted, args.reads, pick, named_days=True)
-                unbounded = _median_read_ms(parted, args.reads, pick)
-            print(
-                f"{label}, {args.spans:,} spans over {days} days, median of {args.reads}: "
-                f"unpartitioned {base:.2f} ms (baseline)   {days} day partitions through trace_days "
-                f"{named:.2f} ms (ratio {named / base:.1f}x)   without trace_days {unbounded:.2f} ms "
-                f"(ratio {unbounded / base:.1f}x)"
-            )
+            for cached, how in ((True, "plans cached"), (False, "planned each read")):
+                for _ in range(2):  # the second round reads warm caches on all three
+                    base = _median_read_ms(plain, args.reads, pick, cached=cached)
+                    named = _median_read_ms(parted, args.reads, pick, named_days=True, cached=cached)
+                    unbounded = _median_read_ms(parted, args.reads, pick, cached=cached)
+                print(
+                    f"{label}, {how}, {args.spans:,} spans over {days} days, median of {args.reads}: "
+                    f"unpartitioned {base:.2f} ms (baseline)   {days} day partitions through trace_days "
+                    f"{named:.2f} ms (ratio {named / base:.1f}x)   without trace_days {unbounded:.2f} ms "
+                    f"(ratio {unbounded / base:.1f}x)"
+                )
     return 0
 
 

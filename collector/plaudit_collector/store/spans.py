@@ -18,9 +18,9 @@ from plaudit_collector.ingest.content import full as full_attributes
 from plaudit_collector.ingest.logs import content_from_events
 from plaudit_collector.store import trace_days
 from plaudit_collector.store.db import Database
-from plaudit_collector.store.partitions import day_of
 from plaudit_collector.store.events import event_dict
 from plaudit_collector.store.feedback_reads import feedback_dict, feedback_for_trace
+from plaudit_collector.store.partitions import day_of
 from plaudit_collector.store.tables import Span, SpanEvent
 
 SPAN_TABLE = Span.__table__  # type: ignore[attr-defined]
