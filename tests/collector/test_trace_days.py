@@ -54,6 +54,9 @@ def test_a_trace_over_far_apart_days_reads_whole_among_many_days(db_url: str, ot
         read = http.get(f"/v1/traces/{trace}").json()
         assert [s["name"] for s in read["spans"]] == ["root", "retry", "late"]
         assert http.get(f"/v1/traces/{otlp.trace_id()}").status_code == 404
+        listed = {t["trace_id"]: t for t in http.get("/v1/traces", params={"limit": 100}).json()["traces"]}
+        assert (listed[trace]["name"], listed[trace]["span_count"]) == ("root", 3)  # the search page's details
+        assert len(listed) == 62 and all(t["span_count"] == 1 for t in listed.values() if t["trace_id"] != trace)
         if db.is_sqlite:
             with db.engine.connect() as conn:
                 assert conn.execute(text("SELECT count(*) FROM trace_days")).scalar() == 0  # SQLite needs none

@@ -24,9 +24,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from plaudit_collector.store.partitions import DAY_NS, day_of
-from plaudit_collector.store.tables import TraceDay
+from plaudit_collector.store.tables import Span, TraceDay
 
 TABLE = TraceDay.__table__  # type: ignore[attr-defined]
+SPANS = Span.__table__  # type: ignore[attr-defined]
 _IDS = ARRAY(String)
 CHUNK = 1000
 _RECORD = (
@@ -91,6 +92,12 @@ def bounds(conn: Connection, project: str, trace_ids: Iterable[str], column: Any
     if not found:
         return text("false")
     return within(column, set().union(*found.values()))
+
+
+def narrow(conn: Connection, query: Any, project: str, trace_ids: Iterable[str]) -> Any:
+    """``query`` (of spans, by these trace ids) with the traces' days on ``spans.start_ns`` (PostgreSQL)."""
+    found = bounds(conn, project, trace_ids, SPANS.c.start_ns)
+    return query if found is None else query.where(found)
 
 
 def forget_day(conn: Connection, day: int) -> int:
