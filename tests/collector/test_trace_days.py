@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
-from plaudit_collector.store import partitions, trace_days
+from plaudit_collector.store import maintenance, partitions, trace_days
 from plaudit_collector.store.db import Database, alembic_config
 from plaudit_collector.store.retention import sweep
 from plaudit_collector.store.spans import SPAN_TABLE
@@ -126,6 +126,34 @@ def test_a_span_re_sent_weeks_later_is_stored_once(db_url: str, otlp: Any) -> No
             assert conn.execute(text("SELECT sum(spans) FROM span_rollup")).scalar() == 2
         if not db.is_sqlite:
             assert _rows(db) == {(trace, 50), (trace, 1)}
+    finally:
+        http.close()
+        server.stop()
+        db.dispose()
+
+
+def test_rebuild_notes_the_days_of_spans_an_older_collector_stored(db_url: str, otlp: Any) -> None:
+    """An older collector (a rolling upgrade) writes spans without their days: PostgreSQL's reads by trace id
+    miss them until ``plaudit db rebuild``, after which both databases answer alike."""
+    server, db, http = _serve(db_url)
+    try:
+        trace = otlp.trace_id()
+        new = otlp.span("new", trace_id=trace, start_ns=_midnight(1))
+        assert http.post("/v1/traces", json=otlp.request([new])).status_code == 200
+        partitions.ensure(db, [partitions.day_of(_midnight(3))])
+        with db.engine.begin() as conn:  # what a collector of the previous version writes: the span row alone
+            conn.execute(
+                text(
+                    "INSERT INTO spans (project, trace_id, span_id, name, otel_kind, start_ns, end_ns, duration_ms, "
+                    "status_code, attributes, resource, events, links, received_at, cost_estimated) VALUES ('default', "
+                    f"'{trace}', 'b7ad6b7169203331', 'older', 'INTERNAL', {_midnight(3)}, {_midnight(3) + SEC}, 1000, "
+                    "'UNSET', '{}', '{}', '[]', '[]', CURRENT_TIMESTAMP, FALSE)"
+                )
+            )
+        names = ["new"] if not db.is_sqlite else ["older", "new"]
+        assert [s["name"] for s in http.get(f"/v1/traces/{trace}").json()["spans"]] == names
+        maintenance.rebuild(db)
+        assert [s["name"] for s in http.get(f"/v1/traces/{trace}").json()["spans"]] == ["older", "new"]
     finally:
         http.close()
         server.stop()

@@ -39,7 +39,7 @@ BACKFILL = (
     f"SELECT DISTINCT project, trace_id, CAST(floor(start_ns::numeric / {DAY_NS}) AS INTEGER) FROM spans "
     "ON CONFLICT DO NOTHING"
 )
-"""Rows for every stored span (the migration; a database filled by hand)."""
+"""Rows for every stored span (the migration, :func:`refill`)."""
 
 
 def record(conn: Connection, rows: Sequence[tuple[Any, ...]], start_at: int) -> None:
@@ -92,6 +92,13 @@ def bounds(conn: Connection, project: str, trace_ids: Iterable[str], column: Any
     if not found:
         return text("false")
     return within(column, set().union(*found.values()))
+
+
+def refill(conn: Connection) -> None:
+    """PostgreSQL: rewrite every row from the stored spans (``plaudit db rebuild``: spans written by a collector
+    older than this table, or loaded straight into it)."""
+    conn.execute(TABLE.delete())
+    conn.exec_driver_sql(BACKFILL)
 
 
 def narrow(conn: Connection, query: Any, project: str, trace_ids: Iterable[str]) -> Any:
