@@ -44,7 +44,7 @@ BACKFILL = (
 
 def record(conn: Connection, rows: Sequence[tuple[Any, ...]], start_at: int) -> None:
     """PostgreSQL: note the days of span tuples (project, trace id, ..., start at ``start_at``) just stored.
-    Sorted, so two batches inserting the same keys take their locks in one order and cannot deadlock."""
+    Sorted: two batches of the same traces wait on each other's keys in one order, never in a cycle."""
     keys = sorted({(r[0], r[1], day_of(r[start_at])) for r in rows})
     if keys:
         projects, traces, days = (list(column) for column in zip(*keys, strict=True))
