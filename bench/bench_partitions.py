@@ -24,6 +24,7 @@ from contextlib import ExitStack
 
 from _common import pg_schema
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from plaudit_collector.store import partitions, trace_days
 from plaudit_collector.store.db import Database
@@ -54,31 +55,27 @@ def _prepare(url: str, revision: str, days: int, spans: int) -> None:
 
 
 def _median_read_ms(
-    url: str, reads: int, pick: Callable[[int], list[str]], *, named_days: bool = False, cached: bool = True
+    conn: Connection, reads: int, pick: Callable[[int], list[str]], *, named_days: bool = False, cached: bool = True
 ) -> float:
     """Median time of reading the traces ``pick(g)`` names by id, through ``trace_days`` (their days first,
     then only those days' partitions) when ``named_days``. ``cached``: as the collector runs, psycopg prepares
     a query it has run five times and PostgreSQL may keep its plan; else each read is planned (what the first
-    reads on each new connection pay)."""
-    db = Database(url)
+    reads on each new connection pay). One connection per schema for the whole run, as a pooled collector
+    connection: a partition's first read on a connection also loads its catalog entries."""
+    conn.connection.driver_connection.prepare_threshold = 5 if cached else None  # type: ignore[union-attr]
     times = []
-    try:
-        with db.engine.connect() as conn:
-            if not cached:
-                conn.connection.driver_connection.prepare_threshold = None  # type: ignore[union-attr]
-            for g in range(1, 2 * reads, 2):
-                traces = pick(g)
-                started = time.perf_counter()
-                query = select(_S.trace_id, _S.span_id, _S.name, _S.start_ns).where(
-                    _S.project == "default", _S.trace_id.in_(traces)
-                )
-                if named_days:
-                    bounds = trace_days.bounds(conn, "default", traces, _S.start_ns)
-                    query = query.where(bounds) if bounds is not None else query
-                conn.execute(query).all()
-                times.append(time.perf_counter() - started)
-    finally:
-        db.dispose()
+    for g in range(1, 2 * reads, 2):
+        traces = pick(g)
+        started = time.perf_counter()
+        query = select(_S.trace_id, _S.span_id, _S.name, _S.start_ns).where(
+            _S.project == "default", _S.trace_id.in_(traces)
+        )
+        if named_days:
+            bounds = trace_days.bounds(conn, "default", traces, _S.start_ns)
+            query = query.where(bounds) if bounds is not None else query
+        conn.execute(query).all()
+        times.append(time.perf_counter() - started)
+    conn.rollback()
     return statistics.median(times) * 1000
 
 
@@ -96,6 +93,13 @@ def main() -> int:
         plain, parted = stack.enter_context(pg_schema()), stack.enter_context(pg_schema())
         _prepare(plain, "0007_experiment_direction", args.days, args.spans)
         _prepare(parted, "head", args.days, args.spans)
+        plain_db, parted_db = Database(plain), Database(parted)
+        stack.callback(plain_db.dispose)
+        stack.callback(parted_db.dispose)
+        on_plain, on_parted = (
+            stack.enter_context(plain_db.engine.connect()),
+            stack.enter_context(parted_db.engine.connect()),
+        )
         days = args.days
         picks: list[tuple[str, Callable[[int], list[str]]]] = [
             ("one trace by id (a trace page)", lambda g: [_md5(g)]),
@@ -105,9 +109,9 @@ def main() -> int:
         for label, pick in picks:
             for cached, how in ((True, "plans cached"), (False, "planned each read")):
                 for _ in range(2):  # the second round reads warm caches on all three
-                    base = _median_read_ms(plain, args.reads, pick, cached=cached)
-                    named = _median_read_ms(parted, args.reads, pick, named_days=True, cached=cached)
-                    unbounded = _median_read_ms(parted, args.reads, pick, cached=cached)
+                    base = _median_read_ms(on_plain, args.reads, pick, cached=cached)
+                    named = _median_read_ms(on_parted, args.reads, pick, named_days=True, cached=cached)
+                    unbounded = _median_read_ms(on_parted, args.reads, pick, cached=cached)
                 print(
                     f"{label}, {how}, {args.spans:,} spans over {days} days, median of {args.reads}: "
                     f"unpartitioned {base:.2f} ms (baseline)   {days} day partitions through trace_days "
