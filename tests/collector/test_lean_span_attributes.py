@@ -153,7 +153,7 @@ def test_migration_strips_the_copies_from_stored_rows_and_downgrade_restores_the
     try:
         db.upgrade("0009_pg_day_partitions")
         partitions.ensure_ahead(db, time.time_ns())  # rows inserted directly need their day's partition
-        old_columns = [c for c in SPAN_COLUMNS if not c.startswith("dim_")]  # the slots came in 0012
+        old_columns = [c for c in SPAN_COLUMNS if not c.startswith("dim_")]  # as at 0009: no slots (0012)
         rows = [
             {c: json.loads(v) if c in JSON_COLUMNS else v for c, v in zip(SPAN_COLUMNS, row, strict=True)}
             for row in _old_layout_rows(db)

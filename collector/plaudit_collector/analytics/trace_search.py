@@ -26,7 +26,7 @@ from plaudit_collector.analytics.core import FEEDBACK, SPAN, Filters, connect, f
 from plaudit_collector.analytics.core import span_conditions as span_terms
 from plaudit_collector.analytics.direction import resolve
 from plaudit_collector.errors import ApiError
-from plaudit_collector.store import search_index
+from plaudit_collector.store import search_index, trace_days
 from plaudit_collector.store.db import Database
 
 SORTS = ("time", "latency", "cost", "score")
@@ -248,6 +248,9 @@ def _details(conn: Any, project: str, trace_ids: Sequence[str]) -> dict[str, dic
         return {}
     s, f = SPAN, FEEDBACK
     out: dict[str, dict[str, Any]] = {t: {"feedback": {}} for t in trace_ids}
+    # PostgreSQL: the page's days, so only their partitions are read (see store.trace_days)
+    days = trace_days.bounds(conn, project, trace_ids, s.c.start_ns)
+    near = [] if days is None else [days]
     spans = conn.execute(
         select(
             s.c.trace_id,
@@ -261,14 +264,14 @@ def _details(conn: Any, project: str, trace_ids: Sequence[str]) -> dict[str, dic
             func.max(s.c.user_id).label("user_id"),
             func.max(s.c.session_id).label("session_id"),
         )
-        .where(s.c.project == project, s.c.trace_id.in_(trace_ids))
+        .where(s.c.project == project, s.c.trace_id.in_(trace_ids), *near)
         .group_by(s.c.trace_id)
     )
     for row in spans:
         out[row.trace_id].update(row._asdict())
     roots = conn.execute(
         select(s.c.trace_id, s.c.name, s.c.model, s.c.variant, s.c.user_id, s.c.session_id, s.c.status_code).where(
-            s.c.project == project, s.c.trace_id.in_(trace_ids), s.c.parent_span_id.is_(None)
+            s.c.project == project, s.c.trace_id.in_(trace_ids), s.c.parent_span_id.is_(None), *near
         )
     )
     for row in roots:

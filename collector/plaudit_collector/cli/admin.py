@@ -230,7 +230,8 @@ def db_prune(
 
 @db_app.command("rebuild")
 def db_rebuild(db: DbOption = None) -> None:
-    """Recompute the span rollup, the feedback's span copies and the score rollup from the stored rows.
+    """Recompute the span rollup, the feedback's span copies, the score rollup and (PostgreSQL) the days of each
+    trace from the stored rows.
 
     Ingest, feedback writes and retention keep them up to date; run this after collectors of an earlier
     version wrote to a migrated database (a rolling upgrade), or after loading rows straight into the tables."""

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from plaudit import semconv
 from plaudit_collector.analytics.core import FEEDBACK, SPAN, span_conditions
 from plaudit_collector.judges.spec import to_filters
-from plaudit_collector.store import judge_runs, judges
+from plaudit_collector.store import judge_runs, judges, trace_days
 from plaudit_collector.store.db import Database
 
 SCAN_BATCH = 2000
@@ -89,11 +89,10 @@ def span_context(db: Database, project: str, trace_id: str, span_id: str) -> dic
     """The placeholder values for one span (None when the span is gone, e.g. deleted by retention)."""
     s, f = SPAN, FEEDBACK
     with db.read_engine.connect() as conn:
-        span = conn.execute(
-            select(s.c.name, s.c.model, s.c.input, s.c.output, s.c.attributes).where(
-                s.c.project == project, s.c.trace_id == trace_id, s.c.span_id == span_id
-            )
-        ).first()
+        query = select(s.c.name, s.c.model, s.c.input, s.c.output, s.c.attributes).where(
+            s.c.project == project, s.c.trace_id == trace_id, s.c.span_id == span_id
+        )
+        span = conn.execute(trace_days.narrow(conn, query, project, [trace_id])).first()
         if span is None:
             return None
         correction = conn.execute(

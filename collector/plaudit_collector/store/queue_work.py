@@ -24,7 +24,7 @@ from sqlalchemy import Connection, exists, func, insert, select, update
 
 from plaudit_collector.errors import ApiError
 from plaudit_collector.ingest.content import full as full_attributes
-from plaudit_collector.store import feedback_writes
+from plaudit_collector.store import feedback_writes, trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import iso_utc
 from plaudit_collector.store.queues import CLAIMS, ITEMS, require_queue, transaction
@@ -172,12 +172,13 @@ def _item_dict(conn: Connection, project: str, queue: Any, item: Any, swapped: b
 def _span(conn: Connection, project: str, trace_id: str, span_id: str | None) -> dict[str, Any] | None:
     """The span an item names (the trace's first root span for a trace-level item), or None if not stored."""
     target = SPAN.c.span_id == span_id if span_id else SPAN.c.parent_span_id.is_(None)
-    row = conn.execute(
+    query = (
         select(*(SPAN.c[name] for name in SPAN_FIELDS))
         .where(SPAN.c.project == project, SPAN.c.trace_id == trace_id, target)
         .order_by(SPAN.c.id)
         .limit(1)
-    ).first()
+    )
+    row = conn.execute(trace_days.narrow(conn, query, project, [trace_id])).first()
     if row is None:
         return None
     record = dict(row._mapping)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import delete, exists, func, select, text
 
 from plaudit_collector.settings import CollectorSettings
-from plaudit_collector.store import copies, partitions, rollup
+from plaudit_collector.store import copies, partitions, rollup, trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.progress import Report, silent
 from plaudit_collector.store.tables import Feedback, Span, SpanEvent, utcnow
@@ -74,6 +74,7 @@ def _drop_old_days(db: Database, cutoff_ns: int, result: SweepResult, progress: 
             result.feedback += conn.execute(text(f"DELETE FROM feedback t WHERE {emptied}"), bounds).rowcount or 0
             result.events += conn.execute(text(f"DELETE FROM span_events t WHERE {emptied}"), bounds).rowcount or 0
             partitions.drop(conn, day)
+            trace_days.forget_day(conn, day)  # after the DROP, which waits for any batch still writing the day
         result.spans += spans
         result.partitions += 1
         progress(task, done, len(old))
@@ -111,6 +112,9 @@ def _delete_old_spans(
             deltas.apply(conn, db.dialect)
             copies.forget_spans(conn, [row.id for row in rows])
             result.spans += len(rows)
+            if not db.is_sqlite:
+                emptied = {(row.project, row.trace_id, partitions.day_of(row.start_ns)) for row in rows}
+                trace_days.forget_emptied(conn, spans, emptied)
             by_project: dict[str, set[str]] = {}
             for row in rows:
                 by_project.setdefault(row.project, set()).add(row.trace_id)

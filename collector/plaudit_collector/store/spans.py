@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session as OrmSession
 from plaudit_collector.ingest.batch import JSON_COLUMNS, SPAN_COLUMNS
 from plaudit_collector.ingest.content import full as full_attributes
 from plaudit_collector.ingest.logs import content_from_events
+from plaudit_collector.store import trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.events import event_dict
 from plaudit_collector.store.feedback_reads import feedback_dict, feedback_for_trace
+from plaudit_collector.store.partitions import day_of
 from plaudit_collector.store.tables import Span, SpanEvent
 
 SPAN_TABLE = Span.__table__  # type: ignore[attr-defined]
-RESEND_WINDOW_NS = 7 * 86_400 * 1_000_000_000
-"""How far apart a span's two start times may be for PostgreSQL to still store it once (see _not_stored)."""
 _START_AT = SPAN_COLUMNS.index("start_ns")
 _RECEIVED_AT = SPAN_COLUMNS.index("received_at")
 _SQL: dict[str, str] = {}
@@ -57,34 +57,35 @@ def received_value(db: Database, moment: datetime) -> Any:
 
 def insert_rows(conn: Connection, dialect: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Write span tuples (one executemany on SQLite, one COPY on PostgreSQL); returns the rows actually
-    stored (re-sent spans are not)."""
-    if dialect == "postgresql":
-        rows = _not_stored(conn, rows)
-        if not rows:
-            return []
-        stored = _copy_rows(conn, rows)
-    else:
+    stored (re-sent spans are not). On PostgreSQL their days go to ``trace_days`` in the same transaction."""
+    if dialect != "postgresql":
         stored = conn.exec_driver_sql(insert_sql(dialect), rows).rowcount  # type: ignore[arg-type]
-    return rows if stored == len(rows) else _new_rows(conn, rows)
+        return rows if stored == len(rows) else _new_rows(conn, rows)
+    rows = _not_stored(conn, rows)
+    if not rows:
+        return []
+    stored = _copy_rows(conn, rows)
+    out = rows if stored == len(rows) else _new_rows(conn, rows)
+    trace_days.record(conn, out, _START_AT)
+    return out
 
 
 def _not_stored(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows whose (trace, span) is not stored yet within a week of the batch's start times, nor earlier
-    in the batch.
+    """The rows whose (trace, span) is not stored yet, whatever its start time, nor earlier in the batch.
 
     PostgreSQL's unique key on the day-partitioned table includes the start time, so a span re-sent with a
-    different start (a producer that rebuilt it) would pass it: look first, with one query per batch. The
-    week bounds the days read: a lookup by trace id probes every day's partition it may touch, and with
-    90 days kept an unbounded one cost 11 times an unpartitioned table's (``bench/bench_partitions.py``)."""
+    different start (a producer that rebuilt it) would pass it: look first. ``trace_days`` names the days the
+    batch's traces have spans on, so the look reads only those days' partitions, and none at all when every
+    trace is new (the common case)."""
     project = rows[0][0]
-    traces = sorted({r[1] for r in rows})
-    starts = [r[_START_AT] for r in rows]
-    low, high = max(min(starts) - RESEND_WINDOW_NS, 0), min(max(starts) + RESEND_WINDOW_NS, 2**63 - 1)  # a BIGINT
-    near = SPAN_TABLE.c.start_ns.between(low, high)
+    found = trace_days.days(conn, project, (r[1] for r in rows))
     seen: set[tuple[str, str]] = set()
+    traces = sorted(found)
     for start in range(0, len(traces), 500):
+        chunk = traces[start : start + 500]
+        near = trace_days.within(SPAN_TABLE.c.start_ns, set().union(*(found[t] for t in chunk)))
         query = select(SPAN_TABLE.c.trace_id, SPAN_TABLE.c.span_id).where(
-            SPAN_TABLE.c.project == project, SPAN_TABLE.c.trace_id.in_(traces[start : start + 500]), near
+            SPAN_TABLE.c.project == project, SPAN_TABLE.c.trace_id.in_(chunk), near
         )
         seen.update((row.trace_id, row.span_id) for row in conn.execute(query))
     out = []
@@ -128,6 +129,8 @@ def _new_rows(conn: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     # SQLite stores SQLAlchemy's text format (see received_value): compare it as text, not as a datetime
     value = bindparam("received", received, type_=String) if isinstance(received, str) else received
     received_match = SPAN_TABLE.c.received_at == value
+    if not isinstance(received, str):  # PostgreSQL: read only the days of the rows (their partitions)
+        received_match = received_match & trace_days.within(SPAN_TABLE.c.start_ns, {day_of(r[_START_AT]) for r in rows})
     fresh: set[tuple[str, str]] = set()
     traces = sorted({r[1] for r in rows})
     for start in range(0, len(traces), 500):
@@ -160,13 +163,10 @@ SPAN_FIELDS = tuple(
 
 def get_trace(db: Database, project: str, trace_id: str) -> dict[str, Any] | None:
     with OrmSession(db.engine) as session:
-        spans = (
-            session.execute(
-                select(Span).where(Span.project == project, Span.trace_id == trace_id).order_by(Span.start_ns)
-            )
-            .scalars()
-            .all()
-        )
+        # PostgreSQL: the trace's days, so only their partitions are planned and read (see trace_days)
+        days = trace_days.bounds(session.connection(), project, [trace_id], Span.start_ns)
+        query = select(Span).where(Span.project == project, Span.trace_id == trace_id).order_by(Span.start_ns)
+        spans = session.execute(query if days is None else query.where(days)).scalars().all()
         feedback = feedback_for_trace(session, project, trace_id)  # current, not deleted; both preference sides
         logged = (
             session.execute(

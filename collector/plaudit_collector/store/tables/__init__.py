@@ -11,7 +11,7 @@ from plaudit_collector.store.tables.rollup import SpanRollup
 from plaudit_collector.store.tables.score_configs import ScoreConfig
 from plaudit_collector.store.tables.score_rollup import ScoreRollup, SpanScore
 from plaudit_collector.store.tables.signing_keys import SigningKey
-from plaudit_collector.store.tables.spans import Span, SpanEvent
+from plaudit_collector.store.tables.spans import Span, SpanEvent, TraceDay
 from plaudit_collector.store.tables.types import JSONType, utcnow
 
 __all__ = [
@@ -35,5 +35,6 @@ __all__ = [
     "SpanEvent",
     "SpanRollup",
     "SpanScore",
+    "TraceDay",
     "utcnow",
 ]

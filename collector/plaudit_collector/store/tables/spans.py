@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Text, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from plaudit_collector.store import search_index
@@ -132,3 +132,19 @@ class SpanEvent(SQLModel, table=True):
     body: Any = Field(default=None, sa_column=Column(JSONType))
     dedupe_key: str = Field(max_length=64)
     received_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class TraceDay(SQLModel, table=True):
+    """PostgreSQL: a UTC day one of a trace's spans starts on (SQLite keeps it empty).
+
+    A read by trace id names no time, so on the day-partitioned spans table PostgreSQL plans and probes every
+    day; this row lets the read name the trace's days, and the planner keep only their partitions. Written
+    with the spans, dropped with their day (see :mod:`plaudit_collector.store.trace_days`).
+    """
+
+    __tablename__ = "trace_days"
+    __table_args__ = (Index("ix_trace_days_day", "day"),)  # retention drops a day's rows
+
+    project: str = Field(primary_key=True, max_length=100)
+    trace_id: str = Field(primary_key=True, max_length=32)
+    day: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
