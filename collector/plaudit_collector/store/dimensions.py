@@ -5,7 +5,9 @@ Each declared key has a slot (``dim_1`` .. ``dim_3``): ingest writes the attribu
 span's slot column, feedback copies it, and the span and score rollup cells are keyed by it. Declaring
 keys backfills the project's stored spans, their feedback copies and both rollups; until that has
 finished (``dimensions_ready``) questions about the new keys take the scan path, so no answer is ever
-read from half-filled cells. Undeclared keys always take the scan path, and replies say so.
+read from half-filled cells. Undeclared keys always take the scan path, and replies say so. A collector that
+read the project's settings just before a declaration may store that batch without the new values; ``plaudit
+db rebuild`` fills in any such span.
 
 Values are kept as text (``ingest.spans.dimension_text``), the way PostgreSQL's ``->>`` reads them.
 """
