@@ -238,3 +238,14 @@ def test_a_key_lists_only_its_own_project(secured: tuple[BackgroundServer, Keys,
         listed = http.get("/v1/projects", headers={"Authorization": f"Bearer {key}"}).json()
         assert listed["projects"] == [project] and listed["current"] == project
     assert http.get("/v1/projects").status_code == 401
+
+
+def test_a_valid_key_with_an_unknown_query_parameter_gets_422_naming_it(
+    secured: tuple[BackgroundServer, Keys, httpx.Client],
+) -> None:
+    _, keys, http = secured
+    bearer = {"Authorization": f"Bearer {keys.alpha}"}
+    response = http.get("/v1/feedback", params={"source": "human"}, headers=bearer)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "source"
+    assert http.get("/v1/feedback", params={"source": "human"}).status_code == 401  # who asks comes first

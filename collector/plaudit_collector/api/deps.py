@@ -65,6 +65,7 @@ def get_project(request: Request) -> str:
                 f"or stop naming a project",
                 PROJECT_HEADER,
             )
+        refuse_unknown_query(request)
     request.state.plaudit_project = project
     return project
 
@@ -125,11 +126,18 @@ async def check_parameters(request: Request) -> None:
         problem = text_problem(value) if isinstance(value, str) else None
         if problem is not None:
             raise ApiError(422, "invalid_field", f"{name}: {problem}", name)
+    if not request.app.state.settings.auth:  # with auth, once the caller is known (get_project)
+        refuse_unknown_query(request)
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """422 naming a query parameter a ``/v1/`` route does not take: a misspelt filter must not widen the
+    answer silently."""
     route = request.scope.get("route")
     if route is not None and request.query_params and request.url.path.startswith("/v1/"):
         known = _query_names(route)
         for name in request.query_params:
-            if name not in known:  # a misspelt filter must not widen the answer silently
+            if name not in known:
                 message = vocabulary.unknown_message("query parameter", name, known)
                 raise ApiError(422, "unknown_parameter", message, name[:100])
 
