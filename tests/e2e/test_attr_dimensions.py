@@ -251,3 +251,33 @@ def test_keys_with_nul_bytes_lone_surrogates_or_only_spaces_are_refused(db_url: 
             assert dimensions.declared(conn, "default") == dimensions.NONE
     finally:
         db.dispose()
+
+
+ODD_VALUES = {"n": 3, "x": 2.5, "big": 1e20, "list": ["a", "b"], "t": "é" * 250, "flag": False}
+
+
+def test_values_filled_in_match_what_ingest_writes_for_every_type(collector: Any, http: httpx.Client) -> None:
+    """A span stored before the declaration (filled in by the database) and its twin stored after it (written
+    by ingest) get the same text for numbers, floats, lists, long strings and booleans."""
+    db: Database = collector.app.state.db
+    keys = ["n", "x", "big"]
+    seed = Seeder(http)
+    before = seed.span(**ODD_VALUES)
+    seed.send()
+    dimensions.declare(db, "default", keys)
+    after = seed.span(**ODD_VALUES)
+    seed.send()
+    dimensions.declare(db, "default", ["list", "t", "flag"])
+    twin = seed.span(**ODD_VALUES)
+    seed.send()
+    with db.engine.connect() as conn:
+        span = rollup.SPAN
+        query = select(span.c.span_id, span.c.dim_1, span.c.dim_2, span.c.dim_3).order_by(span.c.id)
+        slots = {row.span_id: tuple(row[1:]) for row in conn.execute(query)}
+    # "n", "x" and "big" left their slots for "list", "t" and "flag": all three spans were filled in again
+    expected = ('["a", "b"]', "é" * 200, "false")
+    assert {slots[before[1]], slots[after[1]], slots[twin[1]]} == {expected}
+    assert dimensions.declare(db, "default", keys).keys == ("n", "x", "big")
+    with db.engine.connect() as conn:
+        filled = {row.span_id: tuple(row[1:]) for row in conn.execute(query)}
+    assert set(filled.values()) == {("3", "2.5", "100000000000000000000")}

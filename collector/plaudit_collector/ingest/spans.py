@@ -8,7 +8,9 @@ post-hoc annotation span, a Logfire feedback span) becomes feedback items, not a
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -31,13 +33,16 @@ MAX_DIMENSION_VALUE = 200
 
 def dimension_text(value: Any) -> str | None:
     """An attribute value as a declared dimension keeps it: text, the way PostgreSQL's ``->>`` reads it
-    (strings as they are, ``true``/``false``, numbers, lists and maps in JSON), the first 200 characters."""
+    (strings as they are, ``true``/``false``, numbers positional (``1e20`` is ``100000000000000000000``), lists
+    and maps in JSON), the first 200 characters."""
     if value is None:
         return None
     if isinstance(value, str):
         return value[:MAX_DIMENSION_VALUE]
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value):  # positional, as PostgreSQL prints a JSON number
+        return format(Decimal(repr(value)), "f")[:MAX_DIMENSION_VALUE]
     return json.dumps(value, ensure_ascii=False)[:MAX_DIMENSION_VALUE]
 
 

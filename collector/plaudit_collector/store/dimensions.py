@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, case, cast, func, literal, select, update
+from sqlalchemy import String, bindparam, case, func, literal, select, update
 from sqlalchemy.engine import Connection
 
-from plaudit_collector.ingest.spans import MAX_DIMENSION_VALUE
+from plaudit_collector.ingest.spans import MAX_DIMENSION_VALUE, dimension_text
 from plaudit_collector.store import rollup, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.progress import Report, silent
@@ -152,9 +152,11 @@ def backfill(db: Database, project: str, progress: Report = silent, *, finish: b
         for start in range(low, high + 1, CHUNK):
             end = start + CHUNK
             with db.writing(), db.engine.begin() as conn:
-                conn.execute(
-                    update(SPAN).where(SPAN.c.project == project, SPAN.c.id >= start, SPAN.c.id < end).values(values)
-                )
+                in_chunk = (SPAN.c.project == project, SPAN.c.id >= start, SPAN.c.id < end)
+                conn.execute(update(SPAN).where(*in_chunk).values(values))
+                for key, slot in zip(state.keys, SLOTS, strict=True):
+                    if key is not None:
+                        _fill_others(conn, db.dialect, key, slot, in_chunk)
                 f = FEEDBACK
                 conn.execute(  # the start time names the span's day partition on PostgreSQL
                     update(f)
@@ -182,20 +184,54 @@ def projects_declaring(conn: Connection) -> list[str]:
     return list(conn.execute(select(PROJECTS.c.name).where(PROJECTS.c.dimensions != "[]")).scalars())
 
 
+def _typed(dialect: str, key: str) -> tuple[Any, Any, Any, tuple[str, ...]]:
+    """SQL for an attribute's JSON type, its text (strings), its value (read into Python), and the types
+    whose text Python writes (numbers, lists and maps: each database prints them its own way)."""
+    if dialect == "postgresql":
+        raw = SPAN.c.attributes.op("->")(bindparam(None, key, String))
+        text_of = SPAN.c.attributes.op("->>")(bindparam(None, key, String))
+        return func.jsonb_typeof(raw), text_of, raw, ("number", "array", "object")
+    path = bindparam(None, '$."' + key.replace('"', '\\"') + '"', String)
+    value = func.json_extract(SPAN.c.attributes, path)
+    return func.json_type(SPAN.c.attributes, path), value, value, ("integer", "real", "array", "object")
+
+
 def _text_sql(dialect: str, key: str | None) -> Any:
-    """SQL for an attribute's value as :func:`value_text` gives it (NULL for a free slot)."""
+    """SQL for a string or boolean attribute's value as ``dimension_text`` gives it; NULL for other types
+    (:func:`_fill_others` writes those) and for a free slot."""
     if key is None:
         return literal(None, String)
+    kind, text_of, _, _ = _typed(dialect, key)
     if dialect == "postgresql":
-        return func.left(SPAN.c.attributes.op("->>")(bindparam(None, key, String)), MAX_VALUE)
-    path = bindparam(None, '$."' + key.replace('"', '\\"') + '"', String)
-    kind = func.json_type(SPAN.c.attributes, path)
-    value = func.json_extract(SPAN.c.attributes, path)
-    as_text = case(
+        cut = func.left(text_of, MAX_VALUE)
+        return case((kind == "string", cut), (kind == "boolean", text_of), else_=literal(None, String))
+    return case(
+        (kind == "text", func.substr(text_of, 1, MAX_VALUE)),
         (kind == "true", literal("true")),
         (kind == "false", literal("false")),
-        (kind.in_(("object", "array")), func.json(value)),
-        (kind == "integer", cast(cast(value, Integer), String)),
-        else_=cast(value, String),
+        else_=literal(None, String),
     )
-    return func.substr(as_text, 1, MAX_VALUE)
+
+
+def _fill_others(conn: Connection, dialect: str, key: str, slot: str, where: Sequence[Any]) -> None:
+    """Numbers, lists and maps get their text from ``dimension_text``, as at ingest (the databases print
+    them differently); such values are rare in a dimension, so they are read and written one by one."""
+    kind, _, value, others = _typed(dialect, key)
+    rows = conn.execute(select(SPAN.c.id, SPAN.c.start_ns, value.label("v")).where(*where, kind.in_(others))).all()
+    if not rows:
+        return
+    decode = dialect != "postgresql"
+    params = [
+        {
+            "s_id": row.id,
+            "s_start": row.start_ns,
+            "s_value": dimension_text(json.loads(row.v) if decode and isinstance(row.v, str) else row.v),
+        }
+        for row in rows
+    ]
+    statement = (
+        update(SPAN)
+        .where(SPAN.c.id == bindparam("s_id"), SPAN.c.start_ns == bindparam("s_start"))
+        .values({SPAN.c[slot]: bindparam("s_value")})
+    )
+    conn.execute(statement, params)
