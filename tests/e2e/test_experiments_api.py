@@ -226,7 +226,7 @@ def test_experiments_need_the_api_key_when_auth_is_on(tmp_path: Any) -> None:
     db.dispose()
     server = BackgroundServer(CollectorSettings(db_url=url, auth=True)).start()
     try:
-        with httpx.Client(base_url=server.url) as http:
+        with httpx.Client(base_url=server.url, timeout=30) as http:  # as every test: a loaded CI machine
             assert http.post("/v1/experiments", json=DEFINITION).status_code == 401
             assert http.get("/v1/experiments/answer-style/assign").status_code == 401
             headers = {"Authorization": f"Bearer {key}"}
