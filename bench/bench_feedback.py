@@ -5,10 +5,12 @@ SQLAlchemy insert of the same rows into the same table (one row per transaction 
 case, ``executemany`` of 100 rows per transaction for batches). The ratio is what validation,
 idempotency, vote replacement, HTTP and JSON cost on top of the database's own write speed. The
 "HTTP floor" (the same route refusing a bad item) shows how much of a single item's cost is HTTP.
+The rated spans are stored first (ten to a trace, sent as OTLP), so every item is credited to its span and
+moves the score rollup, as real ratings do; ``--orphans`` rates spans the collector never saw instead.
 Runs on a fresh SQLite file, then on PostgreSQL in a throwaway schema (``--skip-pg`` for SQLite only, ``--db``
 for one given database). Targets: batches of 100 at >= 7,000 items/s, single items at >= 0.6x the HTTP floor.
 
-    python bench/bench_feedback.py [--items 1000] [--batches 40] [--db URL] [--skip-pg]
+    python bench/bench_feedback.py [--items 1000] [--batches 40] [--db URL] [--skip-pg] [--orphans]
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from typing import Any
 
 import httpx
 from _common import pg_schema
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
@@ -33,9 +38,14 @@ from plaudit_collector.store.tables import Feedback, utcnow
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
+def trace_of(i: int) -> str:
+    """Ten rated spans to a trace."""
+    return f"{0x4BF92F3577B34DA6A3CE929D00000000 + i // 10:032x}"
+
+
 def wire_item(i: int) -> dict[str, Any]:
     return {
-        "trace_id": TRACE,
+        "trace_id": trace_of(i),
         "span_id": f"{i + 1:016x}",
         "name": "thumbs",
         "value": i % 3 != 0,
@@ -76,6 +86,29 @@ def bench_http(url: str, items: list[dict[str, Any]], batch: int) -> float:
         return len(items) / (time.perf_counter() - start)
 
 
+def store_spans(url: str, count: int) -> None:
+    """Send the spans that items ``0..count-1`` rate, as OTLP protobuf in requests of 500 spans."""
+    now = time.time_ns()
+    with httpx.Client(base_url=url, timeout=120) as http:
+        for offset in range(0, count, 500):
+            request = ExportTraceServiceRequest()
+            scope = request.resource_spans.add().scope_spans.add()
+            for i in range(offset, min(offset + 500, count)):
+                span = Span(
+                    trace_id=bytes.fromhex(trace_of(i)),
+                    span_id=bytes.fromhex(f"{i + 1:016x}"),
+                    name="chat",
+                    start_time_unix_nano=now - 10**9,
+                    end_time_unix_nano=now,
+                )
+                value = AnyValue(string_value="a" if i % 2 else "b")
+                span.attributes.append(KeyValue(key="plaudit.variant", value=value))
+                scope.spans.append(span)
+            body = request.SerializeToString()
+            response = http.post("/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"})
+            response.raise_for_status()
+
+
 def bench_http_floor(url: str, count: int) -> float:
     """Requests per second the same route answers when it stores nothing (a 422): the HTTP cost alone."""
     with httpx.Client(base_url=url, timeout=60) as http:
@@ -95,12 +128,14 @@ def bench_bare(db: Database, items: list[dict[str, Any]], batch: int) -> float:
     return len(rows) / (time.perf_counter() - start)
 
 
-def measure(url: str, items_count: int, batches: int) -> list[str]:
+def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> list[str]:
     """One database's figures, each beside its baseline from this run; returns the lines to print."""
     server = BackgroundServer(CollectorSettings(db_url=url)).start()
     bare_db = Database(url)
     bare_db.create_schema()
     try:
+        if not orphans:
+            store_spans(server.url, max(items_count, batches * 100))
         results = []
         for label, count, batch in (("single items", items_count, 1), ("batches of 100", batches * 100, 100)):
             # the same rows for both, fresh idempotency keys so nothing is deduplicated
@@ -134,6 +169,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40, help="batches of 100 to post")
     parser.add_argument("--db", default=None, help="one database URL (default: a fresh SQLite file, then PostgreSQL)")
     parser.add_argument("--skip-pg", action="store_true", help="SQLite only")
+    parser.add_argument("--orphans", action="store_true", help="rate spans that were never stored")
     args, _unknown = parser.parse_known_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.db:
@@ -145,7 +181,7 @@ def main() -> None:
         for context in urls:
             try:
                 with context as url:
-                    lines = measure(url, args.items, args.batches)
+                    lines = measure(url, args.items, args.batches, args.orphans)
             except Exception as exc:  # PostgreSQL unreachable: report and go on
                 print(f"PostgreSQL skipped: {exc}")
                 continue

@@ -41,7 +41,7 @@ class Statements:
 def statements(dialect: str) -> Statements:
     t = FEEDBACK_TABLE
     columns = [t.c.id, t.c.target_type, *(t.c[key] for key in TARGET_COLUMNS), t.c.name]
-    columns += [t.c.author, t.c.kind, t.c.value, t.c.comment, t.c.correction]
+    columns += [t.c.author, t.c.kind, t.c.value, t.c.comment, t.c.correction, t.c.span_pk]
     current = (t.c.project == bindparam("project"), t.c.is_current.is_(True), one_of(t.c.author, "authors", dialect))
     # ``name || ''`` keeps SQLite off the (project, name, is_current) index, which would read every current
     # row of the score, and on the target index, which reads the rows of these spans or traces only.

@@ -216,6 +216,7 @@ def store_items(
     authored = [item for _, item in fresh if item.get("author") is not None]
     current: dict[tuple[Any, ...], Any] = {}
     ids: list[int] = []
+    replaced_items: list[score_rollup.Item] = []  # the score items the retired rows counted for
     if authored:
         if lock:
             # PostgreSQL: two requests replacing the same author's vote must not both stay current.
@@ -224,6 +225,12 @@ def store_items(
             conn.execute(LOCK, {"keys": lock_keys})
         replaced = _current_items(conn, project, authored)
         ids = sorted(row["id"] for rows in replaced.values() for row in rows)
+        replaced_items = [
+            (project, row["name"], row["span_pk"])
+            for rows in replaced.values()
+            for row in rows
+            if row["span_pk"] is not None
+        ]
         if ids:
             conn.execute(sql.retire, {"ids": ids})
         current = {target: rows[-1] for target, rows in replaced.items()}
@@ -265,7 +272,8 @@ def store_items(
     if rows:
         inserted = insert_rows(conn, project, rows)
     # the replaced and the new rows' items, recomputed in this transaction
-    score_rollup.apply(conn, score_rollup.items_of_feedback(conn, [*ids, *(row.id for row in inserted)]))
+    new_items = [(project, row.name, row.span_pk) for row in inserted if row.span_pk is not None]
+    score_rollup.apply(conn, [*replaced_items, *new_items])
     for row in inserted:
         existing[row.idempotency_key] = row
     by_position = {index: row for (index, _), row in zip(fresh, inserted, strict=True)}

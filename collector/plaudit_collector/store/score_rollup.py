@@ -14,12 +14,14 @@ change (a new vote, a replaced one, a deletion, a span stored or deleted). :func
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, text, tuple_
+from sqlalchemy import bindparam, case, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Connection
 from plaudit_collector.store.rollup import DAY_NS, SLOTS, digest
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
 from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
+from plaudit_collector.store.value_lists import one_of, rows_in, rows_value
 
 FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
 ITEMS = SpanScore.__table__  # type: ignore[attr-defined]
@@ -69,6 +72,56 @@ def _items_query(where: Sequence[Any], copy_dims: Sequence[str] = COPY_DIMS) -> 
     )
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """What a write runs, built once per dialect: a rating then binds values instead of building (and
+    caching, and re-rendering) its statements anew."""
+
+    of_feedback: Any
+    of_spans: Any
+    stored: Any
+    current: Any
+    delete_items: Any
+    insert_items: Any
+    update_cells: Any
+    delete_cells: Any
+    locked: Any
+    locked_for_update: Any
+    create_cells: Any
+
+
+LOCK = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s")
+CELL_KEY = ("project", "name", "day", "cell")
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    f, c = FEEDBACK, CELLS.c
+    stored = select(ITEMS.c.id, ITEMS.c.project, ITEMS.c.name, ITEMS.c.span_pk, ITEMS.c.raters, ITEMS.c.total)
+    stored = stored.add_columns(ITEMS.c.nb, c.day, c.cell).join(CELLS, c.id == ITEMS.c.cell_id)
+    keys = rows_in([c[n] for n in CELL_KEY], "keys", dialect, (False, False, True, False))
+    locked = select(c.id, *(c[n] for n in CELL_KEY), *[c[n] for n in SUMS], c.raters).where(keys)
+    locked = locked.order_by(*(c[n] for n in CELL_KEY))
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return _Statements(
+        of_feedback=select(f.c.project, f.c.name, f.c.span_pk).where(
+            one_of(f.c.id, "ids", dialect, integers=True), f.c.span_pk.is_not(None)
+        ),
+        of_spans=select(ITEMS.c.project, ITEMS.c.name, ITEMS.c.span_pk).where(
+            one_of(ITEMS.c.span_pk, "pks", dialect, integers=True)
+        ),
+        stored=stored.where(one_of(ITEMS.c.span_pk, "pks", dialect, integers=True)),
+        current=_items_query([one_of(f.c.span_pk, "pks", dialect, integers=True)]),
+        delete_items=ITEMS.delete().where(one_of(ITEMS.c.id, "ids", dialect, integers=True)),
+        insert_items=ITEMS.insert(),
+        update_cells=CELLS.update().where(c.id == bindparam("c_id")),
+        delete_cells=CELLS.delete().where(one_of(c.id, "ids", dialect, integers=True)),
+        locked=locked,
+        locked_for_update=locked.with_for_update(),
+        create_cells=insert(CELLS).on_conflict_do_nothing(index_elements=list(CELL_KEY)),
+    )
+
+
 def _cell_of(
     row: Any, digests: dict[tuple[Any, ...], str], copy_dims: Sequence[str] = COPY_DIMS
 ) -> tuple[CellKey, tuple[Any, ...]]:
@@ -99,23 +152,17 @@ class _Cell:
 
 def items_of_feedback(conn: Connection, feedback_ids: Sequence[int]) -> list[Item]:
     """The items these feedback rows count for (rows not credited to a span count for none)."""
-    f, found = FEEDBACK, []
+    found, sql = [], _statements(conn.dialect.name)
     for start in range(0, len(feedback_ids), CHUNK):
-        chunk = list(feedback_ids[start : start + CHUNK])
-        found += conn.execute(
-            select(f.c.project, f.c.name, f.c.span_pk).where(f.c.id.in_(chunk), f.c.span_pk.is_not(None))
-        ).all()
+        found += conn.execute(sql.of_feedback, {"ids": list(feedback_ids[start : start + CHUNK])}).all()
     return [tuple(row) for row in found]  # type: ignore[misc]
 
 
 def items_of_spans(conn: Connection, span_pks: Sequence[int]) -> list[Item]:
     """The stored items of these spans (before their feedback is uncredited)."""
-    found = []
+    found, sql = [], _statements(conn.dialect.name)
     for start in range(0, len(span_pks), CHUNK):
-        chunk = list(span_pks[start : start + CHUNK])
-        found += conn.execute(
-            select(ITEMS.c.project, ITEMS.c.name, ITEMS.c.span_pk).where(ITEMS.c.span_pk.in_(chunk))
-        ).all()
+        found += conn.execute(sql.of_spans, {"pks": list(span_pks[start : start + CHUNK])}).all()
     return [tuple(row) for row in found]  # type: ignore[misc]
 
 
@@ -129,24 +176,19 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
     if not wanted:
         return
     dialect = conn.dialect.name
+    sql = _statements(dialect)
     if dialect == "postgresql":
-        keys = sorted({_lock_key(item) for item in wanted})
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"),
-            {"keys": keys},
-        )
+        conn.execute(LOCK, {"keys": sorted({_lock_key(item) for item in wanted})})
     wanted_set = set(wanted)
     pks = sorted({item[2] for item in wanted})
     old: dict[Item, Any] = {}
     new: dict[Item, Any] = {}
     for start in range(0, len(pks), CHUNK):
-        chunk = pks[start : start + CHUNK]
-        stored = select(ITEMS.c.id, ITEMS.c.project, ITEMS.c.name, ITEMS.c.span_pk, ITEMS.c.raters, ITEMS.c.total)
-        stored = stored.add_columns(ITEMS.c.nb, CELLS.c.day, CELLS.c.cell).join(CELLS, CELLS.c.id == ITEMS.c.cell_id)
-        for row in conn.execute(stored.where(ITEMS.c.span_pk.in_(chunk))):
+        chunk = {"pks": pks[start : start + CHUNK]}
+        for row in conn.execute(sql.stored, chunk):
             if (row.project, row.name, row.span_pk) in wanted_set:
                 old[(row.project, row.name, row.span_pk)] = row
-        for row in conn.execute(_items_query([FEEDBACK.c.span_pk.in_(chunk)])):
+        for row in conn.execute(sql.current, chunk):
             if (row.project, row.name, row.span_pk) in wanted_set:
                 new[(row.project, row.name, row.span_pk)] = row
     cells: dict[CellKey, _Cell] = {}
@@ -174,10 +216,10 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
         return
     ids = _apply_cells(conn, dialect, cells)
     for start in range(0, len(dropped), CHUNK):
-        conn.execute(ITEMS.delete().where(ITEMS.c.id.in_(dropped[start : start + CHUNK])))
+        conn.execute(sql.delete_items, {"ids": dropped[start : start + CHUNK]})
     if added:
         conn.execute(
-            ITEMS.insert(),
+            sql.insert_items,
             [
                 {
                     "project": row.project,
@@ -203,14 +245,14 @@ def _apply_cells(conn: Connection, dialect: str, cells: dict[CellKey, _Cell]) ->
     keyed = sorted(cells)
     creatable = [key for key in keyed if cells[key].dims is not None]
     if dialect == "postgresql":
-        _create(conn, dialect, creatable, cells)
-        stored = _locked(conn, dialect, keyed)
+        _create(conn, creatable, cells)
+        stored = _locked(conn, keyed, for_update=True)
     else:  # one writer at a time: look first, and create only what a new day or combination needs
-        stored = _locked(conn, dialect, keyed)
+        stored = _locked(conn, keyed)
         missing = [key for key in creatable if key not in stored]
         if missing:
-            _create(conn, dialect, missing, cells)
-            stored.update(_locked(conn, dialect, missing))
+            _create(conn, missing, cells)
+            stored.update(_locked(conn, missing))
     updates, emptied = [], []
     for key in keyed:
         if key not in stored:  # an item whose cell is gone: nothing left to subtract from
@@ -235,14 +277,15 @@ def _apply_cells(conn: Connection, dialect: str, cells: dict[CellKey, _Cell]) ->
                 "raters": _dump(hist),
             }
         )
+    sql = _statements(dialect)
     if updates:
-        conn.execute(CELLS.update().where(CELLS.c.id == bindparam("c_id")), updates)
+        conn.execute(sql.update_cells, updates)
     for start in range(0, len(emptied), CHUNK):
-        conn.execute(CELLS.delete().where(CELLS.c.id.in_(emptied[start : start + CHUNK])))
+        conn.execute(sql.delete_cells, {"ids": emptied[start : start + CHUNK]})
     return {key: row.id for key, row in stored.items()}
 
 
-def _create(conn: Connection, dialect: str, keys: list[CellKey], cells: dict[CellKey, _Cell]) -> None:
+def _create(conn: Connection, keys: list[CellKey], cells: dict[CellKey, _Cell]) -> None:
     if not keys:
         return
     zero = {**dict.fromkeys(SUMS, 0), "top_raters": 0, "raters": "[]"}
@@ -257,23 +300,17 @@ def _create(conn: Connection, dialect: str, keys: list[CellKey], cells: dict[Cel
         }
         for k in keys
     ]
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    conn.execute(insert(CELLS).on_conflict_do_nothing(index_elements=["project", "name", "day", "cell"]), blank)
+    conn.execute(_statements(conn.dialect.name).create_cells, blank)
 
 
-def _locked(conn: Connection, dialect: str, keys: list[CellKey]) -> dict[CellKey, Any]:
-    """The stored rows of ``keys`` (sorted), locked for update on PostgreSQL in that order."""
+def _locked(conn: Connection, keys: list[CellKey], *, for_update: bool = False) -> dict[CellKey, Any]:
+    """The stored rows of ``keys`` (sorted), in that order; ``for_update`` locks them (PostgreSQL writers)."""
     stored: dict[CellKey, Any] = {}
-    c = CELLS.c
+    dialect = conn.dialect.name
+    sql = _statements(dialect)
+    query = sql.locked_for_update if for_update else sql.locked
     for start in range(0, len(keys), CHUNK):
-        query = (
-            select(c.id, c.project, c.name, c.day, c.cell, *[c[n] for n in SUMS], c.raters)
-            .where(tuple_(c.project, c.name, c.day, c.cell).in_(keys[start : start + CHUNK]))
-            .order_by(c.project, c.name, c.day, c.cell)
-        )
-        if dialect == "postgresql":
-            query = query.with_for_update()
-        for row in conn.execute(query):
+        for row in conn.execute(query, rows_value("keys", keys[start : start + CHUNK], len(CELL_KEY), dialect)):
             stored[(row.project, row.name, row.day, row.cell)] = row
     return stored
 
@@ -320,7 +357,7 @@ def rebuild(conn: Connection, dialect: str, project: str | None = None, *, slots
     ]
     for start in range(0, len(rows), 2000):
         conn.execute(CELLS.insert(), rows[start : start + 2000])
-    ids = {key: row.id for key, row in _locked(conn, "sqlite", sorted(cells)).items()}
+    ids = {key: row.id for key, row in _locked(conn, sorted(cells)).items()}
     columns = ("project", "name", "span_pk", "cell_id", "raters", "total", "nb")
     for start in range(0, len(items), 5000):
         batch = [dict(zip(columns, (*v[:3], ids[k], *v[3:]), strict=True)) for k, v in items[start : start + 5000]]

@@ -4,15 +4,17 @@ SQLAlchemy's expanding ``IN`` re-renders the statement's SQL for every execution
 item), which costs a feedback write more than its queries take. Here the list travels as one value: a
 PostgreSQL array (``column = ANY(:list)``, which uses the column's index) or, on SQLite, a JSON array read by
 ``json_each`` (``column IN (SELECT value FROM json_each(:list))``, which probes the index per value).
+:func:`rows_in` does the same for tuples of columns (a composite key): parallel arrays through ``unnest``
+on PostgreSQL, a JSON array of arrays on SQLite; bind its value with :func:`rows_value`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Text, any_, bindparam, func, literal_column, select
+from sqlalchemy import BigInteger, ColumnElement, Text, any_, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -34,3 +36,27 @@ def one_of(column: Any, name: str, dialect: str, *, integers: bool = False) -> C
         return column == any_(bindparam(name, type_=ARRAY(element)))  # type: ignore[no-any-return]
     values = select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=_JsonList())))
     return column.in_(values)  # type: ignore[no-any-return]
+
+
+def rows_in(columns: Sequence[Any], name: str, dialect: str, integers: Sequence[bool]) -> ColumnElement[bool]:
+    """``(columns...)`` is one of the rows bound with :func:`rows_value` (``integers`` marks integer columns)."""
+    if dialect == "postgresql":
+        arrays = [
+            bindparam(f"{name}_{i}", type_=ARRAY(BigInteger() if is_int else Text()))
+            for i, is_int in enumerate(integers)
+        ]
+        table = func.unnest(*arrays).table_valued(*(f"v{i}" for i in range(len(columns)))).render_derived()
+        values = select(*table.c)
+    else:
+        doc = literal_column("value")
+        values = select(*(func.json_extract(doc, f"$[{i}]") for i in range(len(columns)))).select_from(
+            func.json_each(bindparam(name, type_=_JsonList()))
+        )
+    return tuple_(*columns).in_(values)  # type: ignore[no-any-return]
+
+
+def rows_value(name: str, rows: Sequence[Sequence[Any]], width: int, dialect: str) -> dict[str, Any]:
+    """The parameters :func:`rows_in` named ``name`` takes for ``rows`` (each of ``width`` values)."""
+    if dialect == "postgresql":
+        return {f"{name}_{i}": [row[i] for row in rows] for i in range(width)}
+    return {name: [list(row) for row in rows]}
