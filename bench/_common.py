@@ -1,15 +1,21 @@
-"""Pieces the benchmarks share: a throwaway PostgreSQL schema and a free local port."""
+"""Pieces the benchmarks share: a throwaway PostgreSQL schema, a free local port, a collector subprocess."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
 
 from plaudit_collector.server import free_port
 
-__all__ = ["PG_URL", "free_port", "pg_schema"]
+__all__ = ["PG_URL", "collector_process", "free_port", "pg_schema"]
 
 PG_URL = os.environ.get("PLAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -28,3 +34,26 @@ def pg_schema() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextlib.contextmanager
+def collector_process(db_url: str, log_dir: Path) -> Iterator[tuple[str, int]]:
+    """A ``plaudit serve`` subprocess; yields (url, pid)."""
+    port = free_port()
+    log = open(log_dir / f"collector-{port}.log", "wb")
+    cmd = [sys.executable, "-m", "plaudit_collector.cli", "serve", "--db", db_url, "--port", str(port)]
+    proc = subprocess.Popen([*cmd, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError(f"collector exited: {(log_dir / f'collector-{port}.log').read_text()}")
+            time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()

@@ -1,5 +1,7 @@
 """Feedback ingest: items accepted per second by a local collector, single items and batches of 100.
 
+The collector is a ``plaudit serve`` subprocess, as users run it, so the client shares no interpreter with it.
+
 Each figure is printed beside a baseline measured in the same run on the same database: a bare
 SQLAlchemy insert of the same rows into the same table (one row per transaction for the single-item
 case, ``executemany`` of 100 rows per transaction for batches). The ratio is what validation,
@@ -25,13 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import pg_schema
+from _common import collector_process, pg_schema
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from plaudit_collector.server import BackgroundServer
-from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.tables import Feedback, utcnow
 
@@ -130,24 +130,22 @@ def bench_bare(db: Database, items: list[dict[str, Any]], batch: int) -> float:
 
 def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> list[str]:
     """One database's figures, each beside its baseline from this run; returns the lines to print."""
-    server = BackgroundServer(CollectorSettings(db_url=url)).start()
     bare_db = Database(url)
-    bare_db.create_schema()
-    try:
-        if not orphans:
-            store_spans(server.url, max(items_count, batches * 100))
-        results = []
-        for label, count, batch in (("single items", items_count, 1), ("batches of 100", batches * 100, 100)):
-            # the same rows for both, fresh idempotency keys so nothing is deduplicated
-            items = [wire_item(i) for i in range(count)]
-            accepted = bench_http(server.url, items, batch)
-            bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], batch)
-            results.append((label, accepted, bare))
-        floor = bench_http_floor(server.url, items_count)
-    finally:
-        bare_db.dispose()
-        server.stop()
-        server.app.state.db.dispose()
+    with tempfile.TemporaryDirectory() as logs, collector_process(url, Path(logs)) as (collector, _pid):
+        bare_db.create_schema()
+        try:
+            if not orphans:
+                store_spans(collector, max(items_count, batches * 100))
+            results = []
+            for label, count, batch in (("single items", items_count, 1), ("batches of 100", batches * 100, 100)):
+                # the same rows for both, fresh idempotency keys so nothing is deduplicated
+                items = [wire_item(i) for i in range(count)]
+                accepted = bench_http(collector, items, batch)
+                bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], batch)
+                results.append((label, accepted, bare))
+            floor = bench_http_floor(collector, items_count)
+        finally:
+            bare_db.dispose()
     name = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
     lines = [f"{name:<10} HTTP floor     {floor:9,.0f} requests/s answered with a 422 (no database work)"]
     for label, accepted, bare in results:

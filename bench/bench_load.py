@@ -14,17 +14,14 @@ import argparse
 import collections
 import contextlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import free_port, pg_schema
+from _common import collector_process, pg_schema
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -185,29 +182,6 @@ def run_load(url: str, seconds: float, clients: int = 8, pid: int | None = None)
         else 0.0,
         "peak_rss_mb": peak_rss / 2**20,
     }
-
-
-@contextlib.contextmanager
-def collector_process(db_url: str, log_dir: Path) -> Iterator[tuple[str, int]]:
-    """A ``plaudit serve`` subprocess; yields (url, pid)."""
-    port = free_port()
-    log = open(log_dir / f"collector-{port}.log", "wb")
-    cmd = [sys.executable, "-m", "plaudit_collector.cli", "serve", "--db", db_url, "--port", str(port)]
-    proc = subprocess.Popen([*cmd, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if proc.poll() is not None:
-                raise RuntimeError(f"collector exited: {(log_dir / f'collector-{port}.log').read_text()}")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
 
 
 def _print(label: str, result: dict[str, Any]) -> None:

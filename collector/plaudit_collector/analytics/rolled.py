@@ -72,7 +72,7 @@ def hint(group_by: Sequence[str], filters: Filters, bucket: Bucket | None = None
         keys = " ".join(f"--dimension {name[5:]}" for name in attrs)
         return (
             f"{', '.join(attrs)} read every span's attributes; declare them (`plaudit projects set PROJECT {keys}`) "
-            "to read the rollups"
+            "to read the rollups (keys just declared read them once their stored spans are filled in)"
         )
     if filters.tags or filters.metadata or filters.sources or filters.authors:
         return "tag, metadata, source and author filters read every rating"

@@ -31,7 +31,6 @@ from plaudit_collector.store.tables import Feedback, Project, Span, utcnow
 SLOTS = rollup.SLOTS
 MAX_DIMENSIONS = len(SLOTS)
 MAX_KEY = 200
-MAX_VALUE = MAX_DIMENSION_VALUE
 CHUNK = 50_000
 
 PROJECTS = Project.__table__  # type: ignore[attr-defined]
@@ -203,10 +202,10 @@ def _text_sql(dialect: str, key: str | None) -> Any:
         return literal(None, String)
     kind, text_of, _, _ = _typed(dialect, key)
     if dialect == "postgresql":
-        cut = func.left(text_of, MAX_VALUE)
+        cut = func.left(text_of, MAX_DIMENSION_VALUE)
         return case((kind == "string", cut), (kind == "boolean", text_of), else_=literal(None, String))
     return case(
-        (kind == "text", func.substr(text_of, 1, MAX_VALUE)),
+        (kind == "text", func.substr(text_of, 1, MAX_DIMENSION_VALUE)),
         (kind == "true", literal("true")),
         (kind == "false", literal("false")),
         else_=literal(None, String),

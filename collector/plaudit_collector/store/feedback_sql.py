@@ -4,14 +4,13 @@ them instead of building (and keying, and re-rendering) new ones."""
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 
 from plaudit_collector.store.tables import Feedback
-from plaudit_collector.store.value_lists import one_of
+from plaudit_collector.store.value_lists import insert_many, one_of
 
 FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
 TARGET_COLUMNS = ("trace_id", "span_id", "session_id", "other_trace_id", "other_span_id")
@@ -34,8 +33,6 @@ class Statements:
     """Mark rows ``ids`` as no longer current."""
     insert: Any
     """Insert rows, returning every column, in parameter order."""
-    insert_plain: Any
-    """Insert rows, returning nothing (PostgreSQL batches: see :func:`insert_rows`)."""
 
 
 @functools.cache
@@ -61,50 +58,17 @@ def statements(dialect: str) -> Statements:
         current_by_session=select(*columns).where(*current, *by_session).order_by(t.c.id),
         retire=update(t).where(one_of(t.c.id, "ids", dialect, integers=True)).values(is_current=False),
         insert=insert(t).returning(*t.c, sort_by_parameter_order=True),
-        insert_plain=insert(t),
     )
 
 
 def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any]:
     """Insert feedback rows (each with its own idempotency key); returns the stored rows in the same order.
 
-    On PostgreSQL a batch is one ``INSERT ... SELECT FROM unnest`` (see :func:`_unnest_insert`): SQLAlchemy's
-    multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that long statement
-    anew on every request, which took longer than storing the rows."""
+    On PostgreSQL a batch is one ``INSERT ... SELECT FROM unnest`` (see :func:`value_lists.insert_many`):
+    SQLAlchemy's multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that long
+    statement anew on every request, which took longer than storing the rows."""
     sql = statements(conn.dialect.name)
     if len(rows) == 1 or conn.dialect.name != "postgresql":
         return list(conn.execute(sql.insert, rows))
-    columns = tuple(rows[0])
-    dump = conn.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
-    params = {
-        f"c{i}": [dump(row[name]) if name in _JSON_COLUMNS else row[name] for row in rows]  # None: JSON null
-        for i, name in enumerate(columns)
-    }
-    stored = {row.idempotency_key: row for row in conn.execute(_unnest_insert(columns), params)}
+    stored = {row.idempotency_key: row for row in insert_many(conn, FEEDBACK_TABLE, rows, returning=True)}
     return [stored[row["idempotency_key"]] for row in rows]
-
-
-_JSON_COLUMNS = frozenset(
-    column.name for column in FEEDBACK_TABLE.c if column.type.__class__.__name__ in ("JSON", "JSONB", "JSONType")
-)
-
-
-@functools.cache
-def _unnest_insert(columns: tuple[str, ...]) -> Any:
-    """PostgreSQL: a batch as one ``INSERT ... SELECT FROM unnest(arrays)``, a bound array per column, so the
-    statement's text is the same for any batch size (parsed once per connection, not per request) and the
-    rows travel in one round trip. JSON columns go as text and are cast back."""
-    from sqlalchemy.dialects import postgresql
-
-    dialect = postgresql.dialect()
-    arrays, picked = [], []
-    for i, name in enumerate(columns):
-        column = FEEDBACK_TABLE.c[name]
-        kind = "text" if name in _JSON_COLUMNS else column.type.compile(dialect=dialect)
-        arrays.append(f"CAST(:c{i} AS {kind}[])")
-        picked.append(f"CAST(u.c{i} AS jsonb)" if name in _JSON_COLUMNS else f"u.c{i}")
-    names = ", ".join(f"c{i}" for i in range(len(columns)))
-    return text(
-        f"INSERT INTO feedback ({', '.join(columns)}) SELECT {', '.join(picked)} "
-        f"FROM unnest({', '.join(arrays)}) AS u({names}) RETURNING *"
-    )

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from plaudit_collector.store.rollup import DAY_NS, SLOTS, digest
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
 from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
-from plaudit_collector.store.value_lists import one_of, rows_in, rows_value
+from plaudit_collector.store.value_lists import insert_many, one_of, rows_in, rows_value
 
 FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
 ITEMS = SpanScore.__table__  # type: ignore[attr-defined]
@@ -218,21 +218,22 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
     for start in range(0, len(dropped), CHUNK):
         conn.execute(sql.delete_items, {"ids": dropped[start : start + CHUNK]})
     if added:
-        conn.execute(
-            sql.insert_items,
-            [
-                {
-                    "project": row.project,
-                    "name": row.name,
-                    "span_pk": row.span_pk,
-                    "cell_id": ids[key],
-                    "raters": int(row.raters),
-                    "total": float(row.total),
-                    "nb": int(row.nb),
-                }
-                for key, row in added
-            ],
-        )
+        rows = [
+            {
+                "project": row.project,
+                "name": row.name,
+                "span_pk": row.span_pk,
+                "cell_id": ids[key],
+                "raters": int(row.raters),
+                "total": float(row.total),
+                "nb": int(row.nb),
+            }
+            for key, row in added
+        ]
+        if dialect == "postgresql" and len(rows) > 1:
+            insert_many(conn, ITEMS, rows)
+        else:
+            conn.execute(sql.insert_items, rows)
 
 
 def _lock_key(item: Item) -> int:

@@ -5,16 +5,31 @@ item), which costs a feedback write more than its queries take. Here the list tr
 PostgreSQL array (``column = ANY(:list)``, which uses the column's index) or, on SQLite, a JSON array read by
 ``json_each`` (``column IN (SELECT value FROM json_each(:list))``, which probes the index per value).
 :func:`rows_in` does the same for tuples of columns (a composite key): parallel arrays through ``unnest``
-on PostgreSQL, a JSON array of arrays on SQLite; bind its value with :func:`rows_value`.
+on PostgreSQL, a JSON array of arrays on SQLite; bind its value with :func:`rows_value`. :func:`insert_many`
+inserts many rows on PostgreSQL as one statement of arrays.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Text, any_, bindparam, func, literal_column, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -60,3 +75,42 @@ def rows_value(name: str, rows: Sequence[Sequence[Any]], width: int, dialect: st
     if dialect == "postgresql":
         return {f"{name}_{i}": [row[i] for row in rows] for i in range(width)}
     return {name: [list(row) for row in rows]}
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], *, returning: bool = False) -> list[Any]:
+    """PostgreSQL: insert ``rows`` (all with the same keys) as one ``INSERT ... SELECT FROM unnest(arrays)``,
+    a bound array per column. The statement's text is the same for any number of rows, so it is parsed once
+    per connection, and the rows travel in one round trip; an executemany sends a statement per row, which
+    the server binds and runs one by one. Returns the stored rows (in no set order) when ``returning``."""
+    columns = tuple(rows[0])
+    json_columns = _json_columns(table)
+    dump = conn.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
+    params = {
+        f"c{i}": [dump(row[name]) if name in json_columns else row[name] for row in rows]  # None: JSON null
+        for i, name in enumerate(columns)
+    }
+    result = conn.execute(_unnest_insert(table, columns, returning), params)
+    return list(result) if returning else []
+
+
+@functools.cache
+def _json_columns(table: Table) -> frozenset[str]:
+    return frozenset(c.name for c in table.c if c.type.__class__.__name__ in ("JSON", "JSONB", "JSONType"))
+
+
+@functools.cache
+def _unnest_insert(table: Table, columns: tuple[str, ...], returning: bool) -> Any:
+    """The statement :func:`insert_many` runs; JSON columns go as text and are cast back."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect, json_columns = postgresql.dialect(), _json_columns(table)
+    arrays, picked = [], []
+    for i, name in enumerate(columns):
+        kind = "text" if name in json_columns else table.c[name].type.compile(dialect=dialect)
+        arrays.append(f"CAST(:c{i} AS {kind}[])")
+        picked.append(f"CAST(u.c{i} AS jsonb)" if name in json_columns else f"u.c{i}")
+    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(picked)} "
+        f"FROM unnest({', '.join(arrays)}) AS u({names}){' RETURNING *' if returning else ''}"
+    )
