@@ -99,16 +99,6 @@ def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _pg_session(dbapi_connection: Any, _record: Any) -> None:
-    """Plan every statement for the values it runs with. psycopg prepares a statement on its fifth run, and
-    PostgreSQL then keeps a generic plan made from the statistics of that moment: on a young table (a new
-    project's first minutes) that plan scans the whole table for each lookup by key, and stays until the
-    next ANALYZE. Planning these statements anew costs less than one such scan."""
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET plan_cache_mode = force_custom_plan")
-    dbapi_connection.commit()
-
-
 class Database:
     """An engine plus the write discipline its backend needs (SQLite allows one writer at a time)."""
 
@@ -126,7 +116,6 @@ class Database:
             event.listen(self.read_engine, "connect", _sqlite_read_pragmas)
         else:
             self.engine = create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-            event.listen(self.engine, "connect", _pg_session)
             self.read_engine = self.engine
         self._write_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
