@@ -33,6 +33,8 @@ class Statements:
     """Mark rows ``ids`` as no longer current."""
     insert: Any
     """Insert rows, returning every column, in parameter order."""
+    insert_plain: Any
+    """Insert rows, returning nothing (SQLite batches: see :func:`insert_rows`)."""
 
 
 @functools.cache
@@ -58,6 +60,7 @@ def statements(dialect: str) -> Statements:
         current_by_session=select(*columns).where(*current, *by_session).order_by(t.c.id),
         retire=update(t).where(one_of(t.c.id, "ids", dialect, integers=True)).values(is_current=False),
         insert=insert(t).returning(*t.c, sort_by_parameter_order=True),
+        insert_plain=insert(t),
     )
 
 
@@ -66,9 +69,15 @@ def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any
 
     On PostgreSQL a batch is one ``INSERT ... SELECT FROM unnest`` (see :func:`value_lists.insert_many`):
     SQLAlchemy's multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that long
-    statement anew on every request, which took longer than storing the rows."""
+    statement anew on every request, which took longer than storing the rows. On SQLite a batch is an
+    executemany and one read back by key (each row has its own key, and one writer runs at a time)."""
     sql = statements(conn.dialect.name)
-    if len(rows) == 1 or conn.dialect.name != "postgresql":
+    if len(rows) == 1:
         return list(conn.execute(sql.insert, rows))
-    stored = {row.idempotency_key: row for row in insert_many(conn, FEEDBACK_TABLE, rows, returning=True)}
+    if conn.dialect.name == "postgresql":
+        stored = {row.idempotency_key: row for row in insert_many(conn, FEEDBACK_TABLE, rows, returning=True)}
+    else:  # returning in parameter order, SQLAlchemy runs a statement per row; sqlite3's executemany is one call
+        conn.execute(sql.insert_plain, rows)
+        keys = [row["idempotency_key"] for row in rows]
+        stored = {row.idempotency_key: row for row in conn.execute(sql.by_keys, {"project": project, "keys": keys})}
     return [stored[row["idempotency_key"]] for row in rows]
