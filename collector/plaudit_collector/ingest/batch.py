@@ -2,7 +2,7 @@
 
 Ingest fills an :class:`IngestBatch` without touching the database; the store writes it in one transaction.
 A span row is a tuple in :data:`SPAN_COLUMNS` order (the spans table's columns), built straight from the
-protobuf message: tuples are what ``executemany`` wants, and building them is the hot path of ingest.
+protobuf message: tuples are what the inserts (and COPY) take, and building them is the hot path of ingest.
 """
 
 from __future__ import annotations

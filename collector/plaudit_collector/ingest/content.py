@@ -38,7 +38,10 @@ def lean(
             moved[field] = key
     if not moved and CONTENT_KEYS not in attrs:
         return attrs
-    out = {key: value for key, value in attrs.items() if key not in moved.values() and key != CONTENT_KEYS}
+    out = dict(attrs)  # a copy less a few keys keeps the others' order, at a fraction of a comprehension's cost
+    for key in moved.values():
+        out.pop(key, None)
+    out.pop(CONTENT_KEYS, None)
     if moved:
         out[CONTENT_KEYS] = moved
     return out

@@ -256,6 +256,8 @@ def _short(value: Any, limit: int) -> str | None:
 def _number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
+    if type(value) is float:  # the common case, without float()'s round trip
+        return value if math.isfinite(value) else None
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -263,11 +265,16 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+_INT_LIMIT = 2**31
+
+
 def _int(value: Any) -> int | None:
+    if type(value) is int and 0 <= value < _INT_LIMIT:  # the common case: what the float round trip gives back
+        return value
     number = _number(value)
     if number is None:
         return None
-    return int(number) if 0 <= number < 2**31 else None  # the token columns are 32-bit integers
+    return int(number) if 0 <= number < _INT_LIMIT else None  # the token columns are 32-bit integers
 
 
 def _json_field(attrs: dict[str, Any], keys: tuple[str, ...], field: str) -> Any:
@@ -287,7 +294,7 @@ def _json_field(attrs: dict[str, Any], keys: tuple[str, ...], field: str) -> Any
 def _messages(attrs: dict[str, Any], prefixes: tuple[tuple[str, str, str], ...]) -> str | None:
     """Rebuild ``[{"role", "content"}, ...]`` from flattened, indexed message attributes."""
     for prefix, role_suffix, content_suffix in prefixes:
-        role0, content0 = f"{prefix}0{role_suffix}", f"{prefix}0{content_suffix}"
+        role0, content0 = _FIRST_MESSAGE_KEYS[prefix]
         if role0 not in attrs and content0 not in attrs:
             continue
         messages: list[dict[str, Any]] = []
@@ -309,6 +316,13 @@ def _messages(attrs: dict[str, Any], prefixes: tuple[tuple[str, str, str], ...])
     return None
 
 
+_FIRST_MESSAGE_KEYS = {
+    prefix: (f"{prefix}0{role_suffix}", f"{prefix}0{content_suffix}")
+    for prefix, role_suffix, content_suffix in (*INPUT_MESSAGE_PREFIXES, *OUTPUT_MESSAGE_PREFIXES)
+}
+"""The keys of each message list's first message: most spans have none, and this is what tells."""
+
+
 def _kind(raw: Any) -> str | None:
     if not isinstance(raw, str):
         return None
@@ -319,11 +333,14 @@ def _kind(raw: Any) -> str | None:
 def span_kind(attrs: dict[str, Any]) -> str | None:
     """The span's kind from the first kind key present, else from a Vercel AI SDK operation id."""
     kind = _kind(first(attrs, KIND_KEYS))
-    if kind is None:
-        operation = attrs.get("ai.operationId")
-        if isinstance(operation, str) and operation.startswith("ai."):
-            return _VERCEL_KINDS.get(operation.rsplit(".", 1)[-1], "chain")
-    return kind
+    return _operation_kind(attrs) if kind is None else kind
+
+
+def _operation_kind(attrs: dict[str, Any]) -> str | None:
+    operation = attrs.get("ai.operationId")
+    if isinstance(operation, str) and operation.startswith("ai."):
+        return _VERCEL_KINDS.get(operation.rsplit(".", 1)[-1], "chain")
+    return None
 
 
 _FIELD_KEYS: dict[str, tuple[str, ...]] = {
@@ -343,60 +360,92 @@ _FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "session_id": SESSION_KEYS,
     "kind": KIND_KEYS,
 }
-_LOOKUP: dict[str, tuple[tuple[str, int], ...]] = {}
-for _field, _keys in _FIELD_KEYS.items():
+"""Each field's source keys, best first; :func:`_pick` returns the fields in this order."""
+_LOOKUP: dict[str, tuple[tuple[int, int], ...]] = {}
+"""Attribute key → (field's position in :data:`_FIELD_KEYS`, the key's rank among the field's keys) for each field
+it feeds."""
+for _index, _keys in enumerate(_FIELD_KEYS.values()):
     for _rank, _key in enumerate(_keys):
-        _LOOKUP[_key] = (*_LOOKUP.get(_key, ()), (_field, _rank))
+        _LOOKUP[_key] = (*_LOOKUP.get(_key, ()), (_index, _rank))
+_UNRANKED = len(max(_FIELD_KEYS.values(), key=len))
+_INPUT_AT, _OUTPUT_AT = list(_FIELD_KEYS).index("input"), list(_FIELD_KEYS).index("output")
 
 
-def _pick(attrs: dict[str, Any]) -> dict[str, Any]:
-    """For every field, the value of its highest-priority key present: one pass over the span's attributes
-    (typically ~10) instead of probing every known key (~70) per span."""
-    best: dict[str, tuple[int, Any]] = {}
+def _pick(attrs: dict[str, Any]) -> tuple[list[Any], list[int]]:
+    """For every field (in :data:`_FIELD_KEYS` order), the value of its highest-priority key present, and that
+    key's rank: one pass over the span's attributes (typically ~10) instead of probing every known key (~70)."""
+    ranks = [_UNRANKED] * len(_FIELD_KEYS)
+    values: list[Any] = [None] * len(_FIELD_KEYS)
     lookup = _LOOKUP
     for key, value in attrs.items():
         hits = lookup.get(key)
         if hits is None or value is None or value == "":
             continue
         for field, rank in hits:
-            seen = best.get(field)
-            if seen is None or rank < seen[0]:
-                best[field] = (rank, value)
-    return {field: ranked[1] for field, ranked in best.items()}
+            if rank < ranks[field]:
+                ranks[field] = rank
+                values[field] = value
+    return values, ranks
+
+
+def _content(
+    attrs: dict[str, Any], value: Any, keys: tuple[str, ...], rank: int, prefixes: tuple[tuple[str, str, str], ...]
+) -> tuple[str | None, str | None]:
+    """A content column, and the attribute it was read from (``keys[rank]``, the one picked), or None when the
+    column is rebuilt from a flattened message list."""
+    if value is None:
+        return _messages(attrs, prefixes), None
+    return _text(value), keys[rank]
 
 
 def normalise(attrs: dict[str, Any]) -> dict[str, Any]:
-    """The normalised columns of a span, from its attributes."""
-    found = _pick(attrs)
-    get = found.get
-    input_tokens = get("input_tokens")
-    output_tokens = get("output_tokens")
-    cost = get("cost")
-    input_value = get("input")
-    output_value = get("output")
-    kind = get("kind")
+    """The normalised columns of a span, from its attributes, and under ``input_key``/``output_key`` the
+    attributes the ``input`` and ``output`` columns were read from (None when built otherwise, or absent)."""
+    values, ranks = _pick(attrs)
+    (
+        model,
+        response_model,
+        provider,
+        input_tokens,
+        output_tokens,
+        cost,
+        input_value,
+        output_value,
+        prompt_name,
+        prompt_version,
+        config_hash,
+        variant,
+        user_id,
+        session_id,
+        kind,
+    ) = values
     if input_tokens is None:
         input_tokens = _json_field(attrs, USAGE_JSON_KEYS, "input")
     if output_tokens is None:
         output_tokens = _json_field(attrs, USAGE_JSON_KEYS, "output")
     if cost is None:
         cost = _json_field(attrs, COST_JSON_KEYS, "total")
+    input_text, input_key = _content(attrs, input_value, INPUT_KEYS, ranks[_INPUT_AT], INPUT_MESSAGE_PREFIXES)
+    output_text, output_key = _content(attrs, output_value, OUTPUT_KEYS, ranks[_OUTPUT_AT], OUTPUT_MESSAGE_PREFIXES)
+    # Most fields are absent from a given span: the None tests spare a call each.
     return {
-        "model": _short(get("model"), 200),
-        "response_model": _short(get("response_model"), 200),
-        "provider": _short(get("provider"), 100),
-        "input_tokens": _int(input_tokens),
-        "output_tokens": _int(output_tokens),
-        "cost": _number(cost),
-        "input": _text(input_value) if input_value is not None else _messages(attrs, INPUT_MESSAGE_PREFIXES),
-        "output": _text(output_value) if output_value is not None else _messages(attrs, OUTPUT_MESSAGE_PREFIXES),
-        "prompt_name": _short(get("prompt_name"), 200),
-        "prompt_version": _short(get("prompt_version"), 100),
-        "config_hash": _short(get("config_hash"), 64),
-        "variant": _short(get("variant"), 200),
-        "user_id": _short(get("user_id"), 200),
-        "session_id": _short(get("session_id"), 200),
-        "span_kind": _kind(kind) if kind is not None else span_kind(attrs),
+        "model": None if model is None else _short(model, 200),
+        "response_model": None if response_model is None else _short(response_model, 200),
+        "provider": None if provider is None else _short(provider, 100),
+        "input_tokens": None if input_tokens is None else _int(input_tokens),
+        "output_tokens": None if output_tokens is None else _int(output_tokens),
+        "cost": None if cost is None else _number(cost),
+        "input": input_text,
+        "output": output_text,
+        "prompt_name": None if prompt_name is None else _short(prompt_name, 200),
+        "prompt_version": None if prompt_version is None else _short(prompt_version, 100),
+        "config_hash": None if config_hash is None else _short(config_hash, 64),
+        "variant": None if variant is None else _short(variant, 200),
+        "user_id": None if user_id is None else _short(user_id, 200),
+        "session_id": None if session_id is None else _short(session_id, 200),
+        "span_kind": _operation_kind(attrs) if kind is None else _kind(kind),
+        "input_key": input_key,
+        "output_key": output_key,
     }
 
 

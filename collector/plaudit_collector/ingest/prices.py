@@ -32,6 +32,9 @@ _models: dict[tuple[str, str], Any] = {}
 """(provider, model) → (provider, model info) from the database, or None when it has no such model."""
 _rates: dict[int, tuple[Any, tuple[float, float, float, float] | None]] = {}
 """id(price set) → (the price set, per-token rates for input, cache read, cache write, output; None: tiered)."""
+_fixed: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+"""(provider, model) → its rates, for a model with one untiered price set whatever the date (most models):
+those spans need neither the lookup nor the date."""
 
 
 def _lookup(provider: str, model: str) -> Any:
@@ -79,6 +82,13 @@ def _rates_for(info: Any, when: datetime) -> tuple[float, float, float, float] |
     return rates
 
 
+def _dateless(info: Any) -> bool:
+    """True when the model has one price set, not prices that change on a date or at a time of day."""
+    from genai_prices.types import ModelPrice
+
+    return isinstance(info[1].prices, ModelPrice)
+
+
 def _count(attrs: dict[str, Any], keys: tuple[str, ...]) -> int:
     for key in keys:
         value = attrs.get(key)
@@ -102,19 +112,23 @@ def estimate_cost(
     if tokens_in < 0 or tokens_out < 0:
         return None
     try:
-        info = _lookup(provider, model)
-        if info is None:
-            return None
-        when = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
         cache_read = min(_count(attrs, CACHE_READ_KEYS), tokens_in)
         cache_write = min(_count(attrs, CACHE_WRITE_KEYS), tokens_in - cache_read)
-        rates = _rates_for(info, when)
+        rates = _fixed.get((provider, model))
         if rates is None:
-            usage = {"input_tokens": tokens_in, "output_tokens": tokens_out}
-            usage.update(
-                {k: v for k, v in (("cache_read_tokens", cache_read), ("cache_write_tokens", cache_write)) if v}
-            )
-            return _price(info, usage, when)
+            info = _lookup(provider, model)
+            if info is None:
+                return None
+            when = datetime.fromtimestamp(start_ns / 1e9, tz=timezone.utc)
+            rates = _rates_for(info, when)
+            if rates is None:
+                usage = {"input_tokens": tokens_in, "output_tokens": tokens_out}
+                usage.update(
+                    {k: v for k, v in (("cache_read_tokens", cache_read), ("cache_write_tokens", cache_write)) if v}
+                )
+                return _price(info, usage, when)
+            if _dateless(info) and len(_fixed) < 10_000:
+                _fixed[(provider, model)] = rates
         rate_in, rate_read, rate_write, rate_out = rates
         plain = tokens_in - cache_read - cache_write
         return plain * rate_in + cache_read * rate_read + cache_write * rate_write + tokens_out * rate_out

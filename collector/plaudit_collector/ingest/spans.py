@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from plaudit import semconv
 from plaudit_collector.ingest import carried_feedback, content, decode
 from plaudit_collector.ingest.batch import IngestBatch
-from plaudit_collector.ingest.conventions import INPUT_KEYS, OUTPUT_KEYS, normalise, without_content
+from plaudit_collector.ingest.conventions import normalise, without_content
 from plaudit_collector.ingest.prices import estimate_cost
 
 MAX_TIME_NS = 2**63 - 1
@@ -108,7 +108,10 @@ def build_batch(
     attributes = decode.attributes
     dumps = decode.dumps
     feedback_prefixes = carried_feedback.ANNOTATION_PREFIXES
-    content_keys, source_key = content.CONTENT_KEYS, content.source_key
+    content_keys, lean = content.CONTENT_KEYS, content.lean
+    logfire_feedback = carried_feedback.LOGFIRE_FEEDBACK_NAME
+    experiment_key = semconv.EXPERIMENT
+    text = decode.text
     declared = any(key is not None for key in dimensions)
     dim_keys = tuple(dimensions) + (None,) * (len(_NO_DIMENSIONS) - len(dimensions))
     for rs in request.resource_spans:
@@ -140,7 +143,7 @@ def build_batch(
                 attrs = attributes(span.attributes)
                 events = _event_dicts(span, store_content) if span.events else []
                 links = [_link(link, store_content) for link in span.links] if span.links else []
-                carries_feedback = bool(events) or carried_feedback.LOGFIRE_FEEDBACK_NAME in attrs
+                carries_feedback = bool(events) or logfire_feedback in attrs
                 if not carries_feedback:
                     for key in attrs:  # a plain loop: cheaper than any() over a generator on the hot path
                         if key.startswith(feedback_prefixes):
@@ -162,26 +165,26 @@ def build_batch(
                         norm["provider"], model, norm["input_tokens"], norm["output_tokens"], attrs, start
                     )
                     estimated = cost is not None
-                status_message = decode.text(span.status.message) or None
+                status = span.status
+                status_message = text(status.message) or None
                 if not store_content:
                     attrs = without_content(attrs)
                     norm["input"] = norm["output"] = status_message = None
                 elif norm["input"] is not None or norm["output"] is not None or content_keys in attrs:
-                    keys = (source_key(attrs, INPUT_KEYS), source_key(attrs, OUTPUT_KEYS))
-                    attrs = content.lean(attrs, norm["input"], norm["output"], keys)
+                    attrs = lean(attrs, norm["input"], norm["output"], (norm["input_key"], norm["output_key"]))
                 rows.append(
                     (
                         project,
                         trace_id,
                         span_id,
                         parent_id,
-                        decode.text(span.name[:1000]) or "(unnamed)",
+                        text(span.name[:1000]) or "(unnamed)",
                         kind_names.get(span.kind, "INTERNAL"),
                         norm["span_kind"],
                         start,
                         end,
                         (end - start) / 1e6,
-                        status_names.get(span.status.code, "UNSET"),
+                        status_names.get(status.code, "UNSET"),
                         status_message,
                         service_name,
                         norm["model"],
@@ -199,7 +202,7 @@ def build_batch(
                         norm["variant"],
                         norm["user_id"],
                         norm["session_id"],
-                        *(_experiment(attrs) if semconv.EXPERIMENT in attrs else _NO_EXPERIMENT),
+                        *(_experiment(attrs) if experiment_key in attrs else _NO_EXPERIMENT),
                         dumps(attrs),
                         resource_json,
                         scope,
