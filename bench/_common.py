@@ -38,7 +38,7 @@ def pg_schema() -> Iterator[str]:
 
 @contextlib.contextmanager
 def collector_process(db_url: str, log_dir: Path) -> Iterator[tuple[str, int]]:
-    """A ``plaudit serve`` subprocess; yields (url, pid)."""
+    """A ``plaudit serve`` subprocess, healthy and done with its start-up work; yields (url, pid)."""
     port = free_port()
     log = open(log_dir / f"collector-{port}.log", "wb")
     cmd = [sys.executable, "-m", "plaudit_collector.cli", "serve", "--db", db_url, "--port", str(port)]
@@ -52,8 +52,33 @@ def collector_process(db_url: str, log_dir: Path) -> Iterator[tuple[str, int]]:
             if proc.poll() is not None:
                 raise RuntimeError(f"collector exited: {(log_dir / f'collector-{port}.log').read_text()}")
             time.sleep(0.1)
+        _wait_idle(proc.pid)
         yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(15)
         log.close()
+
+
+def _wait_idle(pid: int, quiet: float = 0.5, limit: float = 60.0) -> None:
+    """Wait until process ``pid`` has used no CPU for ``quiet`` seconds (at most ``limit``): a collector
+    imports SciPy in the background a second after it answers, and a measurement overlapping that import
+    times the import too. Without ``/proc``, waits a few seconds instead."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        time.sleep(3)
+        return
+
+    def cpu() -> int:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+    deadline = time.monotonic() + limit
+    time.sleep(1.5)  # the warm-up starts a second after the collector answers
+    last = cpu()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = cpu()
+        if now == last:
+            return
+        last = now

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
-from _common import free_port, pg_schema
+from _common import collector_process, pg_schema
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -131,24 +128,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def end_to_end(db_url: str, bodies: list[bytes]) -> tuple[float, float]:
     """Spans/s through ``plaudit serve`` over HTTP, and the collector's peak RSS in MiB."""
-    port = free_port()
-    plaudit = shutil.which("plaudit", path=str(Path(sys.executable).parent)) or "plaudit"
-    server = subprocess.Popen(
-        [plaudit, "serve", "--db", db_url, "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # startup is not measured; a loaded machine imports slowly
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("collector did not start")
-            time.sleep(0.1)
+    with tempfile.TemporaryDirectory() as logs, collector_process(db_url, Path(logs)) as (url, pid):
         headers = {"content-type": "application/x-protobuf"}
         with httpx.Client(base_url=url, timeout=60) as warm:  # first request pays imports and pool setup
             warm.post("/v1/traces", content=make_batches(1, seed=99)[0], headers=headers).raise_for_status()
@@ -176,10 +156,7 @@ def end_to_end(db_url: str, bodies: list[bytes]) -> tuple[float, float]:
         elapsed = time.perf_counter() - started
         if failures:
             raise RuntimeError(f"{len(failures)} batches failed, first: {failures[0]}")
-        rss = _peak_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        rss = _peak_rss_mb(pid)
     return len(bodies) * BATCH / elapsed, rss
 
 
