@@ -20,7 +20,7 @@ from opentelemetry import trace as trace_api
 
 from plaudit import semconv
 from plaudit._internal.config import Settings
-from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY, VARIANT_KEY, PlainStart
 from plaudit._internal.errors import log_internal_error
 from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
@@ -259,10 +259,14 @@ def _wrap(
         settings = STATE.settings or get_settings()
         tracer = STATE.tracer or get_tracer()
         parent = context_api.get_current()
-        capture = settings.capture_content and parent.get(CAPTURE_KEY) is not False
+        allowed = parent.get(CAPTURE_KEY) is not False
+        capture = settings.capture_content and allowed
         input_pending = capture and capture_input is not False
         span_attrs, start_ctx = attrs, parent
-        if attrs and (input_pending or CONTEXT_KEY in parent) and _will_record(parent):
+        if not attrs:
+            if allowed and STATE.owns_provider and CONTEXT_KEY not in parent and VARIANT_KEY not in parent:
+                start_ctx = PlainStart(parent)
+        elif (input_pending or CONTEXT_KEY in parent) and _will_record(parent):
             # Known to be kept: the input and the plaudit.context attributes join the static attributes, one dict
             # at span start, in the order the processor would have set them. (Without static attributes,
             # OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)
