@@ -21,6 +21,15 @@ CAPTURE_KEY = context_api.create_key("plaudit-capture-content")
 """False inside a block that turned content capture off; absent otherwise."""
 
 
+class PlainStart(context_api.Context):
+    """A span's start context, as passed to ``start_span``, that tells Plaudit's processor it has nothing to do.
+
+    The opener uses it only when it knows so: no :func:`context` values, nothing to inherit, capture not turned
+    off, and no start attributes on a span of Plaudit's own provider (whose sampler adds none), so there is
+    nothing to stamp or keep. It is a copy of the real context and means the same to everything else; the code
+    never runs in it."""
+
+
 def capture_allowed(ctx: context_api.Context | None = None) -> bool:
     """False when an enclosing block said ``capture_content=False``."""
     return context_api.get_value(CAPTURE_KEY, ctx) is not False

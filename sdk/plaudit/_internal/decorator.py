@@ -20,13 +20,20 @@ from opentelemetry import trace as trace_api
 
 from plaudit import semconv
 from plaudit._internal.config import Settings
-from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY, VARIANT_KEY, PlainStart
 from plaudit._internal.errors import log_internal_error
 from plaudit._internal.feedback.refs import remember
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.prompt import Prompt
 from plaudit._internal.provider import get_settings, get_tracer
-from plaudit._internal.serialize import ITEM_SEPARATOR, SCALAR_JSON, capture_text, json_key
+from plaudit._internal.serialize import (
+    ITEM_SEPARATOR,
+    LONG_STRING,
+    SCALAR_JSON,
+    capture_text,
+    encode_string,
+    json_key,
+)
 from plaudit._internal.span_common import (
     check_flag,
     child_context,
@@ -161,14 +168,53 @@ class _Inputs:
         self.positions = {name: i for i, name in enumerate(self.names)}
 
     def capture(self, args: tuple[Any, ...], kwargs: dict[str, Any], settings: Settings) -> str | None:
+        """The call's arguments as a JSON object of parameter names, redacted and truncated; None without any.
+
+        When every argument is a plain scalar (the common call) the text is written here, as the encoder would
+        write the :meth:`_bound` mapping, in one frame: no mapping, no encoder set-up, one join copying each value
+        once. Anything else goes to the encoder through :func:`capture_text`."""
         if self.skip_first:
             args = args[1:]
         if not args and not kwargs:
             return None
-        value: Any = self._scalars_json(args, kwargs)
-        if value is None:
-            value = self._bound(args, kwargs)
-        return capture_text(value, settings.max_value_length, settings.redact)
+        heads = self.heads
+        if len(args) > len(heads):
+            return self._encoded(args, kwargs, settings)
+        parts: list[str] = []
+        append = parts.append
+        for head, value in zip(heads, args):  # noqa: B905 - no more args than heads (checked above); strict= costs a call
+            if type(value) is str and len(value) < LONG_STRING:
+                text = encode_string(value)  # what the str entry of SCALAR_JSON returns, without its frame
+            else:
+                encode = _scalar_encoder(type(value))
+                text = encode(value) if encode is not None else None
+                if text is None:
+                    return self._encoded(args, kwargs, settings)
+            append(head)
+            append(text)
+        if kwargs:
+            members, positions, given = self.members, self.positions, len(args)
+            for name, value in kwargs.items():
+                position = positions.get(name)
+                if position is not None and position < given:
+                    return self._encoded(args, kwargs, settings)  # also passed by position: the mapping says which wins
+                encode = _scalar_encoder(type(value))
+                text = encode(value) if encode is not None else None
+                if text is None:
+                    return self._encoded(args, kwargs, settings)
+                append(ITEM_SEPARATOR if parts else _OPEN)
+                append(members.get(name) or json_key(name))
+                append(text)
+        append(_CLOSE)
+        text = "".join(parts)
+        limit, redact = settings.max_value_length, settings.redact
+        if redact is None and len(text) <= limit:
+            return text  # capture_text's own fast path, without its frame
+        return capture_text(text, limit, redact)
+
+    def _encoded(self, args: tuple[Any, ...], kwargs: dict[str, Any], settings: Settings) -> str:
+        """The captured text of the :meth:`_bound` mapping, through the shared encoder."""
+        return capture_text(self._bound(args, kwargs), settings.max_value_length, settings.redact)
 
     def _bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         names = self.names
@@ -178,37 +224,6 @@ class _Inputs:
         if kwargs:
             bound.update(kwargs)
         return bound
-
-    def _scalars_json(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        """The text the encoder writes for :meth:`_bound`, written directly when every argument is a plain
-        scalar (the common call); None otherwise, for the encoder to do. One join copies each value once."""
-        heads = self.heads
-        if len(args) > len(heads):
-            return None
-        parts: list[str] = []
-        append = parts.append
-        for head, value in zip(heads, args):  # noqa: B905 - no more args than heads (checked above); strict= costs a call
-            encode = _scalar_encoder(type(value))
-            text = encode(value) if encode is not None else None
-            if text is None:
-                return None
-            append(head)
-            append(text)
-        if kwargs:
-            members, positions, given = self.members, self.positions, len(args)
-            for name, value in kwargs.items():
-                position = positions.get(name)
-                if position is not None and position < given:
-                    return None  # also passed by position (the call will fail): the bound dict says which wins
-                encode = _scalar_encoder(type(value))
-                text = encode(value) if encode is not None else None
-                if text is None:
-                    return None
-                append(ITEM_SEPARATOR if parts else _OPEN)
-                append(members.get(name) or json_key(name))
-                append(text)
-        append(_CLOSE)
-        return "".join(parts)
 
 
 _Started = tuple[trace_api.Span, context_api.Context, object, bool, Settings]
@@ -244,10 +259,14 @@ def _wrap(
         settings = STATE.settings or get_settings()
         tracer = STATE.tracer or get_tracer()
         parent = context_api.get_current()
-        capture = settings.capture_content and parent.get(CAPTURE_KEY) is not False
+        allowed = parent.get(CAPTURE_KEY) is not False
+        capture = settings.capture_content and allowed
         input_pending = capture and capture_input is not False
         span_attrs, start_ctx = attrs, parent
-        if attrs and (input_pending or CONTEXT_KEY in parent) and _will_record(parent):
+        if not attrs:
+            if allowed and STATE.owns_provider and CONTEXT_KEY not in parent and VARIANT_KEY not in parent:
+                start_ctx = PlainStart(parent)
+        elif (input_pending or CONTEXT_KEY in parent) and _will_record(parent):
             # Known to be kept: the input and the plaudit.context attributes join the static attributes, one dict
             # at span start, in the order the processor would have set them. (Without static attributes,
             # OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)

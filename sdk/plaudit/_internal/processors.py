@@ -15,10 +15,11 @@ from typing import Any
 from opentelemetry import context as context_api
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Status
 
 from plaudit import semconv
-from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY, VARIANT_KEY
+from plaudit._internal.context import CAPTURE_KEY, CONTEXT_KEY, STAMPED_KEY, VARIANT_KEY, PlainStart
 from plaudit._internal.errors import log_internal_error
 from plaudit._internal.genai import fingerprint
 from plaudit._internal.serialize import redact_text, truncate
@@ -103,8 +104,11 @@ class Pipeline:
         self._strip: set[int] = set()  # span ids opened inside a capture_content=False block
         self._keys: dict[int, dict[str, Any]] = {}  # span id -> attributes at start, in case limits drop some
         self._lock = threading.Lock()
+        self._own_scope: InstrumentationScope | None = None  # the scope of Plaudit's spans last seen here
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
+        if type(parent_context) is PlainStart:
+            return  # its opener checked there is nothing to stamp or keep
         try:
             ctx = parent_context if parent_context is not None else context_api.get_current()
             attrs = ctx.get(CONTEXT_KEY)
@@ -157,7 +161,10 @@ class Pipeline:
                 kept = {key: value for key, value in keys.items() if key in _KEY_ATTRIBUTES}
                 span = _with_attributes(span, {**kept, **(span.attributes or {})})
             scope = span.instrumentation_scope
-            if strip or scope is None or scope.name != "plaudit":
+            foreign = scope is None or scope is not self._own_scope
+            if foreign and scope is not None and scope.name == "plaudit":
+                self._own_scope, foreign = scope, False  # later spans of the same tracer are known by identity
+            if strip or foreign:
                 span = self._rewrite(span, strip, ENRICHERS.get(scope.name) if scope is not None else None)
             if self.redact is not None and (span.events or span.status.description):
                 span = self._redact_events_and_status(span, self.redact)

@@ -98,9 +98,9 @@ def _finite_float(value: float) -> str | None:
     return float.__repr__(value) if math.isfinite(value) else None
 
 
-_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _CONTROL = bytes(range(32))
-_LONG_STRING = 256
+LONG_STRING = 256
 
 
 def _json_string(value: str) -> str:
@@ -108,11 +108,11 @@ def _json_string(value: str) -> str:
     newline or other control character) is only quoted: the checks run in C at about a third of what the
     encoder's scan-then-copy costs for 2 KB. Multi-line text, quotes or backslashes are found first (memchr)
     and go straight to the encoder, as do short and non-ASCII strings."""
-    if len(value) >= _LONG_STRING and value.isascii() and "\n" not in value and '"' not in value and "\\" not in value:
+    if len(value) >= LONG_STRING and value.isascii() and "\n" not in value and '"' not in value and "\\" not in value:
         raw = value.encode("ascii")
         if len(raw.translate(None, _CONTROL)) == len(raw):
             return f'"{value}"'
-    return _encode_string(value)
+    return encode_string(value)
 
 
 SCALAR_JSON: dict[type, Callable[[Any], str | None]] = {
@@ -129,7 +129,7 @@ building a dict of them or setting up the encoder (a tenth of a traced call)."""
 
 def json_key(name: str) -> str:
     """``"name": ``, the start of a member of a JSON object as the shared encoder writes it."""
-    return _encode_string(name) + _ENCODER.key_separator
+    return encode_string(name) + _ENCODER.key_separator
 
 
 ITEM_SEPARATOR: str = _ENCODER.item_separator

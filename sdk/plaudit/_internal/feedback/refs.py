@@ -4,6 +4,7 @@ one: the span running now (:func:`current_ref`) and the traced call that just en
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -61,16 +62,15 @@ def current_ref() -> SpanRef | None:
     return SpanRef.from_ids(ctx.trace_id, ctx.span_id)
 
 
-_LAST: ContextVar[trace_api.SpanContext | None] = ContextVar("plaudit_last_span", default=None)
+_LAST: ContextVar[trace_api.Span | None] = ContextVar("plaudit_last_span", default=None)
 """The span of the last ``@plaudit.trace`` call or ``plaudit.span`` block that ended in this context.
 
 A ``ContextVar`` of its own, not a value in the OpenTelemetry context: it is set without being reset, and
-every thread and asyncio task sees its own."""
+every thread and asyncio task sees its own. It holds the ended span itself, whose ids are read only when
+:func:`last_ref` is asked, so ending a traced call costs one ``set``."""
 
-
-def remember(span: trace_api.Span) -> None:
-    """Record ``span`` (just ended) as the one :func:`last_ref` names in the current thread or task."""
-    _LAST.set(span.get_span_context())
+remember: Callable[[trace_api.Span], object] = _LAST.set
+"""Record a span (just ended) as the one :func:`last_ref` names in the current thread or task."""
 
 
 def last_ref() -> SpanRef | None:
@@ -87,7 +87,10 @@ def last_ref() -> SpanRef | None:
         >>> reply = answer("How do I reset my password?")  # doctest: +SKIP
         >>> plaudit.feedback(plaudit.last_ref(), "thumbs", True)  # doctest: +SKIP
     """
-    ctx = _LAST.get()
-    if ctx is None or not ctx.is_valid:
+    span = _LAST.get()
+    if span is None:
+        return None
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
         return None
     return SpanRef.from_ids(ctx.trace_id, ctx.span_id)
