@@ -159,6 +159,54 @@ def test_disk_spool_bound_drops_oldest_files(tmp_path: Path) -> None:
         exporter.shutdown()
 
 
+class StalledExporter(FlakyExporter):
+    """Down at first; once ``stall`` is set, a send hangs (a network that stopped answering) until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stall = threading.Event()
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.stall.is_set():
+            self.stalled.set()
+            self.release.wait(10)
+        return super().export(spans)
+
+
+def test_a_spool_file_in_flight_at_shutdown_is_given_back_under_its_own_name(tmp_path: Path) -> None:
+    """Exit while the sender thread is stuck sending a spool file: the file is back under its name, all spans in it."""
+    stalled = StalledExporter()
+    exporter = DurableSpanExporter(stalled, max_buffer_spans=10, spool_dir=tmp_path, min_backoff=0.05)
+    try:
+        exporter.export(make_spans(10, prefix="a-"))
+        assert wait_until(lambda: any((tmp_path / "spans").glob("*-10.otlp*")), 5), "the outage spilled it to disk"
+        exporter.export(make_spans(7, prefix="b-"))
+        stalled.stall.set()
+        assert stalled.stalled.wait(5), "the sender retried and is now stuck in a send"
+        exporter.shutdown(200)
+        files = sorted((tmp_path / "spans").iterdir())
+        assert [f.suffix for f in files] == [".otlp", ".otlp"], [f.name for f in files]
+        assert sorted(int(f.stem.rsplit("-", 1)[1]) for f in files) == [7, 10]
+    finally:
+        stalled.release.set()
+
+
+def test_a_closed_disk_spool_claims_nothing_more(tmp_path: Path) -> None:
+    from plaudit._internal.exporters.spool import DiskBacklog
+
+    spool = DiskBacklog(tmp_path, 10**9)
+    spool.add(make_spans(3))
+    spool.add(make_spans(4))
+    held = spool.peek()
+    assert held is not None and held.path is not None and held.path.name.endswith(".sending")
+    spool.close()
+    assert spool.peek() is None, "after close, a sender thread still running cannot take a file away"
+    assert sorted(f.suffix for f in (tmp_path / "spans").iterdir()) == [".otlp", ".otlp"]
+    assert spool.pending_spans() == 7
+
+
 def test_collector_back_after_outage_gets_every_span_once(tmp_path: Path) -> None:
     """Real OTLP exporter, real collector that comes up late on the port the app was given."""
     port = free_port()

@@ -227,9 +227,8 @@ class DurableSpanExporter(SpanExporter):
             self._kick.set()
             self._wake.set()
             self._inner.shutdown()  # ends OpenTelemetry's retry wait if one is in progress
-            claimed = self._claimed
-            if claimed is not None and self._spool is not None:
-                self._spool.release(claimed)  # in flight at the deadline: the next start sends it (idempotent)
+            if self._spool is not None:
+                self._spool.close()  # a file in flight at the deadline goes back: the next start sends it (idempotent)
             self._keep_or_drop(
                 [batch.spans or [] for batch in self._outbox.drain()],
                 "the collector did not take them before the process stopped",

@@ -200,6 +200,8 @@ class DiskBacklog:
         self.max_bytes = max(max_bytes, 1)
         self._seq = itertools.count()
         self._lock = threading.Lock()
+        self._held: list[Batch] = []  # files this process has claimed and not yet settled
+        self._closed = False
         self._release_stale_claims()
 
     def _release_stale_claims(self) -> None:
@@ -253,21 +255,42 @@ class DiskBacklog:
     def peek(self) -> Batch | None:
         """Claim the oldest unclaimed file (skipping ones another process holds). A directory where a file
         should be is returned too: loading it fails, so it is set aside, counted and said like a corrupt file."""
-        for path in self._files():
-            claimed = path.with_name(f"{path.name}.{os.getpid()}{_CLAIMED}")
-            try:
-                path.rename(claimed)
-            except OSError:
-                continue  # taken by another process, or trimmed, since listing
-            return Batch(span_count(path), path=claimed)
+        with self._lock:  # the claim and its record are one step: close() never misses a claim being made
+            if self._closed:
+                return None
+            for path in self._files():
+                claimed = path.with_name(f"{path.name}.{os.getpid()}{_CLAIMED}")
+                try:
+                    path.rename(claimed)
+                except OSError:
+                    continue  # taken by another process, or trimmed, since listing
+                batch = Batch(span_count(path), path=claimed)
+                self._held.append(batch)
+                return batch
         return None
 
+    def close(self) -> None:
+        """Give back every file this process holds and claim no more: at exit, whatever the sender thread
+        was doing, the next start finds all of them under their own names."""
+        with self._lock:
+            self._closed = True
+            held, self._held = self._held, []
+        for batch in held:
+            self.release(batch)
+
+    def _settle(self, batch: Batch) -> None:
+        with self._lock:
+            if batch in self._held:
+                self._held.remove(batch)
+
     def remove(self, batch: Batch) -> None:
+        self._settle(batch)
         if batch.path is not None:
             batch.path.unlink(missing_ok=True)
 
     def quarantine(self, batch: Batch) -> Path | None:
         """Set an unreadable file aside under a ``.corrupt`` name, once; where it went, or None."""
+        self._settle(batch)
         if batch.path is None:
             return None
         target = batch.path.with_name(batch.path.name.split(SUFFIX)[0] + SUFFIX + QUARANTINE)
@@ -293,6 +316,7 @@ class DiskBacklog:
 
     def release(self, batch: Batch) -> None:
         """Give a claimed file back (sending failed), keeping its place in the order."""
+        self._settle(batch)
         if batch.path is not None and batch.path.name.endswith(_CLAIMED):
             original = batch.path.with_name(batch.path.name.split(SUFFIX)[0] + SUFFIX)
             try:
