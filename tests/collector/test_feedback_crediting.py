@@ -19,6 +19,8 @@ from plaudit_collector.store.db import Database
 TRACE_A = "a1" * 16
 TRACE_B = "b2" * 16  # two roots (a lost parent link): trace-level feedback credits the first stored
 TRACE_GONE = "c3" * 16  # no spans at all
+TRACE_LONG = "d4" * 16  # spans sixty days apart: on PostgreSQL, in two day partitions among many
+DAY = "86400000000000"
 
 
 @pytest.fixture
@@ -31,14 +33,17 @@ def db(db_url: str) -> Iterator[Database]:
         database.dispose()
 
 
-def _span(name: str, trace_id: str, span_id: str, parent: str | None, model: str) -> dict[str, Any]:
+def _span(
+    name: str, trace_id: str, span_id: str, parent: str | None, model: str, days_later: int = 0
+) -> dict[str, Any]:
+    start = 1_700_000_000_000_000_000 + days_later * int(DAY)
     span: dict[str, Any] = {
         "traceId": trace_id,
         "spanId": span_id,
         "name": name,
         "kind": 3,
-        "startTimeUnixNano": "1700000000000000000",
-        "endTimeUnixNano": "1700000000005000000",
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 5_000_000),
         "attributes": [
             {"key": "gen_ai.request.model", "value": {"stringValue": model}},
             {"key": "session.id", "value": {"stringValue": "s-1"}},
@@ -71,6 +76,14 @@ def test_write_time_copies_equal_the_reference_resolution(db: Database) -> None:
     )
     _ingest(db, [_span("first root", TRACE_B, "b000000000000001", None, "m-b1")])
     _ingest(db, [_span("second root", TRACE_B, "b000000000000002", None, "m-b2")])
+    _ingest(db, [_span(f"day {d}", "e5" * 16, f"e{d:015x}", None, "m-other", d) for d in range(30)])
+    _ingest(
+        db,
+        [
+            _span("long root", TRACE_LONG, "d000000000000001", None, "m-long-root"),
+            _span("long child", TRACE_LONG, "d000000000000002", "d000000000000001", "m-long-child", 60),
+        ],
+    )
     items: list[dict[str, Any]] = [
         {"trace_id": TRACE_A, "span_id": "a000000000000002", "name": "thumbs", "value": True},
         {"trace_id": TRACE_A, "span_id": None, "name": "thumbs", "value": False, "author": "ann"},
@@ -88,6 +101,8 @@ def test_write_time_copies_equal_the_reference_resolution(db: Database) -> None:
             "kind": "preference",
             "value": "a",
         },
+        {"trace_id": TRACE_LONG, "span_id": "d000000000000002", "name": "thumbs", "value": True},
+        {"trace_id": TRACE_LONG, "span_id": None, "name": "thumbs", "value": False, "author": "cy"},
     ]
     items = [{**item, "idempotency_key": f"k{i}"} for i, item in enumerate(items)]
     feedback_writes.insert_feedback(db, "default", items[:4])  # a batch
@@ -102,7 +117,7 @@ def test_write_time_copies_equal_the_reference_resolution(db: Database) -> None:
 
     by_key = {row[0]: row for row in written}
     model = 1 + list(copies.COPIED).index("model")
-    assert [by_key[f"k{i}"][model] for i in range(8)] == [
+    assert [by_key[f"k{i}"][model] for i in range(10)] == [
         "m-child",
         "m-root",
         "m-b1",
@@ -111,4 +126,6 @@ def test_write_time_copies_equal_the_reference_resolution(db: Database) -> None:
         None,
         None,
         "m-root",
+        "m-long-child",
+        "m-long-root",
     ]

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from plaudit_collector.store import score_rollup
+from plaudit_collector.store import score_rollup, trace_days
 from plaudit_collector.store.tables import Feedback, Span
 from plaudit_collector.store.value_lists import one_of
 
@@ -164,7 +164,14 @@ def copies_for(conn: Connection, project: str, items: Sequence[Mapping[str, Any]
     roots: dict[str, dict[str, Any]] = {}
     names = list(COPIED.values())
     params = {"project": project, "traces": traces, "spans": span_ids}
-    for row in conn.execute(_target_spans(conn.dialect.name), params):
+    query = _target_spans(conn.dialect.name)
+    if conn.dialect.name != "sqlite":  # read only the traces' day partitions, not every day kept
+        found = trace_days.days(conn, project, traces)
+        if not found:
+            return [_NO_COPY] * len(items)  # none of the traces has spans yet
+        params["traces"] = sorted(found)
+        query = query.where(trace_days.within(SPAN.c.start_ns, set().union(*found.values())))
+    for row in conn.execute(query, params):
         copy = dict(zip(names, row[3:], strict=True))
         by_span[(row[0], row[1])] = copy
         first = roots.get(row[0])

@@ -7,16 +7,13 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 
 from plaudit_collector.store.tables import Feedback
 from plaudit_collector.store.value_lists import insert_many, one_of
 
 FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
 TARGET_COLUMNS = ("trace_id", "span_id", "session_id", "other_trace_id", "other_span_id")
-
-LOCK = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s")
-"""PostgreSQL: transaction-scoped advisory locks on the given keys, taken in sorted order."""
 
 
 @dataclass(frozen=True)

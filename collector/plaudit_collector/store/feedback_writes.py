@@ -24,9 +24,10 @@ from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
 from plaudit_collector.store import copies, projects, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
-from plaudit_collector.store.feedback_sql import LOCK, TARGET_COLUMNS, insert_rows, statements
+from plaudit_collector.store.feedback_sql import TARGET_COLUMNS, insert_rows, statements
 from plaudit_collector.store.score_configs import FeedbackRejected, check_configs
 from plaudit_collector.store.tables import Feedback, utcnow
+from plaudit_collector.store.value_lists import ADVISORY_LOCKS
 
 __all__ = [
     "FeedbackRejected",
@@ -222,7 +223,7 @@ def store_items(
             # PostgreSQL: two requests replacing the same author's vote must not both stay current.
             # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
             lock_keys = sorted({_advisory_key(project, _target_key(item)) for item in authored})
-            conn.execute(LOCK, {"keys": lock_keys})
+            conn.execute(ADVISORY_LOCKS, {"keys": lock_keys})
         replaced = _current_items(conn, project, authored)
         ids = sorted(row["id"] for rows in replaced.values() for row in rows)
         replaced_items = [

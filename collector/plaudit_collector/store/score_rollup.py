@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, text
+from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from plaudit_collector.store.rollup import DAY_NS, SLOTS, digest
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
 from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
-from plaudit_collector.store.value_lists import insert_many, one_of, rows_in, rows_value
+from plaudit_collector.store.value_lists import ADVISORY_LOCKS, insert_many, one_of, rows_in, rows_value
 
 FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
 ITEMS = SpanScore.__table__  # type: ignore[attr-defined]
@@ -90,7 +90,6 @@ class _Statements:
     create_cells: Any
 
 
-LOCK = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s")
 CELL_KEY = ("project", "name", "day", "cell")
 
 
@@ -178,7 +177,7 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
     dialect = conn.dialect.name
     sql = _statements(dialect)
     if dialect == "postgresql":
-        conn.execute(LOCK, {"keys": sorted({_lock_key(item) for item in wanted})})
+        conn.execute(ADVISORY_LOCKS, {"keys": sorted({_lock_key(item) for item in wanted})})
     wanted_set = set(wanted)
     pks = sorted({item[2] for item in wanted})
     old: dict[Item, Any] = {}

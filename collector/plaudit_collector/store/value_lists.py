@@ -6,7 +6,7 @@ PostgreSQL array (``column = ANY(:list)``, which uses the column's index) or, on
 ``json_each`` (``column IN (SELECT value FROM json_each(:list))``, which probes the index per value).
 :func:`rows_in` does the same for tuples of columns (a composite key): parallel arrays through ``unnest``
 on PostgreSQL, a JSON array of arrays on SQLite; bind its value with :func:`rows_value`. :func:`insert_many`
-inserts many rows on PostgreSQL as one statement of arrays.
+inserts many rows on PostgreSQL as one statement of arrays; :data:`ADVISORY_LOCKS` locks a list of keys.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
+)
+"""PostgreSQL: transaction-scoped advisory locks on a list of keys (``keys``), taken in sorted order so that two
+writers locking overlapping lists never wait on each other in a cycle."""
 
 
 class _JsonList(TypeDecorator[Any]):
