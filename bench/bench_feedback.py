@@ -9,6 +9,9 @@ idempotency, vote replacement, HTTP and JSON cost on top of the database's own w
 "HTTP floor" (the same route refusing a bad item) shows how much of a single item's cost is HTTP.
 The rated spans are stored first (ten to a trace, sent as OTLP), so every item is credited to its span and
 moves the score rollup, as real ratings do; ``--orphans`` rates spans the collector never saw instead.
+Last, without HTTP: the CPU this process spends storing one rating through the collector's own write path
+(``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, both
+medians of ``time.process_time`` over the same number of items.
 Runs on a fresh SQLite file, then on PostgreSQL in a throwaway schema (``--skip-pg`` for SQLite only, ``--db``
 for one given database). Targets: batches of 100 at >= 7,000 items/s, single items at >= 0.6x the HTTP floor.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import tempfile
 import time
 import uuid
@@ -32,6 +36,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from plaudit_collector.store import feedback_writes
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.tables import Feedback, utcnow
 
@@ -128,6 +133,24 @@ def bench_bare(db: Database, items: list[dict[str, Any]], batch: int) -> float:
     return len(rows) / (time.perf_counter() - start)
 
 
+def store_cpu(db: Database, items: list[dict[str, Any]]) -> tuple[float, float]:
+    """Median CPU milliseconds per single rating: the collector's write path in this process, and a bare
+    one-row insert transaction of the same row, alternating so that both see the same machine."""
+    table = Feedback.__table__  # type: ignore[attr-defined]
+    ours: list[float] = []
+    bare: list[float] = []
+    for item in items:
+        started = time.process_time()
+        feedback_writes.store_feedback(db, "default", [{**item, "idempotency_key": uuid.uuid4().hex}])
+        ours.append(time.process_time() - started)
+        row = table_row({**item, "idempotency_key": uuid.uuid4().hex}, "baseline")
+        started = time.process_time()
+        with db.engine.begin() as conn:
+            conn.execute(table.insert(), [row])
+        bare.append(time.process_time() - started)
+    return statistics.median(ours) * 1000, statistics.median(bare) * 1000
+
+
 def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> list[str]:
     """One database's figures, each beside its baseline from this run; returns the lines to print."""
     bare_db = Database(url)
@@ -144,6 +167,7 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
                 bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], batch)
                 results.append((label, accepted, bare))
             floor = bench_http_floor(collector, items_count)
+            cpu, cpu_bare = store_cpu(bare_db, [wire_item(i) for i in range(min(items_count, 300))])
         finally:
             bare_db.dispose()
     name = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
@@ -153,6 +177,10 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
             f"{name:<10} {label:<14} collector {accepted:9,.0f} items/s   bare insert {bare:9,.0f} rows/s   "
             f"ratio {accepted / bare:5.2f}x"
         )
+    lines.append(
+        f"{name:<10} store CPU per single item (in process, no HTTP) {cpu:6.2f} ms   "
+        f"bare one-row insert {cpu_bare:6.2f} ms   ratio {cpu / cpu_bare:5.2f}x"
+    )
     single, batched = results[0][1], results[1][1]
     lines.append(
         f"{name:<10} single items at {single / floor:5.2f}x the HTTP floor (target >= 0.60); "
