@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,3 +175,41 @@ def test_sqlite_lock_errors_count_as_unavailable_and_sql_errors_do_not(tmp_path:
         holder.execute("ROLLBACK")
         holder.close()
         engine.dispose()
+
+
+def _cut_connections(admin: str, db_url: str) -> int:
+    """Terminate every backend of the collector's database (a restart, as pooled connections see it)."""
+    with psycopg.connect(admin, autocommit=True) as conn:
+        cut = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (make_url(db_url).database,),
+        ).fetchall()
+    return len(cut)
+
+
+def test_pooled_connections_cut_while_resting_are_replaced_before_a_request_sees_them(
+    own_database: tuple[str, str],
+) -> None:
+    """A connection that rested ``PING_AFTER_IDLE`` seconds is pinged on checkout: cut meanwhile, it is replaced
+    and the request succeeds. One used moments ago is not pinged: if it was cut, that request fails as
+    unavailable (the routes' 503) and the next one gets a fresh connection."""
+    from plaudit_collector.store.db import PING_AFTER_IDLE, Database
+
+    db_url, admin = own_database
+    db = Database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        assert _cut_connections(admin, db_url) == 1
+        time.sleep(PING_AFTER_IDLE + 0.2)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT 2")).scalar() == 2, "rested and cut: pinged, replaced, answered"
+
+        assert _cut_connections(admin, db_url) == 1
+        with pytest.raises(OperationalError) as failed, db.engine.connect() as conn:
+            conn.execute(text("SELECT 3"))
+        assert is_unavailable(failed.value)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT 4")).scalar() == 4, "the pool let the cut connection go"
+    finally:
+        db.dispose()

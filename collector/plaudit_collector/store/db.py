@@ -56,6 +56,36 @@ def is_unavailable(exc: BaseException) -> bool:
     return True
 
 
+PING_AFTER_IDLE = 2.0
+"""Seconds a pooled PostgreSQL connection may rest before it is pinged on checkout."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only when it has rested ``PING_AFTER_IDLE`` seconds.
+
+    ``pool_pre_ping`` would cost every request a round trip. A connection in use moments ago is checked by
+    its first statement instead: a database that went away then fails that request with a 503 (see
+    :func:`is_unavailable`), and the pool replaces its connections. After a rest, the ping finds a dead
+    connection before a request does and the pool quietly opens a new one.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _rested_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_rested(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("checked_in", 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure means the connection is unusable
+            raise sa_exc.DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise sa_exc.DisconnectionError("the pooled connection did not answer a ping")
+
+
 def default_url() -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_DB_FILE}"
 
@@ -115,7 +145,8 @@ class Database:
             )
             event.listen(self.read_engine, "connect", _sqlite_read_pragmas)
         else:
-            self.engine = create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.engine = create_engine(self.url, pool_size=10, max_overflow=10)
+            _ping_when_idle(self.engine)
             self.read_engine = self.engine
         self._write_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
