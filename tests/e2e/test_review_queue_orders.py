@@ -49,6 +49,20 @@ def test_disagreement_order_puts_the_largest_gap_first(http: httpx.Client) -> No
     assert _order(http, only_v1) == [refs[4][1], refs[2][1]]  # v1 spans only: no gap among them, newest first
 
 
+def test_equal_gaps_rank_by_target_whatever_order_the_ratings_were_summed_in(http: httpx.Client) -> None:
+    """Judges 0.3, 0.2, 0.1 and 0.1, 0.2, 0.3 give means a few bits apart, by the order they are summed in: still
+    a tie, so the two spans come in target order on both databases, after the span with the larger gap."""
+    refs = _seed(http, n=3)
+    http.put("/v1/score-configs/stars", json={"type": "numeric", "min": 0, "max": 5})
+    for ref, judges in zip(refs, [[0.3, 0.2, 0.1], [0.1, 0.2, 0.3], [3.0, 3.0, 3.0]], strict=True):
+        _rate(http, ref, 0.0, "human", "ann")
+        for i, value in enumerate(judges):
+            _rate(http, ref, value, "llm_judge", f"grader-{i}@0a1b2c3d4e5f")
+    items = http.get("/v1/analytics/disagreements", params={"score": "stars"}).json()["items"]
+    assert [item["span_id"] for item in items] == [refs[2][1], *sorted(span for _, span in refs[:2])]
+    assert items[1]["disagreement"] == pytest.approx(items[2]["disagreement"])
+
+
 def test_informative_order_follows_the_informative_ranking(http: httpx.Client) -> None:
     refs = _seed(http, n=6)
     http.put("/v1/score-configs/stars", json={"type": "numeric", "min": 1, "max": 5})

@@ -228,7 +228,9 @@ def disagreements(
                 scored.append((abs(sum(judges) / len(judges) - sum(humans) / len(humans)), item))
         elif len(values) >= 2:
             scored.append((max(values.values()) - min(values.values()), item))
-    scored.sort(key=lambda pair: (-pair[0], pair[1][0] or 0, pair[1][1] or ""))
+    # Rounded for ranking: a mean's last bits depend on the order the database returned the ratings in,
+    # which would break ties differently on SQLite and PostgreSQL.
+    scored.sort(key=lambda pair: (-round(pair[0], 9), pair[1][0] or 0, pair[1][1] or ""))
     top = [pair for pair in scored[:limit] if pair[0] > 0]
     targets = targets_of(db, project, [item for _, item in top])
     out = []
