@@ -123,3 +123,31 @@ def test_start_reads_the_version_and_migrates_only_an_older_database(db_url: str
         assert schema_diff(db) == []
     finally:
         db.dispose()
+
+
+def test_migrations_of_two_schemas_in_one_database_do_not_wait_for_each_other(
+    pg_url: str, plaudit_cli: list[str]
+) -> None:
+    """The migration lock is per schema: held for one schema, it stops that schema's upgrade only."""
+    from sqlalchemy import create_engine
+    from tests.conftest import _pg_schema
+
+    from plaudit_collector.store.db import MIGRATION_LOCK, MIGRATION_LOCK_ID
+
+    holder = create_engine(pg_url)
+    try:
+        with _pg_schema() as other_url, holder.connect() as conn:
+            conn.execute(MIGRATION_LOCK, {"key": MIGRATION_LOCK_ID})  # a collector migrating pg_url's schema
+            same = subprocess.Popen([*plaudit_cli, "db", "upgrade", "--db", pg_url], stdout=subprocess.DEVNULL)
+            try:
+                other = subprocess.run(
+                    [*plaudit_cli, "db", "upgrade", "--db", other_url], capture_output=True, text=True, timeout=120
+                )
+                assert other.returncode == 0, other.stderr[-2000:]
+                assert same.poll() is None, "the same schema's upgrade waits for the lock"
+                conn.rollback()  # the lock goes with the transaction
+                assert same.wait(120) == 0
+            finally:
+                same.kill()
+    finally:
+        holder.dispose()

@@ -26,6 +26,10 @@ DEFAULT_DB_FILE = "plaudit.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001_baseline"
 _ALEMBIC_LOCK = threading.Lock()
+MIGRATION_LOCK_ID = 0x706C617564  # "plaud": the advisory lock key collectors agree on
+MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(:key # hashtext(current_schema()))")
+"""PostgreSQL, taken by each migration run: collectors migrating one schema take turns; collectors of other
+schemas in the same database do not wait."""
 _SQLITE_UNAVAILABLE = (
     "database is locked",
     "database table is locked",

@@ -9,15 +9,14 @@ the migrations one after the other instead of racing.
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy import Connection, create_engine, pool
 from sqlmodel import SQLModel
 
 from plaudit_collector.store import (
     partitions,
     tables,  # noqa: F401 - registers the tables on SQLModel.metadata
 )
-
-MIGRATION_LOCK_ID = 0x706C617564  # "plaud": the advisory lock key collectors agree on
+from plaudit_collector.store.db import MIGRATION_LOCK, MIGRATION_LOCK_ID
 
 target_metadata = SQLModel.metadata
 config = context.config
@@ -45,7 +44,7 @@ def _run(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
+            connection.execute(MIGRATION_LOCK, {"key": MIGRATION_LOCK_ID})
         context.run_migrations()
 
 
