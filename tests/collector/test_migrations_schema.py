@@ -128,7 +128,8 @@ def test_start_reads_the_version_and_migrates_only_an_older_database(db_url: str
 def test_migrations_of_two_schemas_in_one_database_do_not_wait_for_each_other(
     pg_url: str, plaudit_cli: list[str]
 ) -> None:
-    """The migration lock is per schema: held for one schema, it stops that schema's upgrade only."""
+    """The migration and partition locks are per schema: held for one schema, they stop that schema's upgrade
+    only; the other schema's upgrade runs every migration, day partitions included."""
     from sqlalchemy import create_engine
     from tests.conftest import _pg_schema
 
@@ -137,7 +138,8 @@ def test_migrations_of_two_schemas_in_one_database_do_not_wait_for_each_other(
     holder = create_engine(pg_url)
     try:
         with _pg_schema() as other_url, holder.connect() as conn:
-            conn.execute(MIGRATION_LOCK, {"key": MIGRATION_LOCK_ID})  # a collector migrating pg_url's schema
+            conn.execute(MIGRATION_LOCK, {"key": MIGRATION_LOCK_ID})  # a collector migrating pg_url's schema,
+            partitions.lock(conn)  # inside a migration that creates day partitions (0009 does)
             same = subprocess.Popen([*plaudit_cli, "db", "upgrade", "--db", pg_url], stdout=subprocess.DEVNULL)
             try:
                 other = subprocess.run(

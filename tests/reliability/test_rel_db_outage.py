@@ -188,23 +188,25 @@ def _cut_connections(admin: str, db_url: str) -> int:
 
 
 def test_pooled_connections_cut_while_resting_are_replaced_before_a_request_sees_them(
-    own_database: tuple[str, str],
+    own_database: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A connection that rested ``PING_AFTER_IDLE`` seconds is pinged on checkout: cut meanwhile, it is replaced
     and the request succeeds. One used moments ago is not pinged: if it was cut, that request fails as
     unavailable (the routes' 503) and the next one gets a fresh connection."""
-    from plaudit_collector.store.db import PING_AFTER_IDLE, Database
+    from plaudit_collector.store import db as db_module
 
     db_url, admin = own_database
-    db = Database(db_url)
+    db = db_module.Database(db_url)
     try:
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT 1")).scalar() == 1
         assert _cut_connections(admin, db_url) == 1
-        time.sleep(PING_AFTER_IDLE + 0.2)
+        time.sleep(0.1)
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 0.05)  # it has rested long enough
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT 2")).scalar() == 2, "rested and cut: pinged, replaced, answered"
 
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 3600.0)  # in steady use, however slow the machine
         assert _cut_connections(admin, db_url) == 1
         with pytest.raises(OperationalError) as failed, db.engine.connect() as conn:
             conn.execute(text("SELECT 3"))

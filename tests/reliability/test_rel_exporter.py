@@ -6,6 +6,7 @@ These run OpenTelemetry's real OTLP/HTTP exporter against a real collector (or a
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -205,6 +206,32 @@ def test_a_closed_disk_spool_claims_nothing_more(tmp_path: Path) -> None:
     assert spool.peek() is None, "after close, a sender thread still running cannot take a file away"
     assert sorted(f.suffix for f in (tmp_path / "spans").iterdir()) == [".otlp", ".otlp"]
     assert spool.pending_spans() == 7
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_leaves_the_parents_claimed_spool_file_alone(tmp_path: Path) -> None:
+    """The parent is sending a file when the app forks: the child's exit gives back nothing it did not claim,
+    and the child's spool works (its lock is its own)."""
+    from plaudit._internal.exporters.spool import DiskBacklog
+
+    spool = DiskBacklog(tmp_path, 10**9)
+    spool.add(make_spans(3))
+    held = spool.peek()
+    assert held is not None and held.path is not None
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            spool.add(make_spans(2))
+            spool.close()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert held.path.exists(), "still claimed by the parent, under its name"
+    assert sorted(int(f.name.split(".")[0].rsplit("-", 1)[1]) for f in (tmp_path / "spans").glob("*.otlp")) == [2]
+    spool.close()
+    assert sorted(f.suffix for f in (tmp_path / "spans").iterdir()) == [".otlp", ".otlp"]
 
 
 def test_collector_back_after_outage_gets_every_span_once(tmp_path: Path) -> None:

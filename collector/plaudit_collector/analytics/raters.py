@@ -9,8 +9,9 @@ its interval resamples items (1,000 bootstrap draws, seeded, so an answer is rep
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -225,12 +226,10 @@ def disagreements(
         judges = [v for r, v in values.items() if not ratings.human[r]]
         if mode == "judge_vs_human":
             if humans and judges:
-                scored.append((abs(sum(judges) / len(judges) - sum(humans) / len(humans)), item))
+                scored.append((abs(_mean(judges) - _mean(humans)), item))
         elif len(values) >= 2:
             scored.append((max(values.values()) - min(values.values()), item))
-    # Rounded for ranking: a mean's last bits depend on the order the database returned the ratings in,
-    # which would break ties differently on SQLite and PostgreSQL.
-    scored.sort(key=lambda pair: (-round(pair[0], 9), pair[1][0] or 0, pair[1][1] or ""))
+    scored.sort(key=lambda pair: (-pair[0], pair[1][0] or 0, pair[1][1] or ""))
     top = [pair for pair in scored[:limit] if pair[0] > 0]
     targets = targets_of(db, project, [item for _, item in top])
     out = []
@@ -242,8 +241,8 @@ def disagreements(
             {
                 **targets.get(item, {"trace_id": None, "span_id": None, "session_id": item[1]}),
                 "disagreement": spread,
-                "human_mean": sum(humans.values()) / len(humans) if humans else None,
-                "judge_mean": sum(judges.values()) / len(judges) if judges else None,
+                "human_mean": _mean(humans.values()) if humans else None,
+                "judge_mean": _mean(judges.values()) if judges else None,
                 "ratings": values,
             }
         )
@@ -255,6 +254,13 @@ def disagreements(
         "candidates": len(scored),
         "verdict": _disagreement_verdict(out, len(scored), mode),
     }
+
+
+def _mean(values: Iterable[float]) -> float:
+    """Exactly rounded (``math.fsum``), so the same ratings give the same mean in whatever order the database
+    returned them: equal gaps tie, and ties rank by target, on SQLite and PostgreSQL alike."""
+    values = list(values)
+    return math.fsum(values) / len(values)
 
 
 def _disagreement_verdict(items: list[dict[str, Any]], candidates: int, mode: str) -> str:

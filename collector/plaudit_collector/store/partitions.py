@@ -85,8 +85,9 @@ def days(conn: Connection, table: str) -> dict[int, str]:
 
 
 def lock(conn: Connection) -> None:
-    """Take turns with other collectors creating or dropping partitions (until the transaction ends)."""
-    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_ID})
+    """Take turns with other collectors creating or dropping partitions of this schema (until the transaction
+    ends); collectors of other schemas in the database keep their own turns."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key # hashtext(current_schema()))"), {"key": _LOCK_ID})
 
 
 def create(conn: Connection, wanted: Iterable[int]) -> set[int]:

@@ -10,10 +10,12 @@ that cannot be read back (corrupt, unreadable, or a directory in its place) is q
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +204,15 @@ class DiskBacklog:
         self._lock = threading.Lock()
         self._held: list[Batch] = []  # files this process has claimed and not yet settled
         self._closed = False
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
         self._release_stale_claims()
+
+    def _after_fork(self) -> None:
+        # The parent still holds and sends what it claimed; a fork taken while a claim was made would
+        # otherwise leave the child with a lock that is never released.
+        self._lock = threading.Lock()
+        self._held = []
 
     def _release_stale_claims(self) -> None:
         now = time.time()
@@ -275,8 +285,10 @@ class DiskBacklog:
         with self._lock:
             self._closed = True
             held, self._held = self._held, []
+        mine = f".{os.getpid()}{_CLAIMED}"
         for batch in held:
-            self.release(batch)
+            if batch.path is not None and batch.path.name.endswith(mine):
+                self.release(batch)
 
     def _settle(self, batch: Batch) -> None:
         with self._lock:
@@ -330,6 +342,12 @@ class DiskBacklog:
 
     def __len__(self) -> int:
         return len(self._files())
+
+
+def _after_fork(ref: weakref.ref[DiskBacklog]) -> None:
+    backlog = ref()
+    if backlog is not None:
+        backlog._after_fork()
 
 
 def span_count(path: Path) -> int:
