@@ -186,6 +186,9 @@ def test_plaudit_demo_in_a_terminal_serves_until_ctrl_c(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "QUICKSTART_REQUESTS_PER_VARIANT": "10"},
+        # A terminal's foreground command gets Ctrl-C at its default action, even when these tests run as a
+        # background job (whose commands inherit SIGINT ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(child_end)
     try:
