@@ -164,13 +164,7 @@ def copies_for(conn: Connection, project: str, items: Sequence[Mapping[str, Any]
     roots: dict[str, dict[str, Any]] = {}
     names = list(COPIED.values())
     params = {"project": project, "traces": traces, "spans": span_ids}
-    query = _target_spans(conn.dialect.name)
-    if conn.dialect.name != "sqlite":  # read only the traces' day partitions, not every day kept
-        found = trace_days.days(conn, project, traces)
-        if not found:
-            return [_NO_COPY] * len(items)  # none of the traces has spans yet
-        params["traces"] = sorted(found)
-        query = query.where(trace_days.within(SPAN.c.start_ns, set().union(*found.values())))
+    query = trace_days.narrow(conn, _target_spans(conn.dialect.name), project, traces)  # only their days' partitions
     for row in conn.execute(query, params):
         copy = dict(zip(names, row[3:], strict=True))
         by_span[(row[0], row[1])] = copy
