@@ -56,6 +56,9 @@ export async function api(path, { method = "GET", params, body } = {}) {
     const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (response.status === 401) {
       const data = await response.json().catch(() => null);
+      const stored = sessionStorage.getItem(KEY_STORE);
+      // a request sent before another one's key was entered: retry with that key instead of asking again
+      if (stored && stored !== key) continue;
       sessionStorage.removeItem(KEY_STORE);
       await askApiKey(data && data.error ? data.error.message : null, Boolean(key));
       continue;
