@@ -95,7 +95,7 @@ def compute_state(db: Database, project: str, definition: Mapping[str, Any]) -> 
         only = {v: (1.0 if v == winner else 0.0) for v in active}
         state.update(probabilities=only, other_segments=only)
         return state
-    copies.heal(db, project)  # at most every 30 s: a rating racing its span is credited late, not lost
+    copies.heal(db, project)  # at most every 30 s: what a stopped collector left waiting is credited late
     cells = experiment_data.rewards(db, project, name, definition["score"])
     reward = reward_kind(cells)
     rules = policy_of(definition, reward)

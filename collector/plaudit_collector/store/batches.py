@@ -33,7 +33,8 @@ def write_batch(db: Database, batch: IngestBatch) -> None:
             partitions.ensure(db, {partitions.day_of(r[_START]) for r in batch.rows})
         try:
             with db.writing(), db.engine.begin() as conn:
-                _write(conn, db, batch)
+                waiting = _write(conn, db, batch)
+            copies.recheck(db, batch.project, waiting)
             return
         except IntegrityError:  # a concurrent request stored the same feedback idempotency key, or another
             # collector's retention dropped a day partition this one still counted on: look again
@@ -42,12 +43,17 @@ def write_batch(db: Database, batch: IngestBatch) -> None:
                 raise
 
 
-def _write(conn: Connection, db: Database, batch: IngestBatch) -> None:
+def _write(conn: Connection, db: Database, batch: IngestBatch) -> list[str]:
+    """Write the batch; return the traces whose waiting feedback :func:`copies.recheck` looks at after commit
+    (on SQLite, where writers are serialised, it is credited here and the list is empty)."""
     project = batch.project
+    waiting: list[str] = []
     if batch.rows:
         stored = spans.insert_rows(conn, db.dialect, batch.rows)
-        if stored:
+        if stored and db.is_sqlite:
             copies.resolve_traces(conn, project, [r[1] for r in stored])
+        elif stored:
+            waiting = [r[1] for r in stored]
         deltas = _deltas(stored)
     else:
         deltas = None
@@ -62,11 +68,14 @@ def _write(conn: Connection, db: Database, batch: IngestBatch) -> None:
             def skip(index: int, conflict: IdempotencyConflict) -> None:
                 batch.note(f"feedback {items[index]['name'][:60]!r} not stored: {conflict.message}")
 
-            store_items(conn, project, items, lock=not db.is_sqlite, on_conflict=skip)
+            rows = store_items(conn, project, items, lock=not db.is_sqlite, on_conflict=skip)
+            if not db.is_sqlite:
+                waiting += copies.waiting_traces([row for row in rows if row is not None])
     if deltas is not None:
         # Last: on PostgreSQL this locks the day's cells, which every concurrent batch also needs, so they
         # stay locked only for the update and the commit.
         deltas.apply(conn, db.dialect)
+    return waiting
 
 
 def _deltas(rows: list[tuple[Any, ...]]) -> rollup.Deltas:

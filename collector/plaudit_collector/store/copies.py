@@ -225,10 +225,28 @@ def forget_missing(conn: Connection, before_ns: int) -> None:
     score_rollup.apply(conn, items)
 
 
+def waiting_traces(rows: Sequence[Any]) -> list[str]:
+    """The traces of stored feedback rows still waiting for their span (what :func:`recheck` looks at)."""
+    return [row.trace_id for row in rows if row.span_pk is None and row.trace_id is not None]
+
+
+def recheck(db: Any, project: str, trace_ids: Sequence[str]) -> None:
+    """PostgreSQL only: after a commit, credit feedback of ``trace_ids`` that is still waiting for its span.
+
+    Under READ COMMITTED a span and its feedback committed at the same moment by two transactions may each
+    miss the other. When both writers look again in a new transaction after their own commit, the later of
+    the two looks sees the other's commit, so the pair is credited before either request is answered.
+    """
+    if db.dialect != "postgresql" or not trace_ids:
+        return
+    with db.engine.begin() as conn:
+        resolve_traces(conn, project, trace_ids)
+
+
 def heal(db: Any, project: str) -> None:
-    """PostgreSQL only, at most every 30 s per project: feedback and its span stored at the same moment by
-    two transactions may each miss the other; resolve what such a race left behind. (SQLite serialises
-    writers, so it cannot happen there.)"""
+    """PostgreSQL only, at most every 30 s per project: credit feedback still waiting for a span that is
+    stored. :func:`recheck` credits such pairs before replying; this is for a collector stopped between a
+    commit and its recheck. (SQLite serialises writers, so nothing is left waiting there.)"""
     if db.dialect != "postgresql":
         return
     key = (db.url, project)

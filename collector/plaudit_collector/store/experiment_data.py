@@ -46,9 +46,9 @@ class Rewards:
 
 
 def settle(db: Database, project: str, score: str) -> None:
-    """PostgreSQL only: credit ratings of ``score`` whose span and rating were stored at the same moment by
-    two transactions that could not see each other (see ``copies.heal``), so a report counts every rating
-    whose span is stored. SQLite serialises writers, so nothing is left waiting there."""
+    """PostgreSQL only: credit ratings of ``score`` still waiting for a span that is stored (a collector
+    stopped between a commit and its ``copies.recheck``), so a report counts every rating whose span is
+    stored. SQLite serialises writers, so nothing is left waiting there."""
     if db.dialect != "postgresql":
         return
     with db.writing(), db.engine.begin() as conn:
