@@ -140,3 +140,54 @@ def test_api_key_is_asked_once_per_tab(browser: Any, tmp_path: Path) -> None:
         context.close()
         server.stop()
         server.app.state.db.dispose()
+
+
+def test_a_request_sent_before_the_key_was_entered_does_not_ask_again(browser: Any, tmp_path: Path) -> None:
+    """The pages' first requests go out together without a key; one refused after a wrong key was entered
+    must not replace the form saying that key was refused. The network holds those two replies so they
+    arrive in that order on every run."""
+    from plaudit_collector.server import BackgroundServer
+    from plaudit_collector.settings import CollectorSettings
+    from plaudit_collector.store.db import Database
+
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    Database(url).prepare()
+    server = BackgroundServer(CollectorSettings(db_url=url, auth=True)).start()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    early: list[Any] = []  # /v1/query-model, sent without a key at load
+    retried: list[Any] = []  # /v1/projects, sent again with the wrong key
+
+    def hold(route: Any) -> None:
+        request_url, key = route.request.url, route.request.headers.get("authorization")
+        if "/v1/query-model" in request_url and key is None and not early:
+            early.append(route)
+        elif "/v1/projects" in request_url and key == "Bearer wrong-key" and not retried:
+            retried.append(route)
+        else:
+            route.continue_()
+
+    try:
+        page = context.new_page()
+        page.route("**/v1/**", hold)
+        page.goto(server.url + "/traces")
+        dialog = page.get_by_role("dialog", name="API key required")
+        _wait_for(page, early)  # sent while the form is open
+        dialog.get_by_label("API key").fill("wrong-key")
+        dialog.get_by_role("button", name="Use this key").click()
+        _wait_for(page, retried)
+        early[0].continue_()  # refused without a key, after the wrong key was entered
+        expect(dialog).to_be_visible()  # the form is back (before the fix: without the reason)
+        retried[0].continue_()
+        expect(dialog.get_by_text("unknown or revoked")).to_be_visible()
+        expect(page.get_by_role("dialog")).to_have_count(1)
+    finally:
+        context.close()
+        server.stop()
+
+
+def _wait_for(page: Any, held: list[Any]) -> None:
+    for _ in range(500):
+        if held:
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError("the request was never sent")
