@@ -17,10 +17,12 @@ $(BIN)/python:
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[collector]'
+	@$(BIN)/python -m compileall -q collector/plaudit_collector sdk/plaudit >/dev/null
 	@touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m compileall -q collector/plaudit_collector sdk/plaudit >/dev/null
 	@touch $@ $(STAMP_RUN)
 
 install: $(STAMP_DEV) ## create .venv and install Plaudit with the collector and dev tools
