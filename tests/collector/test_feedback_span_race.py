@@ -118,3 +118,12 @@ def test_sqlite_credits_in_the_ingest_transaction(sqlite_url: str) -> None:
         assert _credited(database)[0] is not None
     finally:
         database.dispose()
+
+
+def test_a_failed_look_after_commit_is_logged_not_raised(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    database = Database(pg_url)  # no tables: the look fails
+    try:
+        copies.recheck(database, "default", [TRACE])
+    finally:
+        database.dispose()
+    assert "credited later" in caplog.text

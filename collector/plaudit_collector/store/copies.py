@@ -236,11 +236,16 @@ def recheck(db: Any, project: str, trace_ids: Sequence[str]) -> None:
     Under READ COMMITTED a span and its feedback committed at the same moment by two transactions may each
     miss the other. When both writers look again in a new transaction after their own commit, the later of
     the two looks sees the other's commit, so the pair is credited before either request is answered.
+    The request's own writes are committed already: a failure here is logged, never reported as the
+    request's (a retried rating would be stored twice), and :func:`heal` credits the pair later.
     """
     if db.dialect != "postgresql" or not trace_ids:
         return
-    with db.engine.begin() as conn:
-        resolve_traces(conn, project, trace_ids)
+    try:
+        with db.engine.begin() as conn:
+            resolve_traces(conn, project, trace_ids)
+    except Exception:
+        logger.warning("could not credit feedback waiting for its span; it is credited later", exc_info=True)
 
 
 def heal(db: Any, project: str) -> None:
