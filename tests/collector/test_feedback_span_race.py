@@ -63,6 +63,9 @@ def _scored(db: Database) -> list[Any]:
         return list(conn.execute(select(score_rollup.ITEMS.c.span_pk)).scalars())
 
 
+_WAITING = "SELECT count(*) FROM pg_locks WHERE NOT granted AND :pid = ANY(pg_blocking_pids(pid))"  # on ``held``
+
+
 @contextmanager
 def _stopped(db: Database, lock: str, writer: Callable[[], None]) -> Iterator[None]:
     """Run ``writer`` in a thread that stops on ``lock`` (held from another connection) mid-transaction;
@@ -80,8 +83,9 @@ def _stopped(db: Database, lock: str, writer: Callable[[], None]) -> Iterator[No
         worker = threading.Thread(target=run)
         worker.start()
         deadline = time.monotonic() + 30
-        while not probe.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+        while not probe.execute(text(_WAITING), {"pid": held.connection.dbapi_connection.info.backend_pid}).scalar():
             assert worker.is_alive() and time.monotonic() < deadline, errors or "the writer never waited"
+            probe.rollback()
             time.sleep(0.02)
         try:
             yield
