@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+# Bytecode up front, as a wheel install has it (an editable install under PYTHONDONTWRITEBYTECODE has none).
+COMPILE := $(BIN)/python -m compileall -q collector/plaudit_collector sdk/plaudit >/dev/null
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test bench lint format all
@@ -17,12 +19,12 @@ $(BIN)/python:
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[collector]'
-	@$(BIN)/python -m compileall -q collector/plaudit_collector sdk/plaudit >/dev/null
+	@$(COMPILE)
 	@touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@$(BIN)/python -m compileall -q collector/plaudit_collector sdk/plaudit >/dev/null
+	@$(COMPILE)
 	@touch $@ $(STAMP_RUN)
 
 install: $(STAMP_DEV) ## create .venv and install Plaudit with the collector and dev tools

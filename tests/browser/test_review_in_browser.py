@@ -151,7 +151,9 @@ def test_a_request_sent_before_the_key_was_entered_does_not_ask_again(browser: A
     from plaudit_collector.store.db import Database
 
     url = f"sqlite:///{tmp_path / 'auth.db'}"
-    Database(url).prepare()
+    db = Database(url)
+    db.prepare()
+    db.dispose()
     server = BackgroundServer(CollectorSettings(db_url=url, auth=True)).start()
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     early: list[Any] = []  # /v1/query-model, sent without a key at load
@@ -176,13 +178,14 @@ def test_a_request_sent_before_the_key_was_entered_does_not_ask_again(browser: A
         dialog.get_by_role("button", name="Use this key").click()
         _wait_for(page, retried)
         early[0].continue_()  # refused without a key, after the wrong key was entered
-        expect(dialog).to_be_visible()  # the form is back (before the fix: without the reason)
+        expect(dialog).to_be_visible()  # the form is back; once the wrong key's reply lands it must say why
         retried[0].continue_()
         expect(dialog.get_by_text("unknown or revoked")).to_be_visible()
         expect(page.get_by_role("dialog")).to_have_count(1)
     finally:
         context.close()
         server.stop()
+        server.app.state.db.dispose()
 
 
 def _wait_for(page: Any, held: list[Any]) -> None:

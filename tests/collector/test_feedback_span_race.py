@@ -63,7 +63,8 @@ def _scored(db: Database) -> list[Any]:
         return list(conn.execute(select(score_rollup.ITEMS.c.span_pk)).scalars())
 
 
-_WAITING = "SELECT count(*) FROM pg_locks WHERE NOT granted AND :pid = ANY(pg_blocking_pids(pid))"  # on ``held``
+# the locks waiting on the connection holding the table lock
+_WAITING = "SELECT count(*) FROM pg_locks WHERE NOT granted AND :pid = ANY(pg_blocking_pids(pid))"
 
 
 @contextmanager

@@ -70,7 +70,7 @@ def _write(conn: Connection, db: Database, batch: IngestBatch) -> list[str]:
 
             rows = store_items(conn, project, items, lock=not db.is_sqlite, on_conflict=skip)
             if not db.is_sqlite:
-                waiting += copies.waiting_traces([row for row in rows if row is not None])
+                waiting += copies.waiting_traces(rows)
     if deltas is not None:
         # Last: on PostgreSQL this locks the day's cells, which every concurrent batch also needs, so they
         # stay locked only for the update and the commit.

@@ -226,8 +226,9 @@ def forget_missing(conn: Connection, before_ns: int) -> None:
 
 
 def waiting_traces(rows: Sequence[Any]) -> list[str]:
-    """The traces of stored feedback rows still waiting for their span (what :func:`recheck` looks at)."""
-    return [row.trace_id for row in rows if row.span_pk is None and row.trace_id is not None]
+    """The traces of stored feedback rows (None: an item left out) still waiting for their span, for
+    :func:`recheck`."""
+    return [row.trace_id for row in rows if row is not None and row.span_pk is None and row.trace_id is not None]
 
 
 def recheck(db: Any, project: str, trace_ids: Sequence[str]) -> None:

@@ -54,7 +54,7 @@ def store_feedback(db: Database, project: str, items: Iterable[dict[str, Any]]) 
         try:
             with db.writing(), db.engine.begin() as conn:
                 rows = store_items(conn, project, prepared, lock=not db.is_sqlite)
-            copies.recheck(db, project, copies.waiting_traces([row for row in rows if row is not None]))
+            copies.recheck(db, project, copies.waiting_traces(rows))
             return [feedback_dict(row) for row in rows]
         except IntegrityError:  # a concurrent request stored the same idempotency key first: look again
             continue
