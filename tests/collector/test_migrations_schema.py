@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -41,27 +42,47 @@ def test_upgrade_head_matches_the_tables(db_url: str) -> None:
         db.dispose()
 
 
-def test_collectors_starting_together_migrate_once(db_url: str) -> None:
-    databases = [Database(db_url) for _ in range(3)]
+def all_at_once(work: Callable[[Database], object], databases: list[Database]) -> list[BaseException]:
+    """Run ``work`` on each database in its own thread, released together; the exceptions they raised."""
+    together = threading.Barrier(len(databases))
     errors: list[BaseException] = []
 
-    def start(db: Database) -> None:
+    def run(db: Database) -> None:
+        together.wait()
         try:
-            db.prepare()
+            work(db)
         except BaseException as exc:  # collected and re-raised by the test thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=start, args=(db,)) for db in databases]
+    threads = [threading.Thread(target=run, args=(db,)) for db in databases]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return errors
+
+
+def test_collectors_starting_together_migrate_once(db_url: str) -> None:
+    databases = [Database(db_url) for _ in range(3)]
     try:
-        assert errors == []
+        assert all_at_once(Database.prepare, databases) == []
         assert schema_diff(databases[0]) == []
     finally:
         for db in databases:
             db.dispose()
+
+
+def test_connections_opening_a_new_file_together_all_get_in(tmp_path: Path) -> None:
+    """Each connection switches a new SQLite file to WAL; two doing so at once used to fail one of them."""
+    failures: list[BaseException] = []
+    for round_ in range(200):
+        databases = [Database(str(tmp_path / f"new-{round_}.db")) for _ in range(6)]
+        failures += all_at_once(Database.check, databases)
+        with databases[0].engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        for db in databases:
+            db.dispose()
+    assert failures == []
 
 
 def test_database_from_before_migrations_is_adopted(sqlite_url: str) -> None:

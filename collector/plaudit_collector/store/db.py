@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sqlite3
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -109,9 +110,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run beside the writer; synchronous=NORMAL is durable across process crashes in WAL
     mode (only an OS crash or power loss can drop the last commits)."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    _switch_to_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA cache_size=-65536")
@@ -120,6 +121,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.execute("PRAGMA wal_autocheckpoint=4000")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any, wait_s: float = 10.0) -> None:
+    """Put the file in WAL mode, waiting out other connections doing the same.
+
+    A new file starts in rollback-journal mode. When two connections open it at once, both read the header
+    and both ask for the exclusive lock the switch needs; SQLite answers one of them "database is locked" at
+    once, without its busy handler (waiting could never end). Collectors and ``plaudit`` commands starting
+    together open one new file at once, so the loser tries again until ``wait_s``, the busy timeout, has
+    passed. Once the file is in WAL mode the pragma takes no lock at all.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
