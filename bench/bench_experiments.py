@@ -117,7 +117,8 @@ def simulate(
                 plaudit.feedback(ref, "thumbs", thumbs_up)
                 result.rated[rated] = result.rated.get(rated, 0) + 1
             if i % refresh_every == refresh_every - 1:
-                plaudit.flush()
+                if not plaudit.flush(timeout=60):  # a refresh before delivery would read an older state
+                    raise RuntimeError(f"round {i}: spans and ratings not delivered within 60 s")
                 exp.refresh()
         plaudit.flush()  # what is still pending was never delivered: like users who never came back
     finally:
