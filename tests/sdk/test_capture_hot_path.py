@@ -14,11 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import Span, SpanLimits, TracerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import plaudit
 from plaudit import semconv
 from plaudit._internal.serialize import SCALAR_JSON, _fallback, dumps, to_json
+from plaudit._internal.span_common import set_text
 from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
@@ -279,3 +281,87 @@ def test_strings_are_written_as_the_encoder_writes_them(text: str) -> None:
 def test_any_string_is_written_as_the_encoder_writes_it(head: str, middle: str, tail: str) -> None:
     text = head + middle + tail
     assert SCALAR_JSON[str](text) == _plain(text)
+
+
+def _host_provider(limits: SpanLimits, exporter: InMemorySpanExporter) -> TracerProvider:
+    host = TracerProvider(span_limits=limits)
+    plaudit.configure(tracer_provider=host, _span_exporter=exporter, _simple_processor=True, send=False)
+    return host
+
+
+def test_input_and_output_are_stored_as_set_attribute_would_store_them(exporter: InMemorySpanExporter) -> None:
+    """Captured text skips OpenTelemetry's checks only where they could not change it; the span is the same."""
+
+    @plaudit.trace
+    def answer(question: str, top_k: int = 3) -> str:
+        trace_api.get_current_span().set_attribute("app.step", "retrieve")
+        return question.upper()
+
+    assert answer("why?", top_k=5) == "WHY?"
+    (span,) = exporter.get_finished_spans()
+    assert list(span.attributes or {}) == [semconv.INPUT, "app.step", semconv.OUTPUT]
+    assert json.loads((span.attributes or {})[semconv.INPUT]) == {"question": "why?", "top_k": 5}
+    assert (span.attributes or {})[semconv.OUTPUT] == "WHY?" and span.dropped_attributes == 0
+
+
+def test_a_value_length_limit_on_the_provider_still_cuts_input_and_output() -> None:
+    exporter = InMemorySpanExporter()
+    host = _host_provider(SpanLimits(max_span_attribute_length=8), exporter)
+    try:
+        plaudit.trace(lambda text: text + "!")("a long question")
+        (span,) = exporter.get_finished_spans()
+        attrs = span.attributes or {}
+        assert attrs[semconv.INPUT] == '{"text":' and attrs[semconv.OUTPUT] == "a long q"
+    finally:
+        plaudit.shutdown()
+        host.shutdown()
+
+
+def test_an_attribute_count_limit_on_the_provider_drops_the_oldest_as_it_would() -> None:
+    exporter = InMemorySpanExporter()
+    host = _host_provider(SpanLimits(max_span_attributes=2), exporter)
+    try:
+
+        @plaudit.trace
+        def busy(x: int) -> int:
+            span = trace_api.get_current_span()
+            span.set_attribute("app.a", 1)
+            span.set_attribute("app.b", 2)  # the limit reached: the input is dropped first
+            return x
+
+        busy(7)
+        (span,) = exporter.get_finished_spans()
+        assert dict(span.attributes or {}) == {"app.b": 2, semconv.OUTPUT: "7"}
+        assert span.dropped_attributes == 2
+    finally:
+        plaudit.shutdown()
+        host.shutdown()
+
+
+def test_a_span_ended_inside_the_call_gets_no_output(exporter: InMemorySpanExporter) -> None:
+    @plaudit.trace
+    def ends_its_span(x: int) -> int:
+        trace_api.get_current_span().end()
+        return x
+
+    assert ends_its_span(3) == 3
+    (span,) = exporter.get_finished_spans()
+    assert semconv.OUTPUT not in (span.attributes or {}) and (span.attributes or {})[semconv.INPUT] == '{"x": 3}'
+
+
+class _Audited(Span):
+    """A host SDK's span that watches its own attributes."""
+
+    seen: list[str] = []
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        _Audited.seen.append(key)
+        super().set_attribute(key, value)
+
+
+def test_a_span_class_with_its_own_set_attribute_is_called(exporter: InMemorySpanExporter) -> None:
+    span = _Audited("audited", context=None)
+    span.start()
+    set_text(span, semconv.OUTPUT, "reply")
+    span.end()
+    assert _Audited.seen == [semconv.OUTPUT] and (span.attributes or {})[semconv.OUTPUT] == "reply"

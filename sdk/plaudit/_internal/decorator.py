@@ -40,6 +40,7 @@ from plaudit._internal.span_common import (
     end_with_error,
     inherited_attributes,
     otel_kind,
+    set_text,
     static_attributes,
 )
 from plaudit._internal.state import STATE
@@ -289,7 +290,7 @@ def _wrap(
             if input_pending:
                 captured = inputs.capture(args, kwargs, settings)
                 if captured is not None:
-                    otel_span.set_attribute(semconv.INPUT, captured)
+                    set_text(otel_span, semconv.INPUT, captured)
         if plain_context:
             ctx = trace_api.set_span_in_context(otel_span, parent)
         else:
@@ -301,9 +302,7 @@ def _wrap(
         try:
             context_api.detach(token)  # type: ignore[arg-type]
             if capture_out and output is not None:
-                otel_span.set_attribute(
-                    semconv.OUTPUT, capture_text(output, settings.max_value_length, settings.redact)
-                )
+                set_text(otel_span, semconv.OUTPUT, capture_text(output, settings.max_value_length, settings.redact))
             otel_span.end()
             remember(otel_span)
         except Exception:  # noqa: BLE001 - the result is the user's; our failure stays ours

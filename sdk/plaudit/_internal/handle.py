@@ -11,6 +11,7 @@ from opentelemetry.util.types import AttributeValue
 from plaudit import semconv
 from plaudit._internal.feedback.refs import SpanRef
 from plaudit._internal.serialize import capture_text
+from plaudit._internal.span_common import set_text
 
 
 class SpanHandle:
@@ -43,12 +44,12 @@ class SpanHandle:
     def set_input(self, value: Any) -> None:
         """Record the input (JSON, redacted, truncated) unless content capture is off."""
         if self._capture:
-            self.otel_span.set_attribute(semconv.INPUT, capture_text(value, self._limit, self._redact))
+            set_text(self.otel_span, semconv.INPUT, capture_text(value, self._limit, self._redact))
 
     def set_output(self, value: Any) -> None:
         """Record the output (JSON, redacted, truncated) unless content capture is off."""
         if self._capture:
-            self.otel_span.set_attribute(semconv.OUTPUT, capture_text(value, self._limit, self._redact))
+            set_text(self.otel_span, semconv.OUTPUT, capture_text(value, self._limit, self._redact))
 
     def set_model(self, model: str, provider: str | None = None) -> None:
         """Record the model (and provider) actually called, as the GenAI ``gen_ai.*`` attributes."""

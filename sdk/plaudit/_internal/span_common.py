@@ -13,6 +13,8 @@ from typing import Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from plaudit import semconv
@@ -100,6 +102,34 @@ def child_context(
     if capture is not None:
         ctx = context_api.set_value(CAPTURE_KEY, capture, ctx)
     return trace_api.set_span_in_context(otel_span, ctx)
+
+
+_SDK_SET_ATTRIBUTE = SdkSpan.set_attribute
+
+
+def set_text(span: trace_api.Span, key: str, text: str) -> None:
+    """Set a text attribute Plaudit made itself (captured input or output, already redacted and cut to size).
+
+    OpenTelemetry's ``set_attribute`` takes the span's lock and the attribute map's, and checks the value's type
+    and length again: about a tenth of a traced call, twice per call. On the SDK's own span, open, with
+    room left under the attribute count limit, no per-value length limit and the key not yet set, the text
+    goes into the attribute map directly, under that map's lock: what ``set_attribute`` would store. Any other
+    span (another SDK's, or a subclass with its own ``set_attribute``), or another version's internals, takes the
+    public path.
+    """
+    attributes = getattr(span, "_attributes", None) if type(span).set_attribute is _SDK_SET_ATTRIBUTE else None
+    if (
+        type(attributes) is BoundedAttributes
+        and span._end_time is None  # type: ignore[attr-defined]
+        and attributes.max_value_len is None
+        and not attributes._immutable
+    ):
+        with attributes._lock:
+            stored = attributes._dict
+            if key not in stored and (attributes.maxlen is None or len(stored) < attributes.maxlen):
+                stored[key] = text
+                return
+    span.set_attribute(key, text)
 
 
 def otel_kind(kind: str | None) -> SpanKind:
