@@ -10,6 +10,10 @@ production shape, ``@plaudit.trace(prompt=..., config=...)`` inside ``plaudit.co
 with a 2 KB argument, and (g) ``@plaudit.trace`` with ``sample_rate=0.1`` (most calls sampled out).
 Times are CPU time of the calling thread; (a)-(e) run in turn in many short loops and each ratio is the
 median of back-to-back pairs, so a shared, busy machine skews both sides alike. ``--quick`` for a short run.
+
+``--profile SECONDS`` only calls (c) in a loop for that long, for a sampling profiler to read the hot path:
+
+    py-spy record -f raw -o sdk.txt -- python bench/bench_sdk_overhead.py --profile 10
 """
 
 from __future__ import annotations
@@ -69,7 +73,29 @@ def ratio(times: dict[str, list[float]], case: str, baseline: str) -> float:
     return statistics.median(c / b for c, b in zip(times[case], times[baseline], strict=True))
 
 
+def profile_loop(seconds: float) -> None:
+    """Call (c) for ``seconds`` and nothing else, so nearly all of a profiler's samples fall in the traced call."""
+    import plaudit
+
+    plaudit.configure(_span_exporter=DropExporter(), capture_content=True, send=True)
+
+    @plaudit.trace
+    def answer(question: str, top_k: int = 3) -> str:
+        return question
+
+    calls, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for _ in range(1000):
+            answer("How do I reset my password?", top_k=5)
+        calls += 1000
+    plaudit.shutdown()
+    print(f"{calls} traced calls in {seconds:g} s")
+
+
 def main() -> None:
+    if "--profile" in sys.argv:
+        profile_loop(float(sys.argv[sys.argv.index("--profile") + 1]))
+        return
     quick = "--quick" in sys.argv
     otel_import = import_time("opentelemetry.sdk.trace", 3 if quick else 7)
     plaudit_import = import_time("plaudit", 3 if quick else 7)
