@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Span, SpanLimits, TracerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
@@ -365,3 +366,21 @@ def test_a_span_class_with_its_own_set_attribute_is_called(exporter: InMemorySpa
     set_text(span, semconv.OUTPUT, "reply")
     span.end()
     assert _Audited.seen == [semconv.OUTPUT] and (span.attributes or {})[semconv.OUTPUT] == "reply"
+
+
+class _WatchedAttributes(BoundedAttributes):
+    """Another attribute map than the one the SDK builds: it sees every value stored in it."""
+
+    seen: list[str] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        _WatchedAttributes.seen.append(key)
+        super().__setitem__(key, value)
+
+
+def test_an_attribute_map_of_another_kind_is_written_through_its_own_methods(exporter: InMemorySpanExporter) -> None:
+    span = TracerProvider().get_tracer("host").start_span("watched")
+    span._attributes = _WatchedAttributes(maxlen=128, immutable=False)  # type: ignore[attr-defined]
+    set_text(span, semconv.INPUT, "question")
+    span.end()
+    assert _WatchedAttributes.seen == [semconv.INPUT] and (span.attributes or {})[semconv.INPUT] == "question"
