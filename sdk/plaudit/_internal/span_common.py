@@ -110,25 +110,25 @@ _SDK_SET_ATTRIBUTE = SdkSpan.set_attribute
 def set_text(span: trace_api.Span, key: str, text: str) -> None:
     """Set a text attribute Plaudit made itself (captured input or output, already redacted and cut to size).
 
-    OpenTelemetry's ``set_attribute`` takes the span's lock and the attribute map's, and checks the value's type
-    and length again: for input and output, about a tenth of a traced call. On the SDK's own span, open, with
-    room left under the attribute count limit, no per-value length limit and the key not yet set, the text
-    goes into the attribute map directly, under that map's lock: what ``set_attribute`` would store. Any other
+    OpenTelemetry's ``set_attribute`` checks the value's type and length again and stores it through two layers
+    of calls: for input and output, about a tenth of a traced call. On the SDK's own span, open, with room left
+    under the attribute count limit, no per-value length limit and the key not yet set, the text goes into the
+    attribute map directly, under the same two locks: what ``set_attribute`` would store. Any other
     span (another SDK's, or a subclass with its own ``set_attribute``), or another version's internals, takes the
     public path.
     """
     if type(span).set_attribute is _SDK_SET_ATTRIBUTE:
         try:
             attributes = span._attributes  # type: ignore[attr-defined]
-            if (
-                type(attributes) is BoundedAttributes
-                and span._end_time is None  # type: ignore[attr-defined]
-                and attributes.max_value_len is None
-                and not attributes._immutable
-            ):
-                with attributes._lock:
+            if type(attributes) is BoundedAttributes and attributes.max_value_len is None:
+                with span._lock, attributes._lock:  # type: ignore[attr-defined] # set_attribute's two locks
                     stored = attributes._dict
-                    if key not in stored and (attributes.maxlen is None or len(stored) < attributes.maxlen):
+                    if (
+                        span._end_time is None  # type: ignore[attr-defined]
+                        and not attributes._immutable
+                        and key not in stored
+                        and (attributes.maxlen is None or len(stored) < attributes.maxlen)
+                    ):
                         stored[key] = text
                         return
         except AttributeError:  # another version's internals: the public path below
