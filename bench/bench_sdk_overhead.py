@@ -73,20 +73,24 @@ def ratio(times: dict[str, list[float]], case: str, baseline: str) -> float:
     return statistics.median(c / b for c, b in zip(times[case], times[baseline], strict=True))
 
 
+def answer(question: str, top_k: int = 3) -> str:
+    """The function every case calls: arguments in, a value out."""
+    return question
+
+
+SHORT = "How do I reset my password?"
+
+
 def profile_loop(seconds: float) -> None:
     """Call (c) for ``seconds`` and nothing else, so nearly all of a profiler's samples fall in the traced call."""
     import plaudit
 
     plaudit.configure(_span_exporter=DropExporter(), capture_content=True, send=True)
-
-    @plaudit.trace
-    def answer(question: str, top_k: int = 3) -> str:
-        return question
-
+    traced_answer = plaudit.trace(answer)
     calls, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
         for _ in range(1000):
-            answer("How do I reset my password?", top_k=5)
+            traced_answer(SHORT, top_k=5)
         calls += 1000
     plaudit.shutdown()
     print(f"{calls} traced calls in {seconds:g} s")
@@ -115,9 +119,6 @@ def main() -> None:
     tracer = provider.get_tracer("bench")
     plaudit.configure(_span_exporter=DropExporter(), capture_content=True, send=True)
 
-    def answer(question: str, top_k: int = 3) -> str:
-        return question
-
     def empty() -> None:
         return None
 
@@ -131,7 +132,7 @@ def main() -> None:
 
     traced_answer = plaudit.trace(answer)
     traced_empty = plaudit.trace(empty)
-    short, payload = "How do I reset my password?", "x" * 2048
+    short, payload = SHORT, "x" * 2048
     n = 500
     times = interleaved(
         {

@@ -130,7 +130,7 @@ def _switch_to_wal(cursor: Any, wait_s: float = 10.0) -> None:
     and both ask for the exclusive lock the switch needs; SQLite answers one of them "database is locked" at
     once, without its busy handler (waiting could never end). Collectors and ``plaudit`` commands starting
     together open one new file at once, so the loser tries again until ``wait_s``, the busy timeout, has
-    passed. Once the file is in WAL mode the pragma takes no lock at all.
+    passed. On a file already in WAL mode the pragma changes nothing, so only a new file's first connections race.
     """
     deadline = time.monotonic() + wait_s
     while True:
