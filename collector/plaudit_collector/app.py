@@ -17,33 +17,19 @@ from fastapi_offline import FastAPIOffline
 
 from plaudit._version import __version__
 from plaudit_collector.api import errors
+from plaudit_collector.api.deferred_routes import DeferredRoutes, WaitForDeferredRoutes
 from plaudit_collector.api.deps import check_parameters
-from plaudit_collector.api.routes import (
-    activity,
-    analytics,
-    feedback,
-    feedback_tokens,
-    health,
-    judge_analytics,
-    logs,
-    projects,
-    score_configs,
-    traces,
-)
-from plaudit_collector.api.routes import experiments as experiment_routes
-from plaudit_collector.api.routes import export as export_routes
-from plaudit_collector.api.routes import judges as judge_routes
-from plaudit_collector.api.routes import queues as queue_routes
+from plaudit_collector.api.routes import feedback, feedback_tokens, health, logs, traces
 from plaudit_collector.api.stopping import RefuseCutRequests
-from plaudit_collector.experiment_schemas import ExperimentChange, ExperimentIn, UnitsIn
-from plaudit_collector.judges.spec import JudgeIn
-from plaudit_collector.judges.worker import start_worker
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import retention
 from plaudit_collector.store.db import Database
 from plaudit_collector.web import routes as web_routes
 
+BUILD_ROUTES_AFTER_SECONDS = 0.2
+"""The question routers (see :mod:`~plaudit_collector.api.deferred_routes`) are built this long after startup:
+after the first health checks are answered, long before a person opens the workspace."""
 WARM_STATISTICS_AFTER_SECONDS = 1.0
 """SciPy's import (about 0.6 s of CPU, most of it holding the GIL) starts this long after startup: not while
 uvicorn binds and answers its first requests (a health check, a first batch), yet long before anyone reads a
@@ -57,6 +43,27 @@ def stop_background(app: FastAPI) -> None:
     requests in flight are waited for, so no new judge run or sweep starts while the server drains."""
     for worker in getattr(app.state, "background", ()):
         worker.request_stop()
+
+
+def build_all_routes(app: FastAPI) -> FastAPI:
+    """Build the routers a collector otherwise builds just after it starts (or on the first request for one
+    of their paths): for code that lists ``app.routes``, or an app whose lifespan never runs. Returns ``app``."""
+    app.state.deferred_routes.build()
+    return app
+
+
+def _later(seconds: float, function: Any, argument: Any, name: str) -> threading.Timer:
+    timer = threading.Timer(seconds, function, args=() if argument is None else (argument,))
+    timer.name, timer.daemon = name, True
+    timer.start()
+    return timer
+
+
+def _build_routes(app: FastAPI) -> None:
+    try:
+        build_all_routes(app)
+    except Exception:  # the first request for one of their paths builds them again and answers the error
+        logging.getLogger("plaudit_collector").exception("building the question routes failed")
 
 
 def _warm_statistics() -> None:
@@ -77,13 +84,19 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.prepare(migrate=settings.migrate)
         sweeper = retention.start_sweeper(database, settings)
-        judge_worker = start_worker(database, settings)
+        judge_worker = None
+        if settings.judges:  # the judge worker's modules load only where it runs
+            from plaudit_collector.judges.worker import start_worker
+
+            judge_worker = start_worker(database, settings)
         app.state.background = [worker for worker in (judge_worker, sweeper) if worker is not None]
-        warm = threading.Timer(WARM_STATISTICS_AFTER_SECONDS, _warm_statistics)
-        warm.name, warm.daemon = "plaudit-warm-statistics", True
-        warm.start()
+        timers = [
+            _later(BUILD_ROUTES_AFTER_SECONDS, _build_routes, app, "plaudit-build-routes"),
+            _later(WARM_STATISTICS_AFTER_SECONDS, _warm_statistics, None, "plaudit-warm-statistics"),
+        ]
         yield
-        warm.cancel()
+        for timer in timers:
+            timer.cancel()
         stop_background(app)
         for worker in app.state.background:  # daemon threads: one still busy past its wait ends with the process
             worker.stop(timeout=BACKGROUND_STOP_SECONDS)
@@ -100,25 +113,13 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.deferred_routes = deferred = DeferredRoutes(app)
     errors.install(app)
+    app.add_middleware(WaitForDeferredRoutes, routes=deferred)
     app.add_middleware(RefuseCutRequests)
-    for module in (  # /healthz first: a request matches routers in order, and each builds its routes then
-        health,
-        traces,
-        logs,
-        feedback,
-        feedback_tokens,
-        score_configs,
-        judge_routes,
-        judge_analytics,
-        analytics,
-        export_routes,
-        experiment_routes,
-        queue_routes,
-        activity,
-        projects,
-        web_routes,
-    ):
+    # /healthz first: a request matches routers in order, and each builds its routes then. The questions'
+    # routers come after the workspace's pages, when built (none of their paths is a page's).
+    for module in (health, traces, logs, feedback, feedback_tokens, web_routes):
         app.include_router(module.router)
     app.mount("/static", web_routes.static_files(), name="static")
     feedback_tokens.install_cors(app, settings.feedback_cors_origins)
@@ -141,6 +142,10 @@ def _document_feedback_models(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
+        from plaudit_collector.experiment_schemas import ExperimentChange, ExperimentIn, UnitsIn
+        from plaudit_collector.judges.spec import JudgeIn
+
+        build_all_routes(app)
         schema = build()
         paths = schema.get("paths", {})
         if "/healthz" in paths:  # matched first (see create_app), documented last as it always was

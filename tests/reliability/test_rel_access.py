@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from rel_helpers import CollectorProcess, code_env
 
+from plaudit_collector.app import build_all_routes, create_app
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import projects
@@ -95,8 +96,12 @@ def all_routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, set[str]]]:
 
 
 def data_routes(server: BackgroundServer) -> list[tuple[str, str]]:
+    """Every route of an app built like the server's, the question routes included: the server itself may
+    not have built those yet, and a request for one before then must be refused all the same."""
+    app = build_all_routes(create_app(server.app.state.settings))
+    app.state.db.dispose()
     found = []
-    for raw_path, methods in all_routes(server.app.routes):
+    for raw_path, methods in all_routes(app.routes):
         if raw_path in PUBLIC:
             continue
         path = raw_path
