@@ -46,11 +46,24 @@ def test_an_unreachable_collector(plaudit_cli: list[str]) -> None:
         ("postgres://postgres@127.0.0.1:1/test", "127.0.0.1:1"),  # read as psycopg 3's, like postgresql://
         ("/no/such/folder/plaudit.db", "/no/such/folder/plaudit.db"),
         ("postgresql://postgres@127.0.0.1:1/test", "127.0.0.1:1"),
+        ("sqlite:///:memory:", "an in-memory SQLite database cannot be used"),
+        (":memory:", "an in-memory SQLite database cannot be used"),  # not a file of that name
+        ("sqlite://", "give a file path"),
+        ("sqlite:///file:p?mode=memory&cache=shared&uri=true", "an in-memory SQLite database"),
     ],
 )
 def test_a_database_that_cannot_be_used(plaudit_cli: list[str], command: list[str], url: str, expected: str) -> None:
     line = one_line_failure(run_cli(plaudit_cli, *command, "--db", url))
     assert expected in line
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", ":memory:", "sqlite://", "sqlite:///f?mode=memory&uri=true"])
+def test_an_in_memory_database_is_refused_by_the_library_too(url: str) -> None:
+    from plaudit_collector.app import create_app
+    from plaudit_collector.settings import CollectorSettings
+
+    with pytest.raises(ValueError, match=r"^db: an in-memory SQLite database cannot be used"):
+        create_app(CollectorSettings(db_url=url))
 
 
 def test_a_missing_postgresql_database_says_so(plaudit_cli: list[str], pg_url: str) -> None:

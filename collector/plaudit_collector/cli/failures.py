@@ -44,6 +44,10 @@ SCHEMES = ("sqlite", "postgresql+psycopg")
 def check_scheme(url: str) -> None:
     """Refuse a URL whose scheme names a database or driver Plaudit does not ship (``mysql://``,
     ``postgresql+psycopg2://``, a typo) before anything tries to import a driver for it."""
+    from plaudit_collector.store.db import IN_MEMORY, is_in_memory
+
+    if is_in_memory(url):
+        raise CliFailure(IN_MEMORY.removeprefix("db: "))
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme and scheme not in SCHEMES:
         raise CliFailure(

@@ -99,6 +99,8 @@ def normalise_url(url: str | None) -> str:
     """Accept a bare file path for SQLite and ``postgresql://`` for psycopg 3."""
     if not url:
         return default_url()
+    if url == ":memory:":  # refused as SQLite's in-memory database, not taken for a file of that name
+        return "sqlite:///:memory:"
     if "://" not in url:
         return f"sqlite:///{Path(url).resolve()}"
     if url.startswith(("postgresql://", "postgres://")):
@@ -154,12 +156,29 @@ def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+IN_MEMORY = (
+    "db: an in-memory SQLite database cannot be used: each of the collector's connections would open its own, "
+    "empty one; give a file path (it is created if missing)"
+)
+
+
+def is_in_memory(url: str) -> bool:
+    """True for a SQLite URL that names no file (``sqlite://``, ``:memory:``, ``mode=memory``)."""
+    if not url.startswith("sqlite"):
+        return False
+    path, _, query = url.split("://", 1)[-1].partition("?")
+    return path in ("", "/") or path.endswith(":memory:") or "mode=memory" in query
+
+
 class Database:
     """An engine plus the write discipline its backend needs (SQLite allows one writer at a time)."""
 
     def __init__(self, url: str | None = None) -> None:
+        """Raises ValueError for an in-memory SQLite URL, which no pool of connections can share."""
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        if is_in_memory(self.url):
+            raise ValueError(IN_MEMORY)
         if self.is_sqlite:
             self.engine: Engine = create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=8
