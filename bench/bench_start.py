@@ -2,7 +2,8 @@
 
 Baseline, measured in the same run: the time to launch ``python -c "import fastapi"`` and see it exit,
 the floor for any FastAPI service. The statistics stack (SciPy, NumPy, krippendorff) and the price
-database load only when a question needs them, so they are not part of this figure. Each figure is the
+database load only when a question needs them, and the routers that answer questions are built just after
+the collector starts (``api/deferred_routes.py``), so none of them is part of this figure. Each figure is the
 median of several launches on the same SQLite file, created (and migrated) by a first launch that is
 reported apart. The project's modules are compiled to bytecode first, as installing a wheel does (with
 ``PYTHONDONTWRITEBYTECODE`` set, an editable install would otherwise compile them on every launch).
