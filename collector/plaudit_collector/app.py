@@ -21,7 +21,7 @@ from plaudit_collector.api.deferred_routes import DeferredRoutes, WaitForDeferre
 from plaudit_collector.api.deps import check_parameters
 from plaudit_collector.api.routes import feedback, feedback_tokens, health, logs, traces
 from plaudit_collector.api.stopping import RefuseCutRequests
-from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
+from plaudit_collector.schemas import FeedbackAccepted, FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
 from plaudit_collector.store import retention
 from plaudit_collector.store.db import Database
@@ -152,6 +152,7 @@ def _document_feedback_models(app: FastAPI) -> None:
             paths["/healthz"] = paths.pop("/healthz")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (
+            FeedbackAccepted,
             FeedbackIn,
             FeedbackBatch,
             FeedbackTokenIn,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -21,12 +22,21 @@ from plaudit.semconv import PROJECT_HEADER
 from plaudit_collector.api import deps, tokens
 from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, read_json
 from plaudit_collector.errors import ApiError, validation_error
-from plaudit_collector.schemas import FeedbackAccepted, FeedbackBatch, FeedbackIn, PreferenceIn
+from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, PreferenceIn
 from plaudit_collector.store import feedback_writes, signing_keys
 
 router = APIRouter(tags=["feedback"])
 
 TOKEN_HEADER = "X-Plaudit-Feedback-Token"
+
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "Stored and committed",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FeedbackAccepted"}}},
+    }
+}
+"""The reply, documented by reference (see ``app._document_feedback_models``): a response model would have
+FastAPI build a validator for it when the route is defined, at launch, and validate every reply."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,7 @@ def parse_items(doc: Any) -> tuple[list[FeedbackIn], bool]:
     return items, batch
 
 
-async def _store(db: Any, project: str, items: list[dict[str, Any]], batch: bool) -> dict[str, Any]:
+async def _store(db: Any, project: str, items: list[dict[str, Any]], batch: bool) -> JSONResponse:
     try:
         stored = await run_in_threadpool(feedback_writes.store_feedback, db, project, items)
     except (feedback_writes.FeedbackRejected, feedback_writes.IdempotencyConflict) as exc:
@@ -94,7 +104,7 @@ async def _store(db: Any, project: str, items: list[dict[str, Any]], batch: bool
         if isinstance(exc, feedback_writes.IdempotencyConflict):
             raise ApiError(409, "idempotency_conflict", f"{field}: {exc.message}", field) from None
         raise ApiError(422, "score_config_violation", f"{field}: {exc.message}", field) from None
-    return {"ids": [row["id"] for row in stored], "items": stored}
+    return JSONResponse({"ids": [row["id"] for row in stored], "items": stored}, status_code=201)
 
 
 def _within_token(scope: tokens.TokenScope, items: list[dict[str, Any]], batch: bool) -> None:
@@ -129,7 +139,8 @@ def token_key(item: dict[str, Any]) -> str:
 @router.post(
     "/v1/feedback",
     status_code=201,
-    response_model=FeedbackAccepted,
+    response_model=None,
+    responses=ACCEPTED,
     summary="Attach feedback to spans, traces or sessions",
     openapi_extra={
         "parameters": [
@@ -172,7 +183,11 @@ async def post_feedback(request: Request, who: PrincipalDep) -> Any:
 
 
 @router.post(
-    "/v1/preferences", status_code=201, response_model=FeedbackAccepted, summary="Record a pairwise preference"
+    "/v1/preferences",
+    status_code=201,
+    response_model=None,
+    responses=ACCEPTED,
+    summary="Record a pairwise preference",
 )
 async def post_preference(request: Request, db: DatabaseDep, settings: SettingsDep, project: ProjectDep) -> Any:
     """``{"a": {"trace_id", "span_id"} | {"ref"}, "b": ..., "winner": "a"|"b"|"tie", "name": ...}``;

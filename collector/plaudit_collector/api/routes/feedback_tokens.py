@@ -33,6 +33,7 @@ CORS_METHOD = "POST"
 @router.post(
     "/v1/feedback-tokens",
     status_code=201,
+    response_model=None,
     summary="Mint a feedback token for a browser",
     openapi_extra={
         "requestBody": {

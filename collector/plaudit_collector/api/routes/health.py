@@ -12,7 +12,7 @@ from plaudit_collector.api.deps import DatabaseDep
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["health"], summary="Liveness and database reachability")
+@router.get("/healthz", tags=["health"], summary="Liveness and database reachability", response_model=None)
 def healthz(db: DatabaseDep) -> dict[str, Any]:
     with db.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
