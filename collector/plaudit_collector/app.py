@@ -52,8 +52,8 @@ def build_all_routes(app: FastAPI) -> FastAPI:
     return app
 
 
-def _later(seconds: float, function: Any, argument: Any, name: str) -> threading.Timer:
-    timer = threading.Timer(seconds, function, args=() if argument is None else (argument,))
+def _later(name: str, seconds: float, function: Any, *args: Any) -> threading.Timer:
+    timer = threading.Timer(seconds, function, args=args)
     timer.name, timer.daemon = name, True
     timer.start()
     return timer
@@ -91,8 +91,8 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
             judge_worker = start_worker(database, settings)
         app.state.background = [worker for worker in (judge_worker, sweeper) if worker is not None]
         timers = [
-            _later(BUILD_ROUTES_AFTER_SECONDS, _build_routes, app, "plaudit-build-routes"),
-            _later(WARM_STATISTICS_AFTER_SECONDS, _warm_statistics, None, "plaudit-warm-statistics"),
+            _later("plaudit-build-routes", BUILD_ROUTES_AFTER_SECONDS, _build_routes, app),
+            _later("plaudit-warm-statistics", WARM_STATISTICS_AFTER_SECONDS, _warm_statistics),
         ]
         yield
         for timer in timers:

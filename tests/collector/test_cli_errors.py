@@ -66,6 +66,13 @@ def test_an_in_memory_database_is_refused_by_the_library_too(url: str) -> None:
         create_app(CollectorSettings(db_url=url))
 
 
+def test_a_file_whose_name_mentions_memory_is_a_file(tmp_path: Path) -> None:
+    from plaudit_collector.store.db import is_in_memory
+
+    assert not is_in_memory(f"sqlite:///{tmp_path / 'notes:memory:'}")
+    assert not is_in_memory("postgresql+psycopg://postgres@127.0.0.1/test?options=mode=memory")
+
+
 def test_a_missing_postgresql_database_says_so(plaudit_cli: list[str], pg_url: str) -> None:
     missing = pg_url.split("?")[0].rsplit("/", 1)[0] + "/plaudit_no_such_database"
     line = one_line_failure(run_cli(plaudit_cli, "db", "upgrade", "--db", missing))

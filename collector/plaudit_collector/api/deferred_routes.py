@@ -90,7 +90,7 @@ class WaitForDeferredRoutes:
         self.routes = routes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.routes.wanted(scope["method"], _app_path(scope)):
+        if not self.routes.built and scope["type"] == "http" and self.routes.wanted(scope["method"], _app_path(scope)):
             await run_in_threadpool(self.routes.build)
         await self.app(scope, receive, send)
 

@@ -167,7 +167,7 @@ def is_in_memory(url: str) -> bool:
     if not url.startswith("sqlite"):
         return False
     path, _, query = url.split("://", 1)[-1].partition("?")
-    return path in ("", "/") or path.endswith(":memory:") or "mode=memory" in query
+    return path in ("", "/", "/:memory:") or "mode=memory" in query
 
 
 class Database:
