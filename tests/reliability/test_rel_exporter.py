@@ -208,6 +208,38 @@ def test_a_closed_disk_spool_claims_nothing_more(tmp_path: Path) -> None:
     assert spool.pending_spans() == 7
 
 
+def test_a_file_given_back_while_being_read_is_not_set_aside_as_corrupt(tmp_path: Path) -> None:
+    """The sender reads a claimed file just as exit gives it back: the read fails, but the file is good and
+    stays in line under its own name for the next start; it is neither quarantined nor counted as dropped."""
+    from plaudit._internal.exporters.spool import DiskBacklog
+
+    spool = DiskBacklog(tmp_path, 10**9)
+    spool.add(make_spans(5))
+    held = spool.peek()
+    assert held is not None and held.path is not None
+    claimed = held.path
+    spool.close()  # exit: the claim goes back under the file's own name
+    with pytest.raises(FileNotFoundError):
+        claimed.read_bytes()  # what the sender thread's read of its claim meets
+    assert spool.quarantine(held) is None, "given back, so not set aside"
+    assert [f.name.endswith("-5.otlp") for f in (tmp_path / "spans").iterdir()] == [True]
+    assert spool.pending_spans() == 5
+
+
+def test_an_unreadable_claimed_file_is_set_aside_once(tmp_path: Path) -> None:
+    from plaudit._internal.exporters.spool import DiskBacklog
+
+    spool = DiskBacklog(tmp_path, 10**9)
+    (tmp_path / "spans" / "00000000000000000001-1-00000000-4.otlp").write_bytes(b"not protobuf")
+    held = spool.peek()
+    assert held is not None
+    where = spool.quarantine(held)
+    assert where is not None and where.name == "00000000000000000001-1-00000000-4.otlp.corrupt" and where.exists()
+    assert spool.quarantine(held) is None, "settled: a second call does nothing"
+    spool.close()
+    assert [f.name for f in (tmp_path / "spans").iterdir()] == [where.name]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_leaves_the_parents_claimed_spool_file_alone(tmp_path: Path) -> None:
     """The parent is sending a file when the app forks: the child's exit gives back nothing it did not claim,

@@ -360,7 +360,9 @@ class DurableSpanExporter(SpanExporter):
         try:
             spans = batch.load()
         except Exception as exc:  # noqa: BLE001 - a corrupt or unreadable spool file must not stop replay
-            where = self._spool.quarantine(batch) if self._spool is not None else None
+            where = self._spool.quarantine(batch) if on_disk and self._spool is not None else None
+            if on_disk and where is None:  # given back at shutdown while being read: not corrupt, sent next start
+                return _Outcome.DOWN
             SPANS.add("dropped", batch.count)
             notice(
                 "spans-spool-corrupt",

@@ -301,16 +301,22 @@ class DiskBacklog:
             batch.path.unlink(missing_ok=True)
 
     def quarantine(self, batch: Batch) -> Path | None:
-        """Set an unreadable file aside under a ``.corrupt`` name, once; where it went, or None."""
-        self._settle(batch)
-        if batch.path is None:
-            return None
-        target = batch.path.with_name(batch.path.name.split(SUFFIX)[0] + SUFFIX + QUARANTINE)
-        try:
-            batch.path.rename(target)
-        except OSError:
-            return None
-        return target
+        """Set an unreadable file aside under a ``.corrupt`` name, once, and say where it lies now.
+
+        None when :meth:`close` gave the file back while it was being read: then it was not unreadable,
+        only renamed under the reader, and it must stay in line for the next start, not be set aside."""
+        with self._lock:  # against close(): a file is either given back or set aside, never both
+            if batch not in self._held:
+                return None
+            self._held.remove(batch)
+            if batch.path is None:
+                return None
+            target = batch.path.with_name(batch.path.name.split(SUFFIX)[0] + SUFFIX + QUARANTINE)
+            try:
+                batch.path.rename(target)
+            except OSError:
+                return batch.path  # left under its claim, which the next start releases
+            return target
 
     def replace(self, batch: Batch, spans: list[ReadableSpan]) -> None:
         """Part of a claimed file was delivered: write the rest under the file's name, keeping its place."""

@@ -103,7 +103,10 @@ def claim(path: Path) -> Path | None:
 
 
 def read(claimed: Path) -> list[dict[str, Any]] | None:
-    """The items of a claimed file, or None after quarantining a file that cannot be read back."""
+    """The items of a claimed file, or None after quarantining a file that cannot be read back (or when the
+    claim is gone: nothing is there to read or set aside)."""
+    if not claimed.exists():
+        return None
     if not claimed.is_file():
         quarantine(claimed, "not a regular file")
         return None
