@@ -12,6 +12,9 @@ moves the score rollup, as real ratings do; ``--orphans`` rates spans the collec
 Last, without HTTP: the CPU this process spends storing one rating through the collector's own write path
 (``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, both
 medians of ``time.process_time`` over the same number of items.
+On PostgreSQL the batches run twice: on fresh tables, then after ``ANALYZE`` ("batches, stats"), because
+a run this short ends before autovacuum first analyses the tables, and until then PostgreSQL plans the
+lookups for near-empty tables.
 Runs on a fresh SQLite file, then on PostgreSQL in a throwaway schema (``--skip-pg`` for SQLite only, ``--db``
 for one given database). Targets: batches of 100 at >= 7,000 items/s, single items at >= 0.6x the HTTP floor.
 
@@ -166,6 +169,16 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
                 accepted = bench_http(collector, items, batch)
                 bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], batch)
                 results.append((label, accepted, bare))
+            if not url.startswith("sqlite"):
+                # Autovacuum analyses tables about a minute after they grow, and the run above is shorter: its
+                # plans were made for near-empty tables. Once more with statistics current, as a running
+                # database has them.
+                with bare_db.engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+                items = [wire_item(i) for i in range(batches * 100)]
+                accepted = bench_http(collector, items, 100)
+                bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], 100)
+                results.append(("batches, stats", accepted, bare))
             floor = bench_http_floor(collector, items_count)
             cpu, cpu_bare = store_cpu(bare_db, [wire_item(i) for i in range(min(items_count, 300))])
         finally:
@@ -181,10 +194,11 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
         f"{name:<10} store CPU per single item (in process, no HTTP) {cpu:6.2f} ms   "
         f"bare one-row insert {cpu_bare:6.2f} ms   ratio {cpu / cpu_bare:5.2f}x"
     )
-    single, batched = results[0][1], results[1][1]
+    single = results[0][1]
+    batched = ", ".join(f"{accepted:,.0f} items/s ({label})" for label, accepted, _ in results[1:])
     lines.append(
         f"{name:<10} single items at {single / floor:5.2f}x the HTTP floor (target >= 0.60); "
-        f"batches {batched:,.0f} items/s (target >= 7,000)"
+        f"batches {batched} (target >= 7,000)"
     )
     return lines
 
