@@ -226,6 +226,41 @@ def test_a_file_given_back_while_being_read_is_not_set_aside_as_corrupt(tmp_path
     assert spool.pending_spans() == 5
 
 
+def test_a_file_given_back_while_partly_delivered_stays_whole(tmp_path: Path) -> None:
+    """Exit gives back a file whose first half the sender has just delivered: the file stays whole under its
+    name (sending the delivered half again is harmless), never rewritten and then deleted."""
+    from plaudit._internal.exporters.spool import DiskBacklog, decode_batch
+
+    spool = DiskBacklog(tmp_path, 10**9)
+    spool.add(make_spans(6))
+    held = spool.peek()
+    assert held is not None
+    spans = held.load()
+    spool.close()
+    spool.replace(held, spans[3:])
+    (left,) = (tmp_path / "spans").iterdir()
+    assert left.name.endswith("-6.otlp")
+    assert len(decode_batch(left.read_bytes())) == 6
+    spool.replace(held, spans)  # nothing delivered after all: the file keeps its name, so once it was deleted
+    (left,) = (tmp_path / "spans").iterdir()
+    assert len(decode_batch(left.read_bytes())) == 6
+
+
+def test_a_partly_delivered_file_keeps_the_rest_in_its_place(tmp_path: Path) -> None:
+    from plaudit._internal.exporters.spool import DiskBacklog, decode_batch
+
+    spool = DiskBacklog(tmp_path, 10**9)
+    spool.add(make_spans(6))
+    first = sorted((tmp_path / "spans").iterdir())[0].name
+    held = spool.peek()
+    assert held is not None
+    spool.replace(held, held.load()[3:])
+    (left,) = (tmp_path / "spans").iterdir()
+    assert left.name == first.rsplit("-", 1)[0] + "-3.otlp"
+    assert len(decode_batch(left.read_bytes())) == 3
+    spool.close()
+
+
 def test_an_unreadable_claimed_file_is_set_aside_once(tmp_path: Path) -> None:
     from plaudit._internal.exporters.spool import DiskBacklog
 

@@ -319,18 +319,24 @@ class DiskBacklog:
             return target
 
     def replace(self, batch: Batch, spans: list[ReadableSpan]) -> None:
-        """Part of a claimed file was delivered: write the rest under the file's name, keeping its place."""
-        if batch.path is None:
-            return
-        original = batch.path.with_name(batch.path.name.split(SUFFIX)[0].rsplit("-", 1)[0] + f"-{len(spans)}{SUFFIX}")
-        tmp = original.with_name(original.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(encode_batch(spans))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, original)
-        batch.path.unlink(missing_ok=True)
-        batch.path, batch.count = original, len(spans)
+        """Part of a claimed file was delivered: write the rest under the file's name, keeping its place.
+
+        A file :meth:`close` gave back meanwhile stays whole: the next start sends all of it again, and the
+        collector stores the part it already has once."""
+        with self._lock:  # against close(): the file is either given back whole or rewritten, never both
+            if batch not in self._held or batch.path is None:
+                return
+            name = batch.path.name.split(SUFFIX)[0].rsplit("-", 1)[0] + f"-{len(spans)}{SUFFIX}"
+            original = batch.path.with_name(name)
+            tmp = original.with_name(original.name + ".tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(encode_batch(spans))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, original)
+            if batch.path != original:
+                batch.path.unlink(missing_ok=True)
+            batch.path, batch.count = original, len(spans)
 
     def release(self, batch: Batch) -> None:
         """Give a claimed file back (sending failed), keeping its place in the order."""
