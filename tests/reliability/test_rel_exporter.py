@@ -209,8 +209,9 @@ def test_a_closed_disk_spool_claims_nothing_more(tmp_path: Path) -> None:
 
 
 def test_a_file_given_back_while_being_read_is_not_set_aside_as_corrupt(tmp_path: Path) -> None:
-    """The sender reads a claimed file just as exit gives it back: the read fails, but the file is good and
-    stays in line under its own name for the next start; it is neither quarantined nor counted as dropped."""
+    """The sender reads a claimed file just as exit gives it back: the read fails, but the file is good, so the
+    spool refuses to set it aside (the sender then counts nothing as dropped) and it stays in line under its
+    own name for the next start."""
     from plaudit._internal.exporters.spool import DiskBacklog
 
     spool = DiskBacklog(tmp_path, 10**9)

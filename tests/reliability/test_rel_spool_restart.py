@@ -139,3 +139,25 @@ def test_the_sdk_never_writes_a_spool_line_it_cannot_read_back(tmp_path: Path) -
     assert len(unfit) == 2
     (path,) = tmp_path.glob("*.jsonl")
     assert [json.loads(line) for line in path.read_text().splitlines()] == [item]
+
+
+def test_a_feedback_spool_claim_that_vanished_is_skipped_without_a_notice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process took the claimed file away before it was read: nothing to read and nothing to set aside,
+    so no quarantine and no "unreadable" notice naming a file that is not there."""
+    import logging
+
+    from plaudit._internal.feedback.items import build_item
+    from plaudit._internal.feedback.spool import claim, read, write
+
+    ref = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert write(tmp_path, [build_item(ref, "thumbs", True, author="u-1")]) == []
+    (path,) = tmp_path.glob("*.jsonl")
+    claimed = claim(path)
+    assert claimed is not None
+    claimed.unlink()
+    caplog.set_level(logging.WARNING, logger="plaudit")
+    assert read(claimed) is None
+    assert list(tmp_path.iterdir()) == []
+    assert not [r for r in caplog.records if "unreadable" in r.getMessage()]
