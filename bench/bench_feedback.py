@@ -12,9 +12,11 @@ moves the score rollup, as real ratings do; ``--orphans`` rates spans the collec
 Last, without HTTP: the CPU this process spends storing one rating through the collector's own write path
 (``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, both
 medians of ``time.process_time`` over the same number of items.
-On PostgreSQL the batches run twice: on fresh tables, then after ``ANALYZE`` ("batches, stats"), because
-a run this short ends before autovacuum first analyses the tables, and until then PostgreSQL plans the
-lookups for near-empty tables.
+Every round rates spans no round rated before, one vote per author and span, except the last ("batches,
+revotes"): it rates the first batch round's spans again by the same authors, so each item replaces a vote
+(the earlier one is kept as history and the span's score aggregate is moved). On PostgreSQL the batches
+run again after ``ANALYZE`` ("batches, stats", new spans), because a run this short ends before autovacuum
+first analyses the tables, and until then PostgreSQL plans the lookups for near-empty tables.
 Runs on a fresh SQLite file, then on PostgreSQL in a throwaway schema (``--skip-pg`` for SQLite only, ``--db``
 for one given database). Targets: batches of 100 at >= 7,000 items/s, single items at >= 0.6x the HTTP floor.
 
@@ -157,37 +159,44 @@ def store_cpu(db: Database, items: list[dict[str, Any]]) -> tuple[float, float]:
 def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> list[str]:
     """One database's figures, each beside its baseline from this run; returns the lines to print."""
     bare_db = Database(url)
+    rated = batches * 100
+    # Each round rates spans of its own (a first vote by each author), except "revotes", which rates the
+    # spans of the first batch round again by the same authors, so every item replaces a vote.
+    rounds = [("single items", 0, items_count, 1), ("batches of 100", items_count, rated, 100)]
     with tempfile.TemporaryDirectory() as logs, collector_process(url, Path(logs)) as (collector, _pid):
         bare_db.create_schema()
         try:
             if not orphans:
-                store_spans(collector, max(items_count, batches * 100))
+                store_spans(collector, items_count + 2 * rated + min(items_count, 300))
             results = []
-            for label, count, batch in (("single items", items_count, 1), ("batches of 100", batches * 100, 100)):
-                # the same rows for both, fresh idempotency keys so nothing is deduplicated
-                items = [wire_item(i) for i in range(count)]
+
+            def run(label: str, first: int, count: int, batch: int) -> None:
+                items = [wire_item(i) for i in range(first, first + count)]  # fresh idempotency keys
                 accepted = bench_http(collector, items, batch)
                 bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], batch)
                 results.append((label, accepted, bare))
+
+            for label, first, count, batch in rounds:
+                run(label, first, count, batch)
             if not url.startswith("sqlite"):
                 # Autovacuum analyses tables about a minute after they grow, and the run above is shorter: its
                 # plans were made for near-empty tables. Once more with statistics current, as a running
                 # database has them.
                 with bare_db.engine.connect() as conn:
                     conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
-                items = [wire_item(i) for i in range(batches * 100)]
-                accepted = bench_http(collector, items, 100)
-                bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], 100)
-                results.append(("batches, stats", accepted, bare))
+                run("batches, stats", items_count + rated, rated, 100)
+            run("batches, revotes", items_count, rated, 100)
             floor = bench_http_floor(collector, items_count)
-            cpu, cpu_bare = store_cpu(bare_db, [wire_item(i) for i in range(min(items_count, 300))])
+            cpu_first = items_count + 2 * rated  # spans of their own here too
+            cpu_items = [wire_item(i) for i in range(cpu_first, cpu_first + min(items_count, 300))]
+            cpu, cpu_bare = store_cpu(bare_db, cpu_items)
         finally:
             bare_db.dispose()
     name = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
     lines = [f"{name:<10} HTTP floor     {floor:9,.0f} requests/s answered with a 422 (no database work)"]
     for label, accepted, bare in results:
         lines.append(
-            f"{name:<10} {label:<14} collector {accepted:9,.0f} items/s   bare insert {bare:9,.0f} rows/s   "
+            f"{name:<10} {label:<16} collector {accepted:9,.0f} items/s   bare insert {bare:9,.0f} rows/s   "
             f"ratio {accepted / bare:5.2f}x"
         )
     lines.append(

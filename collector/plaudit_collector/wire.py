@@ -111,14 +111,15 @@ def _reject_constant(name: str) -> Any:
 
 def depth_of(doc: Any) -> int:
     """Nesting depth of a decoded JSON value (a scalar is 0), computed without recursion."""
+    if not isinstance(doc, (list, dict)):
+        return 0
     deepest = 0
-    stack: list[tuple[Any, int]] = [(doc, 0)]
+    stack: list[tuple[Any, int]] = [(doc, 1)]  # containers only: a batch's many scalars are never pushed
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, (list, dict)):
-            depth += 1
-            deepest = max(deepest, depth)
-            stack.extend((v, depth) for v in (value.values() if isinstance(value, dict) else value))
+        deepest = max(deepest, depth)
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (list, dict)))
     return deepest
 
 

@@ -4,6 +4,7 @@ on, one current vote under concurrent writers, and project isolation."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -64,6 +65,99 @@ def test_ingest_shaped_dicts_store_with_the_columns_analytics_read(db: Database)
         ("span", "categorical", None, "hallucinated", "annotator", True, None),
     ]
     assert rows[1].meta == {"explanation": "close"}
+
+
+_AWKWARD: list[dict[str, Any]] = [
+    {"value": None, "comment": "a comment on its own"},  # a note: JSON null in the value column
+    {"value": 0.1 + 0.2, "metadata": {"z": 1, "a": [1.5, None, "é"], "b": {"c": True}}},
+    {"value": 2**53 + 1, "comment": 'quotes " and \\ back\nslashes\t😀'},
+    {"value": "hallucinated", "metadata": {}},
+    {"value": False, "correction": "the right answer", "source": "annotator"},
+]
+
+
+def test_a_batch_stores_each_item_as_a_single_item_would(db: Database) -> None:
+    """A batch takes another way into the database than a single item (on PostgreSQL, one statement that
+    reads the rows from a JSON document); the stored columns are the same, JSON nulls and big numbers too."""
+
+    def items(prefix: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "trace_id": TRACE,
+                "span_id": f"{i + 1:016x}",
+                "name": "q",
+                "author": "a",
+                "idempotency_key": f"{prefix}{i}",
+                **extra,
+            }
+            for i, extra in enumerate(_AWKWARD)
+        ]
+
+    batch = feedback_writes.store_feedback(db, "batch", items("b"))
+    singles = [feedback_writes.store_feedback(db, "single", [item])[0] for item in items("s")]
+    strip = ("id", "idempotency_key", "created_at")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in batch] == [
+        {k: v for k, v in r.items() if k not in strip} for r in singles
+    ]
+    assert [r.value for r in _rows(db, "batch")] == [r.value for r in _rows(db, "single")]
+    assert [r.meta for r in _rows(db, "batch")] == [r.meta for r in _rows(db, "single")]
+    assert batch[2]["value"] == 2**53 + 1 and batch[1]["value"] == 0.1 + 0.2
+
+
+def test_a_batch_insert_carries_what_json_has_no_number_for(pg_url: str) -> None:
+    """Rows inserted many at once keep NaN and infinities in float columns, times with their zone, and
+    integers past 2**53 exactly (PostgreSQL reads them from one JSON document)."""
+    from plaudit_collector.store.tables import utcnow
+    from plaudit_collector.store.value_lists import insert_many
+
+    db = Database(pg_url)
+    db.create_schema()
+    now = utcnow()
+    base = {
+        "project": "p",
+        "target_type": "span",
+        "trace_id": TRACE,
+        "name": "q",
+        "kind": "numeric",
+        "value": 1,
+        "source": "human",
+        "is_current": True,
+        "created_at": now,
+        "metadata": None,
+    }
+    rows = [
+        {
+            **base,
+            "span_id": "1",
+            "idempotency_key": "k1",
+            "span_experiment_probability": float("nan"),
+            "span_start_ns": 2**63 - 1,
+        },
+        {
+            **base,
+            "span_id": "2",
+            "idempotency_key": "k2",
+            "span_experiment_probability": float("inf"),
+            "span_start_ns": 2**53 + 1,
+        },
+        {
+            **base,
+            "span_id": "3",
+            "idempotency_key": "k3",
+            "span_experiment_probability": float("-inf"),
+            "span_start_ns": -1,
+        },
+    ]
+    try:
+        with db.engine.begin() as conn:
+            stored = sorted(insert_many(conn, Feedback.__table__, rows, returning=True), key=lambda r: r.span_id)
+    finally:
+        db.dispose()
+    probability = [r.span_experiment_probability for r in stored]
+    assert math.isnan(probability[0]) and probability[1:] == [math.inf, -math.inf]
+    assert [r.span_start_ns for r in stored] == [2**63 - 1, 2**53 + 1, -1]
+    assert {r.created_at for r in stored} == {now}
+    assert [r.metadata for r in stored] == [None] * 3
 
 
 def test_strict_configs_apply_to_ingested_feedback_too(db: Database) -> None:

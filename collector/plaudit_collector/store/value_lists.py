@@ -6,14 +6,16 @@ PostgreSQL array (``column = ANY(:list)``, which uses the column's index) or, on
 ``json_each`` (``column IN (SELECT value FROM json_each(:list))``, which probes the index per value).
 :func:`rows_in` does the same for tuples of columns (a composite key): parallel arrays through ``unnest``
 on PostgreSQL, a JSON array of arrays on SQLite; bind its value with :func:`rows_value`. :func:`insert_many`
-inserts many rows on PostgreSQL as one statement of arrays; :data:`ADVISORY_LOCKS` locks a list of keys.
+inserts many rows on PostgreSQL as one statement reading a JSON document; :data:`ADVISORY_LOCKS` locks a list of keys.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -84,19 +86,32 @@ def rows_value(name: str, rows: Sequence[Sequence[Any]], width: int, dialect: st
 
 
 def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], *, returning: bool = False) -> list[Any]:
-    """PostgreSQL: insert ``rows`` (all with the same keys) as one ``INSERT ... SELECT FROM unnest(arrays)``,
-    a bound array per column. The statement's text is the same for any number of rows, so it is parsed once
-    per connection, and the rows travel in one round trip; an executemany sends a statement per row, which
-    the server binds and runs one by one. Returns the stored rows (in no set order) when ``returning``."""
+    """PostgreSQL: insert ``rows`` (all with the same keys) as one ``INSERT ... SELECT FROM
+    json_to_recordset(:rows)``, the rows bound as a single JSON document. The statement's text is the same for
+    any number of rows, so it is parsed once per connection, and the rows travel in one round trip; an
+    executemany sends a statement per row, which the server binds and runs one by one. One JSON text is
+    also cheaper to bind than an array per column, whose every element the driver quotes on its own.
+    Returns the stored rows (in no set order) when ``returning``."""
     columns = tuple(rows[0])
-    json_columns = _json_columns(table)
-    dump = conn.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
-    params = {
-        f"c{i}": [dump(row[name]) if name in json_columns else row[name] for row in rows]  # None: JSON null
-        for i, name in enumerate(columns)
-    }
-    result = conn.execute(_unnest_insert(table, columns, returning), params)
+    try:
+        doc = _DUMPS(rows)
+    except ValueError:  # a float NaN or infinity, which JSON has no number for: PostgreSQL reads them as text
+        doc = _DUMPS([{k: _finite_or_text(v) for k, v in row.items()} for row in rows])
+    result = conn.execute(_recordset_insert(table, columns, returning), {"rows": doc})
     return list(result) if returning else []
+
+
+def _jsonable(value: Any) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_DUMPS = json.JSONEncoder(default=_jsonable, allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _finite_or_text(value: Any) -> Any:
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
 @functools.cache
@@ -105,18 +120,18 @@ def _json_columns(table: Table) -> frozenset[str]:
 
 
 @functools.cache
-def _unnest_insert(table: Table, columns: tuple[str, ...], returning: bool) -> Any:
-    """The statement :func:`insert_many` runs; JSON columns go as text and are cast back."""
+def _recordset_insert(table: Table, columns: tuple[str, ...], returning: bool) -> Any:
+    """The statement :func:`insert_many` runs. A JSON column's ``null`` reads back as SQL NULL from a recordset,
+    so it is made JSON ``null`` again, as SQLAlchemy stores None in a JSON column."""
     from sqlalchemy.dialects import postgresql
 
     dialect, json_columns = postgresql.dialect(), _json_columns(table)
-    arrays, picked = [], []
-    for i, name in enumerate(columns):
-        kind = "text" if name in json_columns else table.c[name].type.compile(dialect=dialect)
-        arrays.append(f"CAST(:c{i} AS {kind}[])")
-        picked.append(f"CAST(u.c{i} AS jsonb)" if name in json_columns else f"u.c{i}")
-    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    kinds = ("jsonb" if name in json_columns else table.c[name].type.compile(dialect=dialect) for name in columns)
+    fields = ", ".join(f'"{name}" {kind}' for name, kind in zip(columns, kinds, strict=True))
+    picked = ", ".join(
+        f"""COALESCE(r."{name}", 'null'::jsonb)""" if name in json_columns else f'r."{name}"' for name in columns
+    )
     return text(
-        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(picked)} "
-        f"FROM unnest({', '.join(arrays)}) AS u({names}){' RETURNING *' if returning else ''}"
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {picked} "
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({fields}){' RETURNING *' if returning else ''}"
     )
