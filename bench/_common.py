@@ -15,7 +15,7 @@ import httpx
 
 from plaudit_collector.server import free_port
 
-__all__ = ["PG_URL", "collector_process", "free_port", "pg_schema"]
+__all__ = ["PG_URL", "collector_process", "free_port", "pg_schema", "process_cpu"]
 
 PG_URL = os.environ.get("PLAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -58,6 +58,15 @@ def collector_process(db_url: str, log_dir: Path) -> Iterator[tuple[str, int]]:
         proc.terminate()
         proc.wait(15)
         log.close()
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used so far; None without ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_idle(pid: int, quiet: float = 0.5, limit: float = 60.0) -> None:

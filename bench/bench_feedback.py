@@ -6,7 +6,9 @@ Each figure is printed beside a baseline measured in the same run on the same da
 SQLAlchemy insert of the same rows into the same table (one row per transaction for the single-item
 case, ``executemany`` of 100 rows per transaction for batches). The ratio is what validation,
 idempotency, vote replacement, HTTP and JSON cost on top of the database's own write speed. The
-"HTTP floor" (the same route refusing a bad item) shows how much of a single item's cost is HTTP.
+"HTTP floor" (the same route refusing a bad item) shows how much of a single item's cost is HTTP; beside it,
+the CPU per request of this process (the client) and of the collector (read from ``/proc``), for the floor
+and for a single item: about half of the floor is the client's own work.
 The rated spans are stored first (ten to a trace, sent as OTLP), so every item is credited to its span and
 moves the score rollup, as real ratings do; ``--orphans`` rates spans the collector never saw instead.
 Last, without HTTP: the CPU this process spends storing one rating through the collector's own write path
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import collector_process, pg_schema
+from _common import collector_process, pg_schema, process_cpu
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -85,14 +87,36 @@ def table_row(item: dict[str, Any], project: str) -> dict[str, Any]:
     }
 
 
-def bench_http(url: str, items: list[dict[str, Any]], batch: int) -> float:
+class CpuShare:
+    """CPU milliseconds per request of this process (the client) and of the collector (None without /proc)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.client: float = 0.0
+        self.collector: float | None = None
+
+    @contextlib.contextmanager
+    def measure(self, requests: int) -> Iterator[None]:
+        client, collector = time.process_time(), process_cpu(self.pid)
+        yield
+        self.client = (time.process_time() - client) * 1000 / requests
+        after = process_cpu(self.pid)
+        self.collector = None if after is None or collector is None else (after - collector) * 1000 / requests
+
+    def __str__(self) -> str:
+        collector = "?" if self.collector is None else f"{self.collector:.2f}"
+        return f"client {self.client:.2f} ms, collector {collector} ms"
+
+
+def bench_http(url: str, items: list[dict[str, Any]], batch: int, cpu: CpuShare | None = None) -> float:
     with httpx.Client(base_url=url, timeout=60) as http:
         http.get("/healthz")
         start = time.perf_counter()
-        for offset in range(0, len(items), batch):
-            chunk = items[offset : offset + batch]
-            response = http.post("/v1/feedback", json=chunk[0] if batch == 1 else {"items": chunk})
-            response.raise_for_status()
+        with cpu.measure(-(-len(items) // batch)) if cpu else contextlib.nullcontext():
+            for offset in range(0, len(items), batch):
+                chunk = items[offset : offset + batch]
+                response = http.post("/v1/feedback", json=chunk[0] if batch == 1 else {"items": chunk})
+                response.raise_for_status()
         return len(items) / (time.perf_counter() - start)
 
 
@@ -119,12 +143,13 @@ def store_spans(url: str, count: int) -> None:
             response.raise_for_status()
 
 
-def bench_http_floor(url: str, count: int) -> float:
+def bench_http_floor(url: str, count: int, cpu: CpuShare) -> float:
     """Requests per second the same route answers when it stores nothing (a 422): the HTTP cost alone."""
     with httpx.Client(base_url=url, timeout=60) as http:
         start = time.perf_counter()
-        for _ in range(count):
-            http.post("/v1/feedback", json={"trace_id": TRACE})
+        with cpu.measure(count):
+            for _ in range(count):
+                http.post("/v1/feedback", json={"trace_id": TRACE})
         return count / (time.perf_counter() - start)
 
 
@@ -163,16 +188,18 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
     # Each round rates spans of its own (a first vote by each author), except "revotes", which rates the
     # spans of the first batch round again by the same authors, so every item replaces a vote.
     rounds = [("single items", 0, items_count, 1), ("batches of 100", items_count, rated, 100)]
-    with tempfile.TemporaryDirectory() as logs, collector_process(url, Path(logs)) as (collector, _pid):
+    with tempfile.TemporaryDirectory() as logs, collector_process(url, Path(logs)) as (collector, pid):
         bare_db.create_schema()
         try:
             if not orphans:
                 store_spans(collector, items_count + 2 * rated + min(items_count, 300))
             results = []
 
+            single_cpu, floor_cpu = CpuShare(pid), CpuShare(pid)
+
             def run(label: str, first: int, count: int, batch: int) -> None:
                 items = [wire_item(i) for i in range(first, first + count)]  # fresh idempotency keys
-                accepted = bench_http(collector, items, batch)
+                accepted = bench_http(collector, items, batch, single_cpu if batch == 1 else None)
                 bare = bench_bare(bare_db, [{**it, "idempotency_key": uuid.uuid4().hex} for it in items], batch)
                 results.append((label, accepted, bare))
 
@@ -186,7 +213,7 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
                     conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
                 run("batches, stats", items_count + rated, rated, 100)
             run("batches, revotes", items_count, rated, 100)
-            floor = bench_http_floor(collector, items_count)
+            floor = bench_http_floor(collector, items_count, floor_cpu)
             cpu_first = items_count + 2 * rated  # spans of their own here too
             cpu_items = [wire_item(i) for i in range(cpu_first, cpu_first + min(items_count, 300))]
             cpu, cpu_bare = store_cpu(bare_db, cpu_items)
@@ -194,6 +221,7 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
             bare_db.dispose()
     name = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
     lines = [f"{name:<10} HTTP floor     {floor:9,.0f} requests/s answered with a 422 (no database work)"]
+    lines.append(f"{name:<10} CPU per request: the floor: {floor_cpu}; a single item: {single_cpu}")
     for label, accepted, bare in results:
         lines.append(
             f"{name:<10} {label:<16} collector {accepted:9,.0f} items/s   bare insert {bare:9,.0f} rows/s   "
