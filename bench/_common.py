@@ -73,21 +73,15 @@ def _wait_idle(pid: int, quiet: float = 0.5, limit: float = 60.0) -> None:
     """Wait until process ``pid`` has used no CPU for ``quiet`` seconds (at most ``limit``): a collector
     imports SciPy in the background a second after it answers, and a measurement overlapping that import
     times the import too. Without ``/proc``, waits a few seconds instead."""
-    stat = Path(f"/proc/{pid}/stat")
-    if not stat.exists():
+    if process_cpu(pid) is None:
         time.sleep(3)
         return
-
-    def cpu() -> int:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-
     deadline = time.monotonic() + limit
     time.sleep(1.5)  # the warm-up starts a second after the collector answers
-    last = cpu()
+    last = process_cpu(pid)
     while time.monotonic() < deadline:
         time.sleep(quiet)
-        now = cpu()
+        now = process_cpu(pid)
         if now == last:
             return
         last = now

@@ -151,6 +151,12 @@ def test_a_batch_insert_carries_what_json_has_no_number_for(pg_url: str) -> None
     try:
         with db.engine.begin() as conn:
             stored = sorted(insert_many(conn, Feedback.__table__, rows, returning=True), key=lambda r: r.span_id)
+            # None in a JSON column is JSON null, as SQLAlchemy stores it, not SQL NULL
+            kinds = conn.exec_driver_sql("SELECT DISTINCT jsonb_typeof(metadata) FROM feedback").scalars().all()
+        with pytest.raises(ValueError), db.engine.begin() as conn:  # NaN inside a JSON value has no JSON form
+            insert_many(conn, Feedback.__table__, [{**rows[0], "idempotency_key": "k4", "value": float("nan")}])
+        with db.engine.connect() as conn:
+            count = conn.exec_driver_sql("SELECT count(*) FROM feedback").scalar_one()
     finally:
         db.dispose()
     probability = [r.span_experiment_probability for r in stored]
@@ -158,6 +164,8 @@ def test_a_batch_insert_carries_what_json_has_no_number_for(pg_url: str) -> None
     assert [r.span_start_ns for r in stored] == [2**63 - 1, 2**53 + 1, -1]
     assert {r.created_at for r in stored} == {now}
     assert [r.metadata for r in stored] == [None] * 3
+    assert kinds == ["null"]
+    assert count == 3
 
 
 def test_strict_configs_apply_to_ingested_feedback_too(db: Database) -> None:

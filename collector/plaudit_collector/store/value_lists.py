@@ -95,8 +95,9 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], *, r
     columns = tuple(rows[0])
     try:
         doc = _DUMPS(rows)
-    except ValueError:  # a float NaN or infinity, which JSON has no number for: PostgreSQL reads them as text
-        doc = _DUMPS([{k: _finite_or_text(v) for k, v in row.items()} for row in rows])
+    except ValueError:  # a float NaN or infinity, which JSON has no number for: a float column reads it as text
+        plain = {name for name in columns if name not in _json_columns(table)}  # a JSON value cannot hold one
+        doc = _DUMPS([{k: _finite_or_text(v) if k in plain else v for k, v in row.items()} for row in rows])
     result = conn.execute(_recordset_insert(table, columns, returning), {"rows": doc})
     return list(result) if returning else []
 
