@@ -23,7 +23,7 @@ from plaudit_collector.api.routes import feedback, feedback_tokens, health, logs
 from plaudit_collector.api.stopping import RefuseCutRequests
 from plaudit_collector.schemas import FeedbackAccepted, FeedbackBatch, FeedbackIn, FeedbackTokenIn, ScoreConfigIn
 from plaudit_collector.settings import CollectorSettings
-from plaudit_collector.store import retention
+from plaudit_collector.store import retention, young_tables
 from plaudit_collector.store.db import Database
 from plaudit_collector.web import routes as web_routes
 
@@ -84,12 +84,13 @@ def create_app(settings: CollectorSettings | None = None, db: Database | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.prepare(migrate=settings.migrate)
         sweeper = retention.start_sweeper(database, settings)
+        keeper = young_tables.start_keeper(database)
         judge_worker = None
         if settings.judges:  # the judge worker's modules load only where it runs
             from plaudit_collector.judges.worker import start_worker
 
             judge_worker = start_worker(database, settings)
-        app.state.background = [worker for worker in (judge_worker, sweeper) if worker is not None]
+        app.state.background = [worker for worker in (judge_worker, sweeper, keeper) if worker is not None]
         timers = [
             _later("plaudit-build-routes", BUILD_ROUTES_AFTER_SECONDS, _build_routes, app),
             _later("plaudit-warm-statistics", WARM_STATISTICS_AFTER_SECONDS, _warm_statistics),

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from plaudit.semconv import PROJECT_HEADER
 from plaudit_collector.api import deps, tokens
 from plaudit_collector.api.deps import DatabaseDep, ProjectDep, SettingsDep, read_json
+from plaudit_collector.api.fast_json import FastJSONResponse
 from plaudit_collector.errors import ApiError, validation_error
 from plaudit_collector.schemas import FeedbackBatch, FeedbackIn, PreferenceIn
 from plaudit_collector.store import feedback_writes, signing_keys
@@ -104,7 +105,7 @@ async def _store(db: Any, project: str, items: list[dict[str, Any]], batch: bool
         if isinstance(exc, feedback_writes.IdempotencyConflict):
             raise ApiError(409, "idempotency_conflict", f"{field}: {exc.message}", field) from None
         raise ApiError(422, "score_config_violation", f"{field}: {exc.message}", field) from None
-    return JSONResponse({"ids": [row["id"] for row in stored], "items": stored}, status_code=201)
+    return FastJSONResponse({"ids": [row["id"] for row in stored], "items": stored}, status_code=201)
 
 
 def _within_token(scope: tokens.TokenScope, items: list[dict[str, Any]], batch: bool) -> None:
