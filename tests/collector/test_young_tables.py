@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy import text
 
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
-from plaudit_collector.store import young_tables
+from plaudit_collector.store import partitions, young_tables
 from plaudit_collector.store.db import Database
 
 PAGES = "SELECT relpages, reltuples FROM pg_class WHERE oid = to_regclass(:table)"
@@ -36,8 +37,10 @@ def test_a_table_is_analysed_when_it_doubles_and_not_before(pg_url: str) -> None
             conn.execute(text("CREATE TABLE grow (id bigserial PRIMARY KEY, pad text) WITH (autovacuum_enabled = off)"))
         _grow(db, 10)  # a page: read whole faster than planned for
         with db.engine.connect() as conn:
-            assert not [t for t in young_tables.grown_tables(conn) if t.endswith(".grow")]
+            assert not [t for t, _ in young_tables.grown_tables(conn) if t.endswith(".grow")]
         _grow(db, 1000)  # about 17 pages, never analysed
+        with db.engine.connect() as conn:
+            assert [c for t, c in young_tables.grown_tables(conn) if t.endswith(".grow")] == ["id"]  # indexed only
         assert [t for t in young_tables.analyse_grown(db) if t.endswith(".grow")]
         pages, tuples = _pages(db, "grow")
         assert tuples == 1010 and pages >= young_tables.MIN_PAGES
@@ -48,6 +51,54 @@ def test_a_table_is_analysed_when_it_doubles_and_not_before(pg_url: str) -> None
         assert [t for t in young_tables.analyse_grown(db) if t.endswith(".grow")]
         assert _pages(db, "grow")[1] == 2510
     finally:
+        db.dispose()
+
+
+def test_a_table_past_its_youth_is_left_to_autovacuum(pg_url: str) -> None:
+    db = Database(pg_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE grow (id bigserial PRIMARY KEY, pad text) WITH (autovacuum_enabled = off)"))
+        _grow(db, 70_000)
+        young_tables.analyse_grown(db)
+        assert _pages(db, "grow")[0] >= young_tables.YOUNG_PAGES
+        _grow(db, 150_000)  # more than doubled, but its statistics were taken past YOUNG_PAGES
+        assert not [t for t in young_tables.analyse_grown(db) if t.endswith(".grow")]
+        assert _pages(db, "grow")[1] == 70_000
+    finally:
+        db.dispose()
+
+
+def test_span_partitions_are_analysed_without_the_text_search_expression(pg_url: str, otlp: Any) -> None:
+    """Statistics of the search index's ``to_tsvector`` expression cost seconds per partition: left out."""
+    server = BackgroundServer(CollectorSettings(db_url=pg_url)).start()
+    db: Database = server.app.state.db
+    try:
+        today = partitions.partition_name("spans", partitions.day_of(time.time_ns()))
+        with db.engine.begin() as conn:  # only the collector can analyse it within this test
+            conn.execute(text(f"ALTER TABLE {today} SET (autovacuum_enabled = off)"))
+        content = {"input.value": "a question " * 40, "output.value": "an answer " * 40}
+        spans = [otlp.span(f"call {i}", content, start_ns=time.time_ns()) for i in range(400)]
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.post("/v1/traces", json=otlp.request(spans)).status_code == 200
+        deadline = time.monotonic() + 10
+        while _pages(db, today)[1] < 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _pages(db, today)[1] == 400
+        with db.engine.connect() as conn:
+            index_stats = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_statistic s JOIN pg_index i ON i.indexrelid = s.starelid "
+                    "WHERE i.indrelid = to_regclass(:t)"
+                ),
+                {"t": today},
+            ).scalar()
+            trace_id_stats = conn.execute(
+                text("SELECT count(*) FROM pg_stats WHERE tablename = :t AND attname = 'trace_id'"), {"t": today}
+            ).scalar()
+        assert index_stats == 0 and trace_id_stats == 1
+    finally:
+        server.stop()
         db.dispose()
 
 

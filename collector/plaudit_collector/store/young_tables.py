@@ -6,10 +6,10 @@ analyses a table about a minute after it has grown. So for the first minute of a
 day's new span partition, every lookup the write paths make scans: feedback batches ran at about half the rate
 they reach once the tables are analysed.
 
-The keeper analyses a table, or a leaf partition, once it holds at least twice the pages its statistics were
-taken at (and at least :data:`MIN_PAGES`). It looks at most every :data:`CHECK_SECONDS` while the collector
-commits, and not at all while it is idle. A table that grows by less than that between two looks of
-autovacuum is never analysed here: an established database costs one catalog query per look.
+The keeper analyses a young table, or leaf partition, once it holds at least twice the pages its statistics
+were taken at (and at least :data:`MIN_PAGES`); past :data:`YOUNG_PAGES` a table is autovacuum's alone. It
+looks at most every :data:`CHECK_SECONDS` while the collector commits, and not at all while it is idle: an
+established database costs one catalog query per look.
 """
 
 from __future__ import annotations
@@ -26,32 +26,46 @@ log = logging.getLogger("plaudit_collector.young_tables")
 
 MIN_PAGES = 8
 """A table smaller than this (64 KiB at the default block size) is read whole faster than planned for."""
+YOUNG_PAGES = 1024
+"""Tables whose statistics were taken at this many pages (8 MiB) or more are left to autovacuum, which
+analyses them after every tenth of growth."""
 CHECK_SECONDS = 0.5
 
 _GROWN = text(
     """
-    SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = current_schema() AND c.relkind = 'r'
-      AND pg_relation_size(c.oid) >= current_setting('block_size')::bigint * greatest(:min_pages, 2 * c.relpages)
-    ORDER BY 1
+    SELECT format('%I.%I', n.nspname, c.relname),
+           (SELECT string_agg(DISTINCT quote_ident(a.attname), ', ')
+              FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
+             WHERE i.indrelid = c.oid)
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relpages < :young_pages
+       AND pg_relation_size(c.oid) >= current_setting('block_size')::bigint * greatest(:min_pages, 2 * c.relpages)
+     ORDER BY 1
     """
 )
 
 
-def grown_tables(conn: Connection, min_pages: int = MIN_PAGES) -> list[str]:
-    """The tables of the current schema (leaf partitions included) that have at least doubled since their
-    statistics were taken, quoted and schema-qualified for ``ANALYZE``."""
-    return [row[0] for row in conn.execute(_GROWN, {"min_pages": min_pages})]
+def grown_tables(conn: Connection, min_pages: int = MIN_PAGES) -> list[tuple[str, str | None]]:
+    """The young tables of the current schema (leaf partitions included) that have at least doubled since
+    their statistics were taken: (name, its indexed columns or None), quoted and schema-qualified for
+    ``ANALYZE``."""
+    params = {"min_pages": min_pages, "young_pages": YOUNG_PAGES}
+    return [(row[0], row[1]) for row in conn.execute(_GROWN, params)]
 
 
 def analyse_grown(db: Database, min_pages: int = MIN_PAGES) -> list[str]:
-    """Analyse the grown tables, skipping any another session is analysing or vacuuming; returns their names."""
+    """Analyse the grown tables' indexed columns, skipping a table another session is analysing or vacuuming;
+    returns the tables' names.
+
+    Only the indexed columns: that is what choosing an index needs, and naming columns leaves out the
+    statistics of index expressions, which for the spans' text search means a ``to_tsvector`` of every
+    sampled row (seconds for one day's partition). Autovacuum's later passes take the full statistics."""
     with db.engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         grown = grown_tables(conn, min_pages)
-        for table in grown:
-            conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table}")
-    return grown
+        for table, columns in grown:
+            conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table}{f' ({columns})' if columns else ''}")
+    return [table for table, _ in grown]
 
 
 class StatisticsKeeper:
