@@ -17,8 +17,9 @@ medians of ``time.process_time`` over the same number of items.
 Every round rates spans no round rated before, one vote per author and span, except the last ("batches,
 revotes"): it rates the first batch round's spans again by the same authors, so each item replaces a vote
 (the earlier one is kept as history and the span's score aggregate is moved). On PostgreSQL the batches
-run again after ``ANALYZE`` ("batches, stats", new spans), because a run this short ends before autovacuum
-first analyses the tables, and until then PostgreSQL plans the lookups for near-empty tables.
+run again after an ``ANALYZE`` of the whole database ("batches, stats", new spans): the steady state of a
+database that autovacuum has analysed. The first round runs on tables the collector analyses itself as they
+grow (``store/young_tables.py``); before it did, that round measured plans made for near-empty tables.
 Runs on a fresh SQLite file, then on PostgreSQL in a throwaway schema (``--skip-pg`` for SQLite only, ``--db``
 for one given database). Targets: batches of 100 at >= 7,000 items/s, single items at >= 0.6x the HTTP floor.
 
