@@ -79,6 +79,8 @@ class StatisticsKeeper:
         self._thread = threading.Thread(target=self._run, name="plaudit-statistics", daemon=True)
 
     def _committed(self, _conn: object) -> None:
+        """Listens to the engine's commits for the life of the engine: removing a listener while another
+        thread's commit runs the listeners is not safe, and after a stop this only sets an event."""
         self._written.set()
 
     def start(self) -> StatisticsKeeper:
@@ -104,8 +106,6 @@ class StatisticsKeeper:
         """Look no more, without waiting (an ANALYZE under way is ended by the server when the process ends)."""
         self._stop.set()
         self._written.set()
-        if event.contains(self._db.engine, "commit", self._committed):
-            event.remove(self._db.engine, "commit", self._committed)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.request_stop()
