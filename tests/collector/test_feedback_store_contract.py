@@ -168,6 +168,40 @@ def test_a_batch_insert_carries_what_json_has_no_number_for(pg_url: str) -> None
     assert count == 3
 
 
+def test_a_batch_insert_keeps_json_values_whole_whichever_encoder_writes_them(pg_url: str) -> None:
+    """orjson writes the batch's document unless a value needs the standard encoder (an integer past 64 bits);
+    either way every value reads back as given, and a NaN deep inside a JSON value stores nothing."""
+    from plaudit_collector.store.tables import utcnow
+    from plaudit_collector.store.value_lists import _fast_doc, insert_many
+
+    db = Database(pg_url)
+    db.create_schema()
+    base = {"project": "p", "target_type": "span", "trace_id": TRACE, "name": "q", "kind": "numeric", "value": 1}
+    base |= {"source": "human", "is_current": True, "created_at": utcnow(), "score": 0.1 + 0.2}
+    nested = {"n": [1.5, {"deep": 0.1 + 0.2, "none": None}], "é": "ü\u2028", "max": 2**64 - 1, "min": -(2**63)}
+    fast = [{**base, "span_id": str(i), "idempotency_key": f"f{i}", "metadata": nested} for i in range(3)]
+    wide = [{**base, "span_id": "w", "idempotency_key": "w", "metadata": {"big": 2**70, "ok": [True, None]}}]
+    deep_nan = {"a": [{"b": [float("nan")]}]}
+    table = Feedback.__table__  # type: ignore[attr-defined]
+    assert _fast_doc(fast, table) is not None and _fast_doc(wide, table) is None
+    assert _fast_doc([{**fast[0], "metadata": deep_nan}], table) is None
+    try:
+        with db.engine.begin() as conn:
+            stored = insert_many(conn, Feedback.__table__, fast, returning=True)
+            stored += insert_many(conn, Feedback.__table__, wide, returning=True)
+        with pytest.raises(ValueError), db.engine.begin() as conn:
+            insert_many(conn, Feedback.__table__, [{**fast[0], "idempotency_key": "n", "metadata": deep_nan}] * 2)
+        with db.engine.connect() as conn:
+            count = conn.exec_driver_sql("SELECT count(*) FROM feedback").scalar_one()
+    finally:
+        db.dispose()
+    by_key = {row.idempotency_key: row for row in stored}
+    assert [by_key[f"f{i}"].metadata for i in range(3)] == [nested] * 3
+    assert by_key["w"].metadata == {"big": 2**70, "ok": [True, None]}
+    assert {row.score for row in stored} == {0.1 + 0.2}
+    assert count == 4
+
+
 def test_strict_configs_apply_to_ingested_feedback_too(db: Database) -> None:
     score_configs.put_score_config(db, "default", "stars", {"type": "numeric", "min": 1, "max": 5, "strict": True})
     with pytest.raises(feedback_writes.FeedbackRejected) as caught:

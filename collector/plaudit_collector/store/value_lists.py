@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -90,16 +91,61 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], *, r
     json_to_recordset(:rows)``, the rows bound as a single JSON document. The statement's text is the same for
     any number of rows, so it is parsed once per connection, and the rows travel in one round trip; an
     executemany sends a statement per row, which the server binds and runs one by one. One JSON text is
-    also cheaper to bind than an array per column, whose every element the driver quotes on its own.
+    also cheaper to bind than an array per column, whose every element the driver quotes on its own. orjson
+    writes the document where it can (see :func:`_fast_doc`), else the standard encoder.
     Returns the stored rows (in no set order) when ``returning``."""
     columns = tuple(rows[0])
-    try:
-        doc = _DUMPS(rows)
-    except ValueError:  # a float NaN or infinity, which JSON has no number for: a float column reads it as text
-        plain = {name for name in columns if name not in _json_columns(table)}  # a JSON value cannot hold one
-        doc = _DUMPS([{k: _finite_or_text(v) if k in plain else v for k, v in row.items()} for row in rows])
+    doc = _fast_doc(rows, table)
+    if doc is None:
+        try:
+            doc = _DUMPS(rows)
+        except ValueError:  # a float NaN or infinity, which JSON has no number for: a float column reads it as text
+            plain = {name for name in columns if name not in _json_columns(table)}  # a JSON value cannot hold one
+            doc = _DUMPS([{k: _finite_or_text(v) if k in plain else v for k, v in row.items()} for row in rows])
     result = conn.execute(_recordset_insert(table, columns, returning), {"rows": doc})
     return list(result) if returning else []
+
+
+def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
+    """The rows as orjson writes them (ten times the standard encoder's speed), or None where only the
+    standard encoder says what to do: a float that is not finite (orjson would write ``null``), an integer
+    past 64 bits, a key that is not a string."""
+    floats, json_columns = _float_columns(table), _json_columns(table)
+    for row in rows:
+        for name in floats:
+            value = row.get(name)
+            if value is not None and not math.isfinite(value):
+                return None
+        for name in json_columns:
+            value = row.get(name)
+            if value is not None and not isinstance(value, (str, bool, int)) and not _all_finite(value):
+                return None
+    try:
+        return orjson.dumps(rows, default=_jsonable, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
+def _all_finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in a JSON value."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+@functools.cache
+def _float_columns(table: Table) -> tuple[str, ...]:
+    return tuple(
+        c.name for c in table.c if c.type.__class__.__name__ in ("Float", "Double", "DOUBLE_PRECISION", "REAL")
+    )
 
 
 def _jsonable(value: Any) -> str:
