@@ -114,7 +114,7 @@ def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
     for row in rows:
         for name in floats:
             value = row.get(name)
-            if value is not None and not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 return None
         for name in json_columns:
             value = row.get(name)
