@@ -185,6 +185,7 @@ def test_a_batch_insert_keeps_json_values_whole_whichever_encoder_writes_them(pg
     table = Feedback.__table__  # type: ignore[attr-defined]
     assert _fast_doc(fast, table) is not None and _fast_doc(wide, table) is None
     assert _fast_doc([{**fast[0], "metadata": deep_nan}], table) is None
+    assert _fast_doc([{**fast[0], "metadata": {"t": (1, (float("inf"),))}}], table) is None
     try:
         with db.engine.begin() as conn:
             stored = insert_many(conn, Feedback.__table__, fast, returning=True)

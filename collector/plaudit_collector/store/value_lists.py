@@ -136,7 +136,7 @@ def _all_finite(value: Any) -> bool:
                 return False
         elif isinstance(item, dict):
             stack.extend(item.values())
-        elif isinstance(item, list):
+        elif isinstance(item, (list, tuple)):
             stack.extend(item)
     return True
 
