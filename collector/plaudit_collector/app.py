@@ -35,7 +35,8 @@ WARM_STATISTICS_AFTER_SECONDS = 1.0
 uvicorn binds and answers its first requests (a health check, a first batch), yet long before anyone reads a
 leaderboard."""
 BACKGROUND_STOP_SECONDS = 0.5
-"""How long a stopping collector waits for each background worker (judges, retention) to finish its step."""
+"""How long a stopping collector waits for each background worker (judges, retention, statistics) to finish its
+step."""
 
 
 def stop_background(app: FastAPI) -> None:

@@ -23,6 +23,8 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Float,
+    Numeric,
     Table,
     Text,
     any_,
@@ -107,9 +109,9 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], *, r
 
 
 def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
-    """The rows as orjson writes them (ten times the standard encoder's speed), or None where only the
-    standard encoder says what to do: a float that is not finite (orjson would write ``null``), an integer
-    past 64 bits, a key that is not a string."""
+    """The rows as orjson writes them (ten times the standard encoder's speed), or None where a value needs the
+    standard encoder: a float that is not finite in a numeric or JSON column (orjson would write ``null``), an
+    integer past 64 bits, a key that is not a string, a dataclass."""
     floats, json_columns = _float_columns(table), _json_columns(table)
     for row in rows:
         for name in floats:
@@ -121,7 +123,9 @@ def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
             if value is not None and not isinstance(value, (str, bool, int)) and not _all_finite(value):
                 return None
     try:
-        return orjson.dumps(rows, default=_jsonable, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+        return orjson.dumps(
+            rows, default=_jsonable, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+        ).decode()
     except (TypeError, orjson.JSONEncodeError):
         return None
 
@@ -143,9 +147,9 @@ def _all_finite(value: Any) -> bool:
 
 @functools.cache
 def _float_columns(table: Table) -> tuple[str, ...]:
-    return tuple(
-        c.name for c in table.c if c.type.__class__.__name__ in ("Float", "Double", "DOUBLE_PRECISION", "REAL")
-    )
+    """The columns that may hold a float: numeric types, directly or under a TypeDecorator."""
+    types = ((c.name, c.type.impl if isinstance(c.type, TypeDecorator) else c.type) for c in table.c)
+    return tuple(name for name, kind in types if isinstance(kind, (Numeric, Float)))
 
 
 def _jsonable(value: Any) -> str:

@@ -39,6 +39,7 @@ _GROWN = text(
              WHERE i.indrelid = c.oid)
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relpages < :young_pages
+       AND (pg_has_role(c.relowner, 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))
        AND pg_relation_size(c.oid) >= current_setting('block_size')::bigint * greatest(:min_pages, 2 * c.relpages)
      ORDER BY 1
     """
@@ -48,7 +49,8 @@ _GROWN = text(
 def grown_tables(conn: Connection, min_pages: int = MIN_PAGES) -> list[tuple[str, str | None]]:
     """The young tables of the current schema (leaf partitions included) that have at least doubled since
     their statistics were taken: (name, its indexed columns or None), quoted and schema-qualified for
-    ``ANALYZE``."""
+    ``ANALYZE``. Only tables this role may analyse (its own, or any for a superuser): PostgreSQL skips
+    another's with a warning, and its pages would never change, so it would be tried at every look."""
     params = {"min_pages": min_pages, "young_pages": YOUNG_PAGES}
     return [(row[0], row[1]) for row in conn.execute(_GROWN, params)]
 
@@ -61,7 +63,8 @@ def analyse_grown(db: Database, min_pages: int = MIN_PAGES) -> list[str]:
     statistics of index expressions, which for the spans' text search means a ``to_tsvector`` of every
     sampled row (seconds for one day's partition). Autovacuum's later passes take the full statistics."""
     with db.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        # no_parameters: a ``%`` in a quoted name is then not read as a placeholder by the driver
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT", no_parameters=True)
         grown = grown_tables(conn, min_pages)
         for table, columns in grown:
             conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table}{f' ({columns})' if columns else ''}")
