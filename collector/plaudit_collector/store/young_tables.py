@@ -20,7 +20,7 @@ import threading
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
-from plaudit_collector.store.db import Database
+from plaudit_collector.store.db import Database, is_unavailable
 
 log = logging.getLogger("plaudit_collector.young_tables")
 
@@ -101,8 +101,11 @@ class StatisticsKeeper:
                 analysed = analyse_grown(self._db)
                 if analysed:
                     log.debug("analysed %s", ", ".join(analysed))
-            except Exception:  # the write paths never wait on this: a failed look is tried at the next commit
-                log.warning("analysing grown tables failed", exc_info=True)
+            except Exception as exc:  # the write paths never wait on this: a failed look is tried after a commit
+                if is_unavailable(exc):  # the requests of the moment say so, as a 503 each
+                    log.debug("analysing grown tables: the database is unavailable")
+                else:
+                    log.warning("analysing grown tables failed", exc_info=True)
             self._stop.wait(self._interval)
 
     def request_stop(self) -> None:
