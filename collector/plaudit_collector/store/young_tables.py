@@ -46,16 +46,16 @@ _GROWN = text(
 )
 
 
-def grown_tables(conn: Connection, min_pages: int = MIN_PAGES) -> list[tuple[str, str | None]]:
+def grown_tables(conn: Connection) -> list[tuple[str, str | None]]:
     """The young tables of the current schema (leaf partitions included) that have at least doubled since
     their statistics were taken: (name, its indexed columns or None), quoted and schema-qualified for
     ``ANALYZE``. Only tables this role may analyse (its own, or any for a superuser): PostgreSQL skips
     another's with a warning, and its pages would never change, so it would be tried at every look."""
-    params = {"min_pages": min_pages, "young_pages": YOUNG_PAGES}
+    params = {"min_pages": MIN_PAGES, "young_pages": YOUNG_PAGES}
     return [(row[0], row[1]) for row in conn.execute(_GROWN, params)]
 
 
-def analyse_grown(db: Database, min_pages: int = MIN_PAGES) -> list[str]:
+def analyse_grown(db: Database) -> list[str]:
     """Analyse the grown tables' indexed columns, skipping a table another session is analysing or vacuuming;
     returns the tables' names.
 
@@ -65,7 +65,7 @@ def analyse_grown(db: Database, min_pages: int = MIN_PAGES) -> list[str]:
     with db.engine.connect() as conn:
         # no_parameters: a ``%`` in a quoted name is then not read as a placeholder by the driver
         conn = conn.execution_options(isolation_level="AUTOCOMMIT", no_parameters=True)
-        grown = grown_tables(conn, min_pages)
+        grown = grown_tables(conn)
         for table, columns in grown:
             conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table}{f' ({columns})' if columns else ''}")
     return [table for table, _ in grown]
