@@ -12,8 +12,8 @@ and for a single item: about half of the floor is the client's own work.
 The rated spans are stored first (ten to a trace, sent as OTLP), so every item is credited to its span and
 moves the score rollup, as real ratings do; ``--orphans`` rates spans the collector never saw instead.
 Last, without HTTP: the CPU this process spends storing one rating through the collector's own write path
-(``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, both
-medians of ``time.process_time`` over the same number of items.
+(``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, and a
+batch of 100 beside a bare ``executemany`` of its rows, medians of ``time.process_time`` (alternating).
 Every round rates spans no round rated before, one vote per author and span, except the last ("batches,
 revotes"): it rates the first batch round's spans again by the same authors, so each item replaces a vote
 (the earlier one is kept as history and the span's score aggregate is moved). On PostgreSQL the batches
@@ -49,6 +49,8 @@ from plaudit_collector.store.db import Database
 from plaudit_collector.store.tables import Feedback, utcnow
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CPU_BATCHES = 20
+"""Batches of 100 timed in process (the store's CPU per batch), on spans of their own."""
 
 
 def trace_of(i: int) -> str:
@@ -182,6 +184,26 @@ def store_cpu(db: Database, items: list[dict[str, Any]]) -> tuple[float, float]:
     return statistics.median(ours) * 1000, statistics.median(bare) * 1000
 
 
+def store_cpu_batches(db: Database, items: list[dict[str, Any]], batch: int = 100) -> tuple[float, float]:
+    """Median CPU milliseconds per batch: the collector's write path in this process, and a bare ``executemany``
+    of the same rows in one transaction, alternating. Each batch rates spans of its own."""
+    table = Feedback.__table__  # type: ignore[attr-defined]
+    ours: list[float] = []
+    bare: list[float] = []
+    for offset in range(0, len(items), batch):
+        chunk = items[offset : offset + batch]
+        payload = [{**item, "idempotency_key": uuid.uuid4().hex} for item in chunk]
+        started = time.process_time()
+        feedback_writes.store_feedback(db, "default", payload)
+        ours.append(time.process_time() - started)
+        rows = [table_row({**item, "idempotency_key": uuid.uuid4().hex}, "baseline") for item in chunk]
+        started = time.process_time()
+        with db.engine.begin() as conn:
+            conn.execute(table.insert(), rows)
+        bare.append(time.process_time() - started)
+    return statistics.median(ours) * 1000, statistics.median(bare) * 1000
+
+
 def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> list[str]:
     """One database's figures, each beside its baseline from this run; returns the lines to print."""
     bare_db = Database(url)
@@ -193,7 +215,7 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
         bare_db.create_schema()
         try:
             if not orphans:
-                store_spans(collector, items_count + 2 * rated + min(items_count, 300))
+                store_spans(collector, items_count + 2 * rated + min(items_count, 300) + CPU_BATCHES * 100)
             results = []
 
             single_cpu, floor_cpu = CpuShare(pid), CpuShare(pid)
@@ -218,6 +240,9 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
             cpu_first = items_count + 2 * rated  # spans of their own here too
             cpu_items = [wire_item(i) for i in range(cpu_first, cpu_first + min(items_count, 300))]
             cpu, cpu_bare = store_cpu(bare_db, cpu_items)
+            batch_first = cpu_first + len(cpu_items)
+            batch_items = [wire_item(i) for i in range(batch_first, batch_first + CPU_BATCHES * 100)]
+            batch_cpu, batch_bare = store_cpu_batches(bare_db, batch_items)
         finally:
             bare_db.dispose()
     name = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
@@ -231,6 +256,10 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
     lines.append(
         f"{name:<10} store CPU per single item (in process, no HTTP) {cpu:6.2f} ms   "
         f"bare one-row insert {cpu_bare:6.2f} ms   ratio {cpu / cpu_bare:5.2f}x"
+    )
+    lines.append(
+        f"{name:<10} store CPU per batch of 100 (in process, no HTTP) {batch_cpu:6.2f} ms   "
+        f"bare executemany {batch_bare:6.2f} ms   ratio {batch_cpu / batch_bare:5.2f}x"
     )
     single = results[0][1]
     batched = ", ".join(f"{accepted:,.0f} items/s ({label})" for label, accepted, _ in results[1:])

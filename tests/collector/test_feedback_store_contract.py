@@ -104,6 +104,23 @@ def test_a_batch_stores_each_item_as_a_single_item_would(db: Database) -> None:
     assert batch[2]["value"] == 2**53 + 1 and batch[1]["value"] == 0.1 + 0.2
 
 
+def test_a_stored_item_reads_the_same_from_the_reply_and_from_the_orm(db: Database) -> None:
+    """The write's reply reads Core rows by mapping; the trace view and delete read ORM rows: one JSON form."""
+    items = [
+        {"trace_id": TRACE, "span_id": SPAN, "name": "pick", "value": "a", "other_trace_id": TRACE[::-1]},
+        {"trace_id": TRACE, "span_id": None, "name": "stars", "value": 4, "comment": "ok", "metadata": {"k": [1]}},
+        {"trace_id": TRACE, "span_id": SPAN, "name": "thumbs", "value": True, "author": "u"},
+    ]
+    replied = feedback_writes.store_feedback(db, "default", items)
+    orm = [feedback_reads.feedback_dict(row) for row in _rows(db)]
+    assert replied == orm
+    assert list(replied[0]) == list(orm[0])  # the same keys, in the same order
+    assert replied[0]["winner"] == "a" and replied[1]["winner"] is None
+    assert all(row["created_at"].endswith("Z") and row["deleted_at"] is None for row in replied)
+    deleted = feedback_writes.delete_feedback(db, "default", replied[2]["id"])
+    assert deleted is not None and deleted["deleted_at"].endswith("Z") and deleted["is_current"] is False
+
+
 def test_a_batch_insert_carries_what_json_has_no_number_for(pg_url: str) -> None:
     """Rows inserted many at once keep NaN and infinities in float columns, times with their zone, and
     integers past 2**53 exactly (PostgreSQL reads them from one JSON document)."""

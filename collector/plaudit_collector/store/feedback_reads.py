@@ -108,32 +108,46 @@ def feedback_for_trace(session: OrmSession, project: str, trace_id: str) -> list
     )
 
 
+_COLUMNS = (
+    "id", "target_type", "trace_id", "span_id", "session_id", "other_trace_id", "other_span_id", "name", "value",
+    "kind", "score", "label", "comment", "correction", "source", "author", "idempotency_key", "is_current",
+    "created_at", "deleted_at",
+)  # fmt: skip
+
+
 def feedback_dict(fb: Any) -> dict[str, Any]:
-    """The JSON form of a stored row (an ORM ``Feedback`` or a Core row of the feedback table)."""
-    meta = fb.meta if isinstance(fb, Feedback) else fb._mapping["metadata"]
+    """The JSON form of a stored row (an ORM ``Feedback`` or a Core row of the feedback table). A Core row is
+    read through its mapping: a reply of a hundred items reads 2,200 fields, and a row's attribute access
+    costs five times a mapping lookup."""
+    if isinstance(fb, Feedback):
+        m: Any = {name: getattr(fb, name) for name in _COLUMNS}
+        m["metadata"] = fb.meta
+    else:
+        m = fb._mapping
+    kind, label = m["kind"], m["label"]
     return {
-        "id": fb.id,
-        "target_type": fb.target_type,
-        "trace_id": fb.trace_id,
-        "span_id": fb.span_id,
-        "session_id": fb.session_id,
-        "other_trace_id": fb.other_trace_id,
-        "other_span_id": fb.other_span_id,
-        "name": fb.name,
-        "value": fb.value,
-        "kind": fb.kind,
-        "score": fb.score,
-        "label": fb.label,
-        "winner": fb.label if fb.kind == "preference" and fb.label in WINNERS else None,
-        "comment": fb.comment,
-        "correction": fb.correction,
-        "source": fb.source,
-        "author": fb.author,
-        "metadata": meta,
-        "idempotency_key": fb.idempotency_key,
-        "is_current": fb.is_current,
-        "created_at": iso_utc(fb.created_at),
-        "deleted_at": iso_utc(fb.deleted_at),
+        "id": m["id"],
+        "target_type": m["target_type"],
+        "trace_id": m["trace_id"],
+        "span_id": m["span_id"],
+        "session_id": m["session_id"],
+        "other_trace_id": m["other_trace_id"],
+        "other_span_id": m["other_span_id"],
+        "name": m["name"],
+        "value": m["value"],
+        "kind": kind,
+        "score": m["score"],
+        "label": label,
+        "winner": label if kind == "preference" and label in WINNERS else None,
+        "comment": m["comment"],
+        "correction": m["correction"],
+        "source": m["source"],
+        "author": m["author"],
+        "metadata": m["metadata"],
+        "idempotency_key": m["idempotency_key"],
+        "is_current": m["is_current"],
+        "created_at": iso_utc(m["created_at"]),
+        "deleted_at": iso_utc(m["deleted_at"]),
     }
 
 
@@ -143,4 +157,6 @@ def iso_utc(moment: Any) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    elif moment.utcoffset():  # not UTC already
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat().replace("+00:00", "Z")

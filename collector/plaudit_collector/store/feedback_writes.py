@@ -144,9 +144,11 @@ def _merged(previous: Any, item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _current_items(conn: Connection, project: str, authored: list[dict[str, Any]]) -> dict[tuple[Any, ...], list[Any]]:
-    """The current rows (oldest first) of the targets, names and authors these items replace."""
-    wanted = {_target_key(item) for item in authored}
+def _current_items(
+    conn: Connection, project: str, authored: list[dict[str, Any]], wanted: set[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], list[Any]]:
+    """The current rows (oldest first) of the targets, names and authors these items replace (``wanted``: their
+    :func:`_target_key`)."""
     common = {
         "project": project,
         "names": sorted({item["name"] for item in authored}),
@@ -166,9 +168,9 @@ def _current_items(conn: Connection, project: str, authored: list[dict[str, Any]
         queries.append((sql.current_by_session, {"targets": sorted({item["session_id"] for item in sessions})}))
     found: dict[tuple[Any, ...], list[Any]] = {}
     for statement, params in queries:
-        for row in conn.execute(statement, {**common, **params}):
-            if _row_key(row) in wanted:
-                found.setdefault(_row_key(row), []).append(row._mapping)
+        for row in conn.execute(statement, {**common, **params}).all():
+            if (key := _row_key(row)) in wanted:
+                found.setdefault(key, []).append(row._mapping)
     return found
 
 
@@ -197,7 +199,7 @@ def store_items(
     wanted = sorted({k for k in keys if k})
     sql = statements(conn.dialect.name)
     if wanted:
-        for row in conn.execute(sql.by_keys, {"project": project, "keys": wanted}):
+        for row in conn.execute(sql.by_keys, {"project": project, "keys": wanted}).all():
             existing[row.idempotency_key] = row
     fresh: list[tuple[int, dict[str, Any]]] = []  # (position in the request, item) for rows to insert
     first_for_key: dict[str, int] = {}
@@ -215,7 +217,10 @@ def store_items(
         if key:
             first_for_key[key] = index
         fresh.append((index, item))
-    authored = [item for _, item in fresh if item.get("author") is not None]
+    # each authored item's target key, computed once: a batch uses it four times per item
+    targets = [_target_key(item) if item.get("author") is not None else None for _, item in fresh]
+    authored = [item for (_, item), target in zip(fresh, targets, strict=True) if target is not None]
+    wanted_targets = {target for target in targets if target is not None}
     current: dict[tuple[Any, ...], Any] = {}
     ids: list[int] = []
     replaced_items: list[score_rollup.Item] = []  # the score items the retired rows counted for
@@ -223,9 +228,9 @@ def store_items(
         if lock:
             # PostgreSQL: two requests replacing the same author's vote must not both stay current.
             # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
-            lock_keys = sorted({_advisory_key(project, _target_key(item)) for item in authored})
+            lock_keys = sorted({_advisory_key(project, target) for target in wanted_targets})
             conn.execute(ADVISORY_LOCKS, {"keys": lock_keys})
-        replaced = _current_items(conn, project, authored)
+        replaced = _current_items(conn, project, authored, wanted_targets)
         ids = sorted(row["id"] for rows in replaced.values() for row in rows)
         replaced_items = [
             (project, row["name"], row["span_pk"])
@@ -237,14 +242,14 @@ def store_items(
             conn.execute(sql.retire, {"ids": ids})
         current = {target: rows[-1] for target, rows in replaced.items()}
     # Within the request, a later item by the same author on the same target replaces an earlier one.
-    last_for_target = {_target_key(item): pos for pos, (_, item) in enumerate(fresh) if item.get("author") is not None}
+    last_for_target = {target: pos for pos, target in enumerate(targets) if target is not None}
     now = utcnow()
     rows = []
     credited = copies.copies_for(conn, project, [item for _, item in fresh])
     for pos, (_, item) in enumerate(fresh):
         is_current = True
-        if item.get("author") is not None:
-            target = _target_key(item)
+        target = targets[pos]
+        if target is not None:
             if target in current:
                 item = _merged(current[target], item)
             current[target] = item

@@ -32,7 +32,7 @@ _STRICT = select(_CONFIGS).where(_CONFIGS.c.project == bindparam("project"), _CO
 
 def check_configs(conn: Connection, project: str, items: Sequence[dict[str, Any]]) -> None:
     names = {item["name"] for item in items}
-    configs = {cfg.name: cfg for cfg in conn.execute(_STRICT, {"project": project}) if cfg.name in names}
+    configs = {cfg.name: cfg for cfg in conn.execute(_STRICT, {"project": project}).all() if cfg.name in names}
     if not configs:
         return
     for index, item in enumerate(items):

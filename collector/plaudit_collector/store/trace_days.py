@@ -60,7 +60,7 @@ def days(conn: Connection, project: str, trace_ids: Iterable[str]) -> dict[str, 
         query = select(TABLE.c.trace_id, TABLE.c.day).where(
             TABLE.c.project == project, TABLE.c.trace_id == any_(bindparam("ids", unique[start : start + CHUNK], _IDS))
         )
-        for trace_id, day in conn.execute(query):
+        for trace_id, day in conn.execute(query).all():
             out.setdefault(trace_id, set()).add(day)
     return out
 

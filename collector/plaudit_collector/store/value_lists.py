@@ -105,7 +105,7 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], *, r
             plain = {name for name in columns if name not in _json_columns(table)}  # a JSON value cannot hold one
             doc = _DUMPS([{k: _finite_or_text(v) if k in plain else v for k, v in row.items()} for row in rows])
     result = conn.execute(_recordset_insert(table, columns, returning), {"rows": doc})
-    return list(result) if returning else []
+    return result.all() if returning else []
 
 
 def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
