@@ -166,27 +166,10 @@ def bench_bare(db: Database, items: list[dict[str, Any]], batch: int) -> float:
     return len(rows) / (time.perf_counter() - start)
 
 
-def store_cpu(db: Database, items: list[dict[str, Any]]) -> tuple[float, float]:
-    """Median CPU milliseconds per single rating: the collector's write path in this process, and a bare
-    one-row insert transaction of the same row, alternating so that both see the same machine."""
-    table = Feedback.__table__  # type: ignore[attr-defined]
-    ours: list[float] = []
-    bare: list[float] = []
-    for item in items:
-        started = time.process_time()
-        feedback_writes.store_feedback(db, "default", [{**item, "idempotency_key": uuid.uuid4().hex}])
-        ours.append(time.process_time() - started)
-        row = table_row({**item, "idempotency_key": uuid.uuid4().hex}, "baseline")
-        started = time.process_time()
-        with db.engine.begin() as conn:
-            conn.execute(table.insert(), [row])
-        bare.append(time.process_time() - started)
-    return statistics.median(ours) * 1000, statistics.median(bare) * 1000
-
-
-def store_cpu_batches(db: Database, items: list[dict[str, Any]], batch: int = 100) -> tuple[float, float]:
-    """Median CPU milliseconds per batch: the collector's write path in this process, and a bare ``executemany``
-    of the same rows in one transaction, alternating. Each batch rates spans of its own."""
+def store_cpu(db: Database, items: list[dict[str, Any]], batch: int) -> tuple[float, float]:
+    """Median CPU milliseconds per request of ``batch`` ratings: the collector's write path in this process, and
+    a bare insert of the same rows in one transaction (one row, or an ``executemany``), alternating so that
+    both see the same machine. Each request rates spans of its own."""
     table = Feedback.__table__  # type: ignore[attr-defined]
     ours: list[float] = []
     bare: list[float] = []
@@ -239,10 +222,10 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
             floor = bench_http_floor(collector, items_count, floor_cpu)
             cpu_first = items_count + 2 * rated  # spans of their own here too
             cpu_items = [wire_item(i) for i in range(cpu_first, cpu_first + min(items_count, 300))]
-            cpu, cpu_bare = store_cpu(bare_db, cpu_items)
+            cpu, cpu_bare = store_cpu(bare_db, cpu_items, 1)
             batch_first = cpu_first + len(cpu_items)
             batch_items = [wire_item(i) for i in range(batch_first, batch_first + CPU_BATCHES * 100)]
-            batch_cpu, batch_bare = store_cpu_batches(bare_db, batch_items)
+            batch_cpu, batch_bare = store_cpu(bare_db, batch_items, 100)
         finally:
             bare_db.dispose()
     name = "SQLite" if url.startswith("sqlite") else "PostgreSQL"

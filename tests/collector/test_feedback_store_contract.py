@@ -7,7 +7,9 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -119,6 +121,17 @@ def test_a_stored_item_reads_the_same_from_the_reply_and_from_the_orm(db: Databa
     assert all(row["created_at"].endswith("Z") and row["deleted_at"] is None for row in replied)
     deleted = feedback_writes.delete_feedback(db, "default", replied[2]["id"])
     assert deleted is not None and deleted["deleted_at"].endswith("Z") and deleted["is_current"] is False
+
+
+def test_times_read_as_utc_with_a_z_whatever_zone_they_come_back_in() -> None:
+    """SQLite gives naive times, PostgreSQL aware ones (its zone object, not ``timezone.utc``)."""
+    iso = feedback_reads.iso_utc
+    assert iso(None) is None
+    assert iso(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
+    assert iso(datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)) == "2026-01-02T03:04:05.000006Z"
+    assert iso(datetime(2026, 1, 2, 3, tzinfo=ZoneInfo("Etc/UTC"))) == "2026-01-02T03:00:00Z"
+    assert iso(datetime(2026, 1, 2, 3, tzinfo=timezone(timedelta(hours=5)))) == "2026-01-01T22:00:00Z"
+    assert iso(datetime(2026, 7, 1, tzinfo=ZoneInfo("Europe/Paris"))) == "2026-06-30T22:00:00Z"
 
 
 def test_a_batch_insert_carries_what_json_has_no_number_for(pg_url: str) -> None:
