@@ -14,6 +14,8 @@ moves the score rollup, as real ratings do; ``--orphans`` rates spans the collec
 Last, without HTTP: the CPU this process spends storing one rating through the collector's own write path
 (``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, and a
 batch of 100 beside a bare ``executemany`` of its rows, medians of ``time.process_time`` (alternating).
+The single items' ceiling is an estimate from two figures of the run: a request that cost the HTTP floor and then
+one bare insert transaction, one after the other, as a write acknowledged after its commit must at least.
 Every round rates spans no round rated before, one vote per author and span, except the last ("batches,
 revotes"): it rates the first batch round's spans again by the same authors, so each item replaces a vote
 (the earlier one is kept as history and the span's score aggregate is moved). On PostgreSQL the batches
@@ -244,7 +246,12 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
         f"{name:<10} store CPU per batch of 100 (in process, no HTTP) {batch_cpu:6.2f} ms   "
         f"bare executemany {batch_bare:6.2f} ms   ratio {batch_cpu / batch_bare:5.2f}x"
     )
-    single = results[0][1]
+    single, bare_single = results[0][1], results[0][2]
+    ceiling = 1 / (1 / floor + 1 / bare_single)  # a refused request, then one bare insert transaction, in turn
+    lines.append(
+        f"{name:<10} single items' ceiling (estimate): a store costing one bare insert transaction would answer "
+        f"{ceiling:,.0f} items/s, {ceiling / floor:4.2f}x the floor"
+    )
     batched = ", ".join(f"{accepted:,.0f} items/s ({label})" for label, accepted, _ in results[1:])
     lines.append(
         f"{name:<10} single items at {single / floor:5.2f}x the HTTP floor (target >= 0.60); "

@@ -296,3 +296,44 @@ def test_the_signing_secret_is_created_once_and_shared(db: Database, db_url: str
         other.dispose()
     assert len(first) >= 32
     assert signing_keys.load_secret(db, "from-env") == b"from-env"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ['a"b', "c\\d", "NULL", "null", "", " spaced ", "{x,y}", "é\n\t", "a,b", '\\"', "}{"],
+        [f"{n:032x}" for n in range(100)],
+        [],
+    ],
+    ids=["hostile", "hundred-keys", "empty"],
+)
+def test_a_bound_list_matches_exactly_its_values(db: Database, values: list[str]) -> None:
+    """``one_of`` finds exactly the rows whose column is in the list, whatever the strings hold (PostgreSQL
+    binds the list as the text of an array it quotes itself; SQLite as JSON), and integer lists keep 64-bit
+    values and their sign; ``ADVISORY_LOCKS`` takes such keys."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table
+
+    from plaudit_collector.store.value_lists import ADVISORY_LOCKS, one_of
+
+    table = Table("bound_lists", MetaData(), Column("s", String), Column("n", BigInteger))
+    table.create(db.engine)
+    dialect = db.engine.dialect.name
+    stored = ['a"b', "c\\d", "NULL", "", " spaced ", "{x,y}", "é\n\t", "a,b", '\\"', "}{", "other", "0" * 32]
+    numbers = [-(2**63), -1, 0, 1, 2**53 + 1, 2**63 - 1]
+    with db.engine.begin() as conn:
+        conn.execute(table.insert(), [{"s": s, "n": n} for s, n in zip(stored, [*numbers, *range(6)], strict=True)])
+        found = conn.execute(
+            table.select().with_only_columns(table.c.s).where(one_of(table.c.s, "v", dialect)), {"v": values}
+        )
+        assert sorted(row.s for row in found) == sorted(set(stored) & set(values))
+        with_null = conn.execute(table.select().where(one_of(table.c.s, "v", dialect)), {"v": [None, "other"]})
+        assert [row.s for row in with_null] == ["other"]  # a NULL element matches nothing
+        wanted = [-(2**63), 2**53 + 1, 2**63 - 1, 5]
+        by_number = table.select().with_only_columns(table.c.n).where(one_of(table.c.n, "v", dialect, integers=True))
+        assert sorted(row.n for row in conn.execute(by_number, {"v": wanted})) == sorted(wanted)
+        if dialect == "postgresql":
+            conn.execute(ADVISORY_LOCKS, {"keys": sorted(numbers)})
+            held = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+            assert held.scalar_one() == len(numbers)

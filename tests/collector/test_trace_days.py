@@ -57,6 +57,15 @@ def test_a_trace_over_far_apart_days_reads_whole_among_many_days(db_url: str, ot
         listed = {t["trace_id"]: t for t in http.get("/v1/traces", params={"limit": 100}).json()["traces"]}
         assert (listed[trace]["name"], listed[trace]["span_count"]) == ("root", 3)  # the search page's details
         assert len(listed) == 62 and all(t["span_count"] == 1 for t in listed.values() if t["trace_id"] != trace)
+        for _ in range(2):  # ratings credit spans of any kept day; the second batch reuses the narrowed statement
+            orphan = otlp.span_id()
+            items = [{"trace_id": trace, "span_id": span["spanId"], "name": "q", "value": 1} for span in spans[1:]]
+            items.append({"trace_id": otlp.trace_id(), "span_id": orphan, "name": "q", "value": 1})
+            assert http.post("/v1/feedback", json={"items": items}).status_code == 201
+            with db.engine.connect() as conn:
+                query = text("SELECT span_id, span_name FROM feedback ORDER BY id DESC LIMIT 3")
+                credited = {row.span_id: row.span_name for row in conn.execute(query)}
+            assert credited == {spans[1]["spanId"]: "retry", spans[2]["spanId"]: "late", orphan: None}
         if db.is_sqlite:
             with db.engine.connect() as conn:
                 assert conn.execute(text("SELECT count(*) FROM trace_days")).scalar() == 0  # SQLite needs none

@@ -164,7 +164,7 @@ def copies_for(conn: Connection, project: str, items: Sequence[Mapping[str, Any]
     roots: dict[str, dict[str, Any]] = {}
     names = list(COPIED.values())
     params = {"project": project, "traces": traces, "spans": span_ids}
-    query = trace_days.narrow(conn, _target_spans(conn.dialect.name), project, traces)  # only their days' partitions
+    query = trace_days.narrow(conn, _target_spans(conn.dialect.name), project, traces, built_once=True)  # their days
     for row in conn.execute(query, params).all():
         copy = dict(zip(names, row[3:], strict=True))
         by_span[(row[0], row[1])] = copy

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -36,11 +36,54 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+
+class _PgArray(UserDefinedType[Any]):
+    """PostgreSQL: a list bound as the text of an array (``{1,2,3}``), typed ``BIGINT[]`` or ``TEXT[]``.
+
+    psycopg dumps a list parameter element by element in Python: a hundred integers took about 95 µs more
+    than this joined text, a hundred 32-character strings about 135 µs more, and a batch of feedback binds
+    several such lists. The text goes with the array type written on the placeholder (``%(ids)s::BIGINT[]``)
+    and no type of its own, so the server reads it as that array: a constant the planner sees, as it sees a
+    bound list. (A cast of typed text to an array is an expression the planner does not fold, and it planned
+    the feedback write's reads worse.) None is an SQL NULL element; strings are quoted, so commas, braces,
+    spaces and the word NULL stay data."""
+
+    cache_ok = True
+    render_bind_cast = True
+
+    def __init__(self, integers: bool) -> None:
+        self.integers = integers
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "BIGINT[]" if self.integers else "TEXT[]"
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], str]:
+        return _int_array if self.integers else _text_array
+
+
+def _int_array(value: Iterable[Any] | None) -> str:
+    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in value or ()) + "}"
+
+
+def _text_array(value: Iterable[Any] | None) -> str:
+    return "{" + ",".join("NULL" if v is None else _quoted(v) for v in value or ()) + "}"
+
+
+def _quoted(value: Any) -> str:
+    """An array element in double quotes, inside which only ``"`` and the backslash need a backslash (a
+    value that is not a string goes as its ``str``, as a number in a list of text did before)."""
+    if not isinstance(value, str):
+        value = str(value)
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{value}"'
+
 
 ADVISORY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
-)
+).bindparams(bindparam("keys", type_=_PgArray(integers=True)))
 """PostgreSQL: transaction-scoped advisory locks on a list of keys (``keys``), taken in sorted order so that two
 writers locking overlapping lists never wait on each other in a cycle."""
 
@@ -58,8 +101,7 @@ class _JsonList(TypeDecorator[Any]):
 def one_of(column: Any, name: str, dialect: str, *, integers: bool = False) -> ColumnElement[bool]:
     """``column`` equals one of the values bound to ``name`` (a list; an empty list matches nothing)."""
     if dialect == "postgresql":
-        element: TypeEngine[Any] = BigInteger() if integers else Text()
-        return column == any_(bindparam(name, type_=ARRAY(element)))  # type: ignore[no-any-return]
+        return column == any_(bindparam(name, type_=_PgArray(integers)))  # type: ignore[no-any-return]
     values = select(literal_column("value")).select_from(func.json_each(bindparam(name, type_=_JsonList())))
     return column.in_(values)  # type: ignore[no-any-return]
 
