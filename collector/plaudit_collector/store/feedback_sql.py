@@ -14,12 +14,35 @@ from plaudit_collector.store.value_lists import insert_many, one_of
 
 FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
 TARGET_COLUMNS = ("trace_id", "span_id", "session_id", "other_trace_id", "other_span_id")
+ROW_COLUMNS = (
+    "id",
+    "target_type",
+    *TARGET_COLUMNS,
+    "name",
+    "kind",
+    "value",
+    "score",
+    "label",
+    "comment",
+    "correction",
+    "source",
+    "author",
+    "metadata",
+    "idempotency_key",
+    "is_current",
+    "created_at",
+    "deleted_at",
+    "span_pk",
+)
+"""What a write reads back of a stored row: its JSON form (``feedback_reads.feedback_dict``) and the span it
+credits. The table has 41 columns, most of them the credited span's copies, and the driver describes every
+column a statement returns, on every execution."""
 
 
 @dataclass(frozen=True)
 class Statements:
     by_keys: Any
-    """Rows with one of ``keys`` as idempotency key (``project``, ``keys``)."""
+    """The :data:`ROW_COLUMNS` of rows with one of ``keys`` as idempotency key (``project``, ``keys``)."""
     current_by_span: Any
     """Current rows of ``names`` by ``authors`` on spans ``targets`` of ``traces``, oldest first."""
     current_by_trace: Any
@@ -29,7 +52,7 @@ class Statements:
     retire: Any
     """Mark rows ``ids`` as no longer current."""
     insert: Any
-    """Insert rows, returning every column, in parameter order."""
+    """Insert rows, returning their :data:`ROW_COLUMNS`, in parameter order."""
     insert_plain: Any
     """Insert rows, returning nothing (SQLite batches: see :func:`insert_rows`)."""
 
@@ -37,6 +60,7 @@ class Statements:
 @functools.cache
 def statements(dialect: str) -> Statements:
     t = FEEDBACK_TABLE
+    row = [t.c[name] for name in ROW_COLUMNS]
     columns = [t.c.id, t.c.target_type, *(t.c[key] for key in TARGET_COLUMNS), t.c.name]
     columns += [t.c.author, t.c.kind, t.c.value, t.c.comment, t.c.correction, t.c.span_pk]
     current = (t.c.project == bindparam("project"), t.c.is_current.is_(True), one_of(t.c.author, "authors", dialect))
@@ -51,12 +75,12 @@ def statements(dialect: str) -> Statements:
         one_of(t.c.session_id, "targets", dialect),
     )
     return Statements(
-        by_keys=select(t).where(t.c.project == bindparam("project"), one_of(t.c.idempotency_key, "keys", dialect)),
+        by_keys=select(*row).where(t.c.project == bindparam("project"), one_of(t.c.idempotency_key, "keys", dialect)),
         current_by_span=select(*columns).where(*current, *by_span).order_by(t.c.id),
         current_by_trace=select(*columns).where(*current, *by_trace).order_by(t.c.id),
         current_by_session=select(*columns).where(*current, *by_session).order_by(t.c.id),
         retire=update(t).where(one_of(t.c.id, "ids", dialect, integers=True)).values(is_current=False),
-        insert=insert(t).returning(*t.c, sort_by_parameter_order=True),
+        insert=insert(t).returning(*row, sort_by_parameter_order=True),
         insert_plain=insert(t),
     )
 
@@ -72,7 +96,7 @@ def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any
     if len(rows) == 1:
         return list(conn.execute(sql.insert, rows))
     if conn.dialect.name == "postgresql":
-        stored = {row.idempotency_key: row for row in insert_many(conn, FEEDBACK_TABLE, rows, returning=True)}
+        stored = {row.idempotency_key: row for row in insert_many(conn, FEEDBACK_TABLE, rows, returning=ROW_COLUMNS)}
     else:  # returning in parameter order, SQLAlchemy runs a statement per row; sqlite3's executemany is one call
         conn.execute(sql.insert_plain, rows)
         keys = [row["idempotency_key"] for row in rows]

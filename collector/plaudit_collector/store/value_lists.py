@@ -130,14 +130,17 @@ def rows_value(name: str, rows: Sequence[Sequence[Any]], width: int, dialect: st
     return {name: [list(row) for row in rows]}
 
 
-def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]], *, returning: bool = False) -> list[Any]:
+def insert_many(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], *, returning: bool | tuple[str, ...] = False
+) -> list[Any]:
     """PostgreSQL: insert ``rows`` (all with the same keys) as one ``INSERT ... SELECT FROM
     json_to_recordset(:rows)``, the rows bound as a single JSON document. The statement's text is the same for
     any number of rows, so it is parsed once per connection, and the rows travel in one round trip; an
     executemany sends a statement per row, which the server binds and runs one by one. One JSON text is
     also cheaper to bind than an array per column, whose every element the driver quotes on its own. orjson
     writes the document where it can (see :func:`_fast_doc`), else the standard encoder.
-    Returns the stored rows (in no set order) when ``returning``."""
+    Returns the stored rows (in no set order) when ``returning``: every column, or the columns it names (a
+    reply that reads a third of a wide table's columns has the driver describe a third of them)."""
     columns = tuple(rows[0])
     doc = _fast_doc(rows, table)
     if doc is None:
@@ -213,9 +216,10 @@ def _json_columns(table: Table) -> frozenset[str]:
 
 
 @functools.cache
-def _recordset_insert(table: Table, columns: tuple[str, ...], returning: bool) -> Any:
+def _recordset_insert(table: Table, columns: tuple[str, ...], returning: bool | tuple[str, ...]) -> Any:
     """The statement :func:`insert_many` runs. A JSON column's ``null`` reads back as SQL NULL from a recordset,
-    so it is made JSON ``null`` again, as SQLAlchemy stores None in a JSON column."""
+    so it is made JSON ``null`` again, as SQLAlchemy stores None in a JSON column. The returned columns are
+    declared, so SQLAlchemy keeps their description with the statement instead of reading it per execution."""
     from sqlalchemy.dialects import postgresql
 
     dialect, json_columns = postgresql.dialect(), _json_columns(table)
@@ -224,7 +228,13 @@ def _recordset_insert(table: Table, columns: tuple[str, ...], returning: bool) -
     picked = ", ".join(
         f"""COALESCE(r."{name}", 'null'::jsonb)""" if name in json_columns else f'r."{name}"' for name in columns
     )
-    return text(
+    statement = text(
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {picked} "
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({fields}){' RETURNING *' if returning else ''}"
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({fields})"
     )
+    if not returning:
+        return statement
+    back = [c.name for c in table.c] if returning is True else list(returning)
+    listed = ", ".join(f'"{name}"' for name in back)
+    returned = text(f"{statement.text} RETURNING {listed}")
+    return returned.columns(*(table.c[name] for name in back))
