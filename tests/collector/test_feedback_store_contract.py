@@ -337,3 +337,21 @@ def test_a_bound_list_matches_exactly_its_values(db: Database, values: list[str]
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
             )
             assert held.scalar_one() == len(numbers)
+
+
+def test_a_batch_replaces_the_votes_on_its_own_trace_and_span_pairs(db: Database) -> None:
+    """A batch rating span 1 of trace A and span 2 of trace B replaces the votes there, and leaves the same
+    author's votes on span 2 of trace A and span 1 of trace B current (PostgreSQL looks the current votes up
+    by (trace, span) pair, SQLite by trace and by span)."""
+    trace_a, trace_b = "a" * 32, "b" * 32
+    span_1, span_2 = "1" * 16, "2" * 16
+
+    def vote(trace: str, span: str, value: int) -> dict[str, Any]:
+        return {"trace_id": trace, "span_id": span, "name": "q", "author": "u", "value": value}
+
+    feedback_writes.store_feedback(db, "default", [vote(t, s, 1) for t in (trace_a, trace_b) for s in (span_1, span_2)])
+    replaced = feedback_writes.store_feedback(db, "default", [vote(trace_a, span_1, 5), vote(trace_b, span_2, 5)])
+    assert all(row["is_current"] for row in replaced)
+    current = {(r.trace_id, r.span_id): r.value for r in _rows(db) if r.is_current}
+    assert current == {(trace_a, span_1): 5, (trace_a, span_2): 1, (trace_b, span_1): 1, (trace_b, span_2): 5}
+    assert len(_rows(db)) == 6

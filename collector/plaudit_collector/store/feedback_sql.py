@@ -35,8 +35,8 @@ ROW_COLUMNS = (
     "span_pk",
 )
 """What a write reads back of a stored row: its JSON form (``feedback_reads.feedback_dict``) and the span it
-credits. The table has 41 columns, most of them the credited span's copies, and the driver describes every
-column a statement returns, on every execution."""
+credits. The table's other columns are the project and the credited span's copies, which no caller reads, and the
+driver describes every column a statement returns, on every execution."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Statements:
     """The :data:`ROW_COLUMNS` of rows with one of ``keys`` as idempotency key (``project``, ``keys``)."""
     current_by_span: Any
     """Current rows of ``names`` by ``authors`` on spans ``targets`` of ``traces``, oldest first."""
+    current_by_spans_of_traces: Any
+    """The same, for spans of several traces: each trace's index entries read once (PostgreSQL)."""
     current_by_trace: Any
     """The same for trace targets (``targets`` are trace ids)."""
     current_by_session: Any
@@ -68,6 +70,13 @@ def statements(dialect: str) -> Statements:
     # row of the score, and on the target index, which reads the rows of these spans or traces only.
     name = one_of(t.c.name.concat(""), "names", dialect)
     by_span = (name, one_of(t.c.trace_id, "traces", dialect), one_of(t.c.span_id, "targets", dialect))
+    # PostgreSQL, spans of several traces: ``span_id || ''`` keeps the span ids out of the index condition. With
+    # both lists in it, the target index is probed for every trace and span combination: 1,000 probes for a
+    # batch rating 100 spans of 10 traces (1.4 ms at 500,000 ratings), against 10 probes and a filter (0.17 ms).
+    # A join on (trace, span) pairs was as quick with current statistics, but read every rating once per pair
+    # while they were stale.
+    span = t.c.span_id.concat("") if dialect == "postgresql" else t.c.span_id
+    by_traces = (name, one_of(t.c.trace_id, "traces", dialect), one_of(span, "targets", dialect))
     by_trace = (name, one_of(t.c.trace_id, "targets", dialect), t.c.span_id.is_(None))
     by_session = (
         one_of(t.c.name, "names", dialect),
@@ -77,6 +86,7 @@ def statements(dialect: str) -> Statements:
     return Statements(
         by_keys=select(*row).where(t.c.project == bindparam("project"), one_of(t.c.idempotency_key, "keys", dialect)),
         current_by_span=select(*columns).where(*current, *by_span).order_by(t.c.id),
+        current_by_spans_of_traces=select(*columns).where(*current, *by_traces).order_by(t.c.id),
         current_by_trace=select(*columns).where(*current, *by_trace).order_by(t.c.id),
         current_by_session=select(*columns).where(*current, *by_session).order_by(t.c.id),
         retire=update(t).where(one_of(t.c.id, "ids", dialect, integers=True)).values(is_current=False),

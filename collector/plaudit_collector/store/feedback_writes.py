@@ -161,7 +161,8 @@ def _current_items(
     queries = []
     if spans:
         span_traces = sorted({item["trace_id"] for item in spans})
-        queries.append((sql.current_by_span, {"traces": span_traces, "targets": sorted({i["span_id"] for i in spans})}))
+        statement = sql.current_by_span if len(span_traces) == 1 else sql.current_by_spans_of_traces
+        queries.append((statement, {"traces": span_traces, "targets": sorted({i["span_id"] for i in spans})}))
     if traces:
         queries.append((sql.current_by_trace, {"targets": sorted({item["trace_id"] for item in traces})}))
     if sessions:

@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     Float,
@@ -35,7 +34,6 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 
@@ -109,10 +107,7 @@ def one_of(column: Any, name: str, dialect: str, *, integers: bool = False) -> C
 def rows_in(columns: Sequence[Any], name: str, dialect: str, integers: Sequence[bool]) -> ColumnElement[bool]:
     """``(columns...)`` is one of the rows bound with :func:`rows_value` (``integers`` marks integer columns)."""
     if dialect == "postgresql":
-        arrays = [
-            bindparam(f"{name}_{i}", type_=ARRAY(BigInteger() if is_int else Text()))
-            for i, is_int in enumerate(integers)
-        ]
+        arrays = [bindparam(f"{name}_{i}", type_=_PgArray(is_int)) for i, is_int in enumerate(integers)]
         table = func.unnest(*arrays).table_valued(*(f"v{i}" for i in range(len(columns)))).render_derived()
         values = select(*table.c)
     else:
@@ -139,8 +134,8 @@ def insert_many(
     executemany sends a statement per row, which the server binds and runs one by one. One JSON text is
     also cheaper to bind than an array per column, whose every element the driver quotes on its own. orjson
     writes the document where it can (see :func:`_fast_doc`), else the standard encoder.
-    Returns the stored rows (in no set order) when ``returning``: every column, or the columns it names (a
-    reply that reads a third of a wide table's columns has the driver describe a third of them)."""
+    Returns the stored rows (in no set order) when ``returning``: every column, or the columns it names (the
+    driver describes each column a statement returns, on every execution)."""
     columns = tuple(rows[0])
     doc = _fast_doc(rows, table)
     if doc is None:
