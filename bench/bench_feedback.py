@@ -15,7 +15,7 @@ Last, without HTTP: the CPU this process spends storing one rating through the c
 (``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, and a
 batch of 100 beside a bare ``executemany`` of its rows, medians of ``time.process_time`` (alternating).
 The single items' ceiling is an estimate from two figures of the run: a request that cost the HTTP floor and then
-one bare insert transaction, one after the other, as a write acknowledged after its commit must at least.
+one bare insert transaction, one after the other, the least a write acknowledged after its commit can cost.
 Every round rates spans no round rated before, one vote per author and span, except the last ("batches,
 revotes"): it rates the first batch round's spans again by the same authors, so each item replaces a vote
 (the earlier one is kept as history and the span's score aggregate is moved). On PostgreSQL the batches

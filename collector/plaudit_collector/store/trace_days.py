@@ -124,15 +124,16 @@ def narrow(conn: Connection, query: Any, project: str, trace_ids: Iterable[str],
         return query
     found = days(conn, project, trace_ids)
     ranges = _ranges(set().union(*found.values())) if found else ()
-    if built_once:
-        return _narrowed(query, ranges)
-    return query.where(_within(SPANS.c.start_ns, ranges) if ranges else text("false"))
+    return (_kept_narrowed if built_once else _narrowed)(query, ranges)
 
 
-@functools.lru_cache(maxsize=256)
 def _narrowed(query: Any, ranges: tuple[tuple[int, int], ...]) -> Any:
-    """``query`` narrowed to ``ranges`` of days (none: no trace has spans), kept for the next request."""
+    """``query`` narrowed to ``ranges`` of days (none: no trace has spans)."""
     return query.where(_within(SPANS.c.start_ns, ranges) if ranges else text("false"))
+
+
+_kept_narrowed = functools.lru_cache(maxsize=256)(_narrowed)
+""":func:`_narrowed` for statements built once: kept for the next request."""
 
 
 def forget_day(conn: Connection, day: int) -> int:
