@@ -1,4 +1,5 @@
-"""Collector fixtures: OTLP payload builders, an auth-on collector, and API keys made the way `plaudit keys` does."""
+"""Collector fixtures: OTLP payload builders, a migrated database, an auth-on collector, and API keys made the way
+`plaudit keys` does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ from typing import Any
 
 import httpx
 import pytest
+
+from plaudit_collector.store.db import Database
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """The test's database (SQLite and PostgreSQL), migrated as ``plaudit serve`` leaves it."""
+    database = Database(db_url)
+    database.upgrade()
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 def any_value(value: Any) -> dict[str, Any]:
@@ -120,7 +134,6 @@ def auth_collector(db_url: str) -> Iterator[Any]:
     from plaudit_collector.server import BackgroundServer
     from plaudit_collector.settings import CollectorSettings
     from plaudit_collector.store import projects
-    from plaudit_collector.store.db import Database
 
     server = BackgroundServer(CollectorSettings(db_url=db_url, auth=True)).start()
     database: Database = server.app.state.db

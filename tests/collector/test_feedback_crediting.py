@@ -6,10 +6,8 @@ items and items whose span is missing nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from plaudit_collector import pipeline
@@ -21,16 +19,6 @@ TRACE_B = "b2" * 16  # two roots (a lost parent link): trace-level feedback cred
 TRACE_GONE = "c3" * 16  # no spans at all
 TRACE_LONG = "d4" * 16  # spans sixty days apart: on PostgreSQL, in two day partitions among many
 DAY = "86400000000000"
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.upgrade()
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def _span(

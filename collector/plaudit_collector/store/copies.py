@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from plaudit_collector.store import score_rollup, trace_days
+from plaudit_collector.store import prepared, score_rollup, trace_days
 from plaudit_collector.store.tables import Feedback, Span
 from plaudit_collector.store.value_lists import one_of
 
@@ -165,7 +165,7 @@ def copies_for(conn: Connection, project: str, items: Sequence[Mapping[str, Any]
     names = list(COPIED.values())
     params = {"project": project, "traces": traces, "spans": span_ids}
     query = trace_days.narrow(conn, _target_spans(conn.dialect.name), project, traces, built_once=True)  # their days
-    for row in conn.execute(query, params).all():
+    for row in prepared.rows(conn, query, params):
         copy = dict(zip(names, row[3:], strict=True))
         by_span[(row[0], row[1])] = copy
         first = roots.get(row[0])

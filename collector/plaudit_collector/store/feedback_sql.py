@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
+from plaudit_collector.store import prepared
 from plaudit_collector.store.tables import Feedback
 from plaudit_collector.store.value_lists import insert_many, one_of
 
@@ -104,11 +105,12 @@ def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any
     executemany and one read back by key (each row has its own key, and one writer runs at a time)."""
     sql = statements(conn.dialect.name)
     if len(rows) == 1:
-        return list(conn.execute(sql.insert, rows))
+        return prepared.rows(conn, sql.insert, rows[0])
     if conn.dialect.name == "postgresql":
         stored = {row.idempotency_key: row for row in insert_many(conn, FEEDBACK_TABLE, rows, returning=ROW_COLUMNS)}
     else:  # returning in parameter order, SQLAlchemy runs a statement per row; sqlite3's executemany is one call
-        conn.execute(sql.insert_plain, rows)
+        prepared.run(conn, sql.insert_plain, rows)
         keys = [row["idempotency_key"] for row in rows]
-        stored = {row.idempotency_key: row for row in conn.execute(sql.by_keys, {"project": project, "keys": keys})}
+        found = prepared.rows(conn, sql.by_keys, {"project": project, "keys": keys})
+        stored = {row.idempotency_key: row for row in found}
     return [stored[row["idempotency_key"]] for row in rows]

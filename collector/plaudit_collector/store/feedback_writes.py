@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
-from plaudit_collector.store import copies, projects, score_rollup
+from plaudit_collector.store import copies, prepared, projects, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
 from plaudit_collector.store.feedback_sql import TARGET_COLUMNS, insert_rows, statements
@@ -49,11 +49,11 @@ def insert_feedback(db: Database, project: str, items: Iterable[dict[str, Any]])
 
 def store_feedback(db: Database, project: str, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Like :func:`insert_feedback`, returning each stored item as its JSON form (request order)."""
-    prepared = [prepare(item) for item in items]
+    ready = [prepare(item) for item in items]
     for _attempt in range(3):
         try:
             with db.writing(), db.engine.begin() as conn:
-                rows = store_items(conn, project, prepared, lock=not db.is_sqlite)
+                rows = store_items(conn, project, ready, lock=not db.is_sqlite)
             copies.recheck(db, project, copies.waiting_traces(rows))
             return [feedback_dict(row) for row in rows]
         except IntegrityError:  # a concurrent request stored the same idempotency key first: look again
@@ -169,7 +169,7 @@ def _current_items(
         queries.append((sql.current_by_session, {"targets": sorted({item["session_id"] for item in sessions})}))
     found: dict[tuple[Any, ...], list[Any]] = {}
     for statement, params in queries:
-        for row in conn.execute(statement, {**common, **params}).all():
+        for row in prepared.rows(conn, statement, {**common, **params}):
             if (key := _row_key(row)) in wanted:
                 found.setdefault(key, []).append(row._mapping)
     return found
@@ -200,7 +200,7 @@ def store_items(
     wanted = sorted({k for k in keys if k})
     sql = statements(conn.dialect.name)
     if wanted:
-        for row in conn.execute(sql.by_keys, {"project": project, "keys": wanted}).all():
+        for row in prepared.rows(conn, sql.by_keys, {"project": project, "keys": wanted}):
             existing[row.idempotency_key] = row
     fresh: list[tuple[int, dict[str, Any]]] = []  # (position in the request, item) for rows to insert
     first_for_key: dict[str, int] = {}
@@ -230,7 +230,7 @@ def store_items(
             # PostgreSQL: two requests replacing the same author's vote must not both stay current.
             # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
             lock_keys = sorted({_advisory_key(project, target) for target in wanted_targets})
-            conn.execute(ADVISORY_LOCKS, {"keys": lock_keys})
+            prepared.run(conn, ADVISORY_LOCKS, {"keys": lock_keys})
         replaced = _current_items(conn, project, authored, wanted_targets)
         ids = sorted(row["id"] for rows in replaced.values() for row in rows)
         replaced_items = [
@@ -240,7 +240,7 @@ def store_items(
             if row["span_pk"] is not None
         ]
         if ids:
-            conn.execute(sql.retire, {"ids": ids})
+            prepared.run(conn, sql.retire, {"ids": ids})
         current = {target: rows[-1] for target, rows in replaced.items()}
     # Within the request, a later item by the same author on the same target replaces an earlier one.
     last_for_target = {target: pos for pos, target in enumerate(targets) if target is not None}

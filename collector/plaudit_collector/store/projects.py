@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session as OrmSession
 
-from plaudit_collector.store import dimensions
+from plaudit_collector.store import dimensions, prepared
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.tables import ApiKey, Project, utcnow
 
@@ -82,7 +82,7 @@ _SETTINGS = select(Project.store_content, Project.dimensions).where(Project.name
 
 def stores_content(conn: Connection, name: str) -> bool:
     """Whether the project keeps content (``plaudit projects set NAME --no-store-content`` turns it off)."""
-    stored = conn.execute(_STORES_CONTENT, {"name": name}).scalar_one_or_none()
+    stored = prepared.scalar(conn, _STORES_CONTENT, {"name": name})
     return True if stored is None else bool(stored)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session as OrmSession
 
+from plaudit_collector.store import prepared
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import iso_utc
 from plaudit_collector.store.tables import ScoreConfig, utcnow
@@ -32,7 +33,7 @@ _STRICT = select(_CONFIGS).where(_CONFIGS.c.project == bindparam("project"), _CO
 
 def check_configs(conn: Connection, project: str, items: Sequence[dict[str, Any]]) -> None:
     names = {item["name"] for item in items}
-    configs = {cfg.name: cfg for cfg in conn.execute(_STRICT, {"project": project}).all() if cfg.name in names}
+    configs = {cfg.name: cfg for cfg in prepared.rows(conn, _STRICT, {"project": project}) if cfg.name in names}
     if not configs:
         return
     for index, item in enumerate(items):

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from plaudit_collector.store import prepared
 from plaudit_collector.store.rollup import DAY_NS, SLOTS, digest
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
 from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
@@ -182,17 +183,17 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
     dialect = conn.dialect.name
     sql = _statements(dialect)
     if dialect == "postgresql":
-        conn.execute(ADVISORY_LOCKS, {"keys": sorted({_lock_key(item) for item in wanted})})
+        prepared.run(conn, ADVISORY_LOCKS, {"keys": sorted({_lock_key(item) for item in wanted})})
     wanted_set = set(wanted)
     pks = sorted({item[2] for item in wanted})
     old: dict[Item, Any] = {}
     new: dict[Item, Any] = {}
     for start in range(0, len(pks), CHUNK):
         chunk = {"pks": pks[start : start + CHUNK]}
-        for row in conn.execute(sql.stored, chunk).all():  # id, then the item
+        for row in prepared.rows(conn, sql.stored, chunk):  # id, then the item
             if (item := tuple(row[1:4])) in wanted_set:
                 old[item] = row
-        for row in conn.execute(sql.current, chunk).all():  # the item first
+        for row in prepared.rows(conn, sql.current, chunk):  # the item first
             if (item := tuple(row[:3])) in wanted_set:
                 new[item] = row
     cells: dict[CellKey, _Cell] = {}
@@ -220,7 +221,7 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
         return
     ids = _apply_cells(conn, dialect, cells)
     for start in range(0, len(dropped), CHUNK):
-        conn.execute(sql.delete_items, {"ids": dropped[start : start + CHUNK]})
+        prepared.run(conn, sql.delete_items, {"ids": dropped[start : start + CHUNK]})
     if added:
         rows = [
             {
@@ -237,7 +238,7 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
         if dialect == "postgresql" and len(rows) > 1:
             insert_many(conn, ITEMS, rows)
         else:
-            conn.execute(sql.insert_items, rows)
+            prepared.run(conn, sql.insert_items, rows)
 
 
 def _lock_key(item: Item) -> int:
@@ -284,9 +285,9 @@ def _apply_cells(conn: Connection, dialect: str, cells: dict[CellKey, _Cell]) ->
         )
     sql = _statements(dialect)
     if updates:
-        conn.execute(sql.update_cells, updates)
+        prepared.run(conn, sql.update_cells, updates)
     for start in range(0, len(emptied), CHUNK):
-        conn.execute(sql.delete_cells, {"ids": emptied[start : start + CHUNK]})
+        prepared.run(conn, sql.delete_cells, {"ids": emptied[start : start + CHUNK]})
     return {key: row.id for key, row in stored.items()}
 
 
@@ -305,7 +306,7 @@ def _create(conn: Connection, keys: list[CellKey], cells: dict[CellKey, _Cell]) 
         }
         for k in keys
     ]
-    conn.execute(_statements(conn.dialect.name).create_cells, blank)
+    prepared.run(conn, _statements(conn.dialect.name).create_cells, blank)
 
 
 def _locked(conn: Connection, keys: list[CellKey], *, for_update: bool = False) -> dict[CellKey, Any]:
@@ -315,7 +316,7 @@ def _locked(conn: Connection, keys: list[CellKey], *, for_update: bool = False) 
     sql = _statements(dialect)
     query = sql.locked_for_update if for_update else sql.locked
     for start in range(0, len(keys), CHUNK):
-        for row in conn.execute(query, rows_value("keys", keys[start : start + CHUNK], len(CELL_KEY), dialect)).all():
+        for row in prepared.rows(conn, query, rows_value("keys", keys[start : start + CHUNK], len(CELL_KEY), dialect)):
             stored[(row.project, row.name, row.day, row.cell)] = row
     return stored
 

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import BigInteger, and_, bindparam, or_, select, text
 from sqlalchemy.engine import Connection
 
+from plaudit_collector.store import prepared
 from plaudit_collector.store.partitions import DAY_NS, day_of
 from plaudit_collector.store.tables import Span, TraceDay
 from plaudit_collector.store.value_lists import one_of
@@ -63,7 +64,7 @@ def days(conn: Connection, project: str, trace_ids: Iterable[str]) -> dict[str, 
     unique = sorted(set(trace_ids))
     out: dict[str, set[int]] = {}
     for start in range(0, len(unique), CHUNK):
-        for trace_id, day in conn.execute(_DAYS, {"project": project, "ids": unique[start : start + CHUNK]}).all():
+        for trace_id, day in prepared.rows(conn, _DAYS, {"project": project, "ids": unique[start : start + CHUNK]}):
             out.setdefault(trace_id, set()).add(day)
     return out
 

@@ -36,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
+from plaudit_collector.store import prepared
+
 
 class _PgArray(UserDefinedType[Any]):
     """PostgreSQL: a list bound as the text of an array (``{1,2,3}``), typed ``BIGINT[]`` or ``TEXT[]``.
@@ -144,8 +146,11 @@ def insert_many(
         except ValueError:  # a float NaN or infinity, which JSON has no number for: a float column reads it as text
             plain = {name for name in columns if name not in _json_columns(table)}  # a JSON value cannot hold one
             doc = _DUMPS([{k: _finite_or_text(v) if k in plain else v for k, v in row.items()} for row in rows])
-    result = conn.execute(_recordset_insert(table, columns, returning), {"rows": doc})
-    return result.all() if returning else []
+    statement = _recordset_insert(table, columns, returning)
+    if returning:
+        return prepared.rows(conn, statement, {"rows": doc})
+    prepared.run(conn, statement, {"rows": doc})
+    return []
 
 
 def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:

@@ -1,0 +1,209 @@
+"""The write path's statements run on the driver's cursor (``store/prepared.py``) answer exactly as
+``Connection.execute`` does, on SQLite and PostgreSQL: the same rows under the same keys, with values through
+the same types (datetimes, JSON, booleans, floats), the same SQLAlchemy errors for bad input, a lost connection
+invalidated, and the statements it cannot run as compiled handed to SQLAlchemy."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, select, text
+from sqlalchemy import exc as sa_exc
+
+from plaudit_collector import pipeline
+from plaudit_collector.store import copies, feedback_writes, prepared, score_configs, score_rollup, trace_days
+from plaudit_collector.store.db import Database
+from plaudit_collector.store.feedback_sql import statements
+from plaudit_collector.store.score_configs import _STRICT
+
+TRACE = "ab" * 16
+DAY_NS = 86_400 * 10**9
+START = 1_700_000_000_000_000_000
+
+
+def _span(span_id: str, parent: str | None, days_later: int) -> dict[str, Any]:
+    start = START + days_later * DAY_NS
+    span: dict[str, Any] = {
+        "traceId": TRACE,
+        "spanId": span_id,
+        "name": "chat",
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 5_000_000),
+        "attributes": [{"key": "plaudit.variant", "value": {"stringValue": "a"}}],
+    }
+    if parent:
+        span["parentSpanId"] = parent
+    return span
+
+
+@pytest.fixture
+def rated(db: Database) -> Database:
+    """Two spans a day apart, rated (votes, a revote, a comment, a label, JSON metadata) by two authors."""
+    spans = [_span("a000000000000001", None, 0), _span("a000000000000002", "a000000000000001", 1)]
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+    pipeline.ingest_traces(db, "default", body, content_type="application/json", encoding=None, limit=1 << 20)
+    items: list[dict[str, Any]] = [
+        {"trace_id": TRACE, "span_id": "a000000000000001", "name": "thumbs", "value": True, "author": "ann"},
+        {"trace_id": TRACE, "span_id": "a000000000000002", "name": "thumbs", "value": False, "author": "ann"},
+        {"trace_id": TRACE, "span_id": "a000000000000002", "name": "stars", "value": 4.5, "author": "bob"},
+        {"trace_id": TRACE, "span_id": None, "name": "tone", "value": "curt", "metadata": {"k": [1, None, "é"]}},
+        {"trace_id": TRACE, "span_id": "a000000000000001", "name": "thumbs", "value": False, "author": "ann"},
+        {"trace_id": TRACE, "span_id": "a000000000000001", "name": "thumbs", "comment": 'a "note"\n😀'},
+    ]
+    score_configs.put_score_config(db, "default", "stars", {"type": "numeric", "min": 1, "max": 5, "strict": True})
+    for number, item in enumerate(items):
+        feedback_writes.store_feedback(db, "default", [{**item, "idempotency_key": f"key-{number}"}])
+    return db
+
+
+def _both(conn: Connection, statement: Any, params: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """(rows through the cursor, rows through SQLAlchemy)."""
+    return prepared.rows(conn, statement, params), conn.execute(statement, params).all()
+
+
+def _same(ours: list[Any], theirs: list[Any]) -> None:
+    assert ours, "the statement should find rows here"
+    assert [tuple(row) for row in ours] == [tuple(row) for row in theirs]
+    assert [row._mapping for row in ours] == [dict(row._mapping) for row in theirs]
+    for mine, sqlalchemy_row in zip(ours, theirs, strict=True):
+        assert [type(value) for value in mine] == [type(value) for value in sqlalchemy_row]
+        assert all(getattr(mine, key) == getattr(sqlalchemy_row, key) for key in sqlalchemy_row._fields)
+
+
+def test_the_write_path_statements_read_as_sqlalchemy_reads_them(rated: Database) -> None:
+    dialect = "postgresql" if rated.engine.dialect.name == "postgresql" else "sqlite"
+    sql = statements(dialect)
+    rollup = score_rollup._statements(dialect)
+    spans = ["a000000000000001", "a000000000000002"]
+    common = {"project": "default", "names": ["stars", "thumbs"], "authors": ["ann", "bob"], "traces": [TRACE]}
+    with rated.engine.begin() as conn:
+        keys = [f"key-{n}" for n in range(6)]
+        _same(*_both(conn, sql.by_keys, {"project": "default", "keys": keys}))
+        _same(*_both(conn, sql.current_by_span, {**common, "targets": spans}))
+        _same(*_both(conn, sql.current_by_spans_of_traces, {**common, "targets": spans}))
+        _same(*_both(conn, _STRICT, {"project": "default"}))
+        pks = sorted(row.span_pk for row in prepared.rows(conn, sql.by_keys, {"project": "default", "keys": keys}))
+        pks = sorted({pk for pk in pks if pk is not None})
+        _same(*_both(conn, rollup.stored, {"pks": pks}))
+        _same(*_both(conn, rollup.current, {"pks": pks}))
+        # the span lookup narrowed to the trace's days (PostgreSQL: literal bounds, rendered once)
+        query = trace_days.narrow(conn, copies._target_spans(dialect), "default", [TRACE], built_once=True)
+        _same(*_both(conn, query, {"project": "default", "traces": [TRACE], "spans": spans}))
+        if dialect == "postgresql":
+            _same(*_both(conn, trace_days._DAYS, {"project": "default", "ids": [TRACE]}))
+        # a statement finding nothing
+        assert prepared.rows(conn, sql.by_keys, {"project": "default", "keys": ["absent"]}) == []
+
+
+def test_inserts_and_updates_write_what_sqlalchemy_writes(db: Database) -> None:
+    """One row, many rows (an executemany), none; the count of rows changed; JSON and text values intact."""
+    table = Table("prepared_probe", MetaData(), Column("id", Integer, primary_key=True), Column("doc", String))
+    awkward = ['quote \' and "double"', "back\\slash", "percent %s %(x)s", "é😀", "", "?"]
+    with db.engine.begin() as conn:
+        table.create(conn)
+        insert = table.insert()
+        assert prepared.run(conn, insert, [{"id": n, "doc": doc} for n, doc in enumerate(awkward)]) == len(awkward)
+        assert prepared.run(conn, insert, [{"id": 100, "doc": "one"}]) == 1
+        assert prepared.run(conn, insert, []) == 0
+        stored = conn.execute(select(table.c.doc).order_by(table.c.id)).scalars().all()
+        assert stored == [*awkward, "one"]
+        update = table.update().where(table.c.id >= bindparam("low")).values(doc="changed")
+        assert prepared.run(conn, update, {"low": 3}) == 4
+        assert prepared.scalar(conn, select(table.c.doc).where(table.c.id == bindparam("id")), {"id": 3}) == "changed"
+        assert prepared.scalar(conn, select(table.c.doc).where(table.c.id == bindparam("id")), {"id": -1}) is None
+        table.drop(conn)
+
+
+def test_a_statement_sqlalchemy_must_prepare_is_handed_to_it(db: Database) -> None:
+    """A Python-side column default is computed by SQLAlchemy's execution context: such an insert runs there."""
+    table = Table(
+        "prepared_defaults", MetaData(), Column("id", Integer, primary_key=True), Column("doc", String, default="d")
+    )
+    with db.engine.begin() as conn:
+        table.create(conn)
+        prepared.run(conn, table.insert(), {"id": 1})
+        assert conn.execute(select(table.c.doc)).scalar_one() == "d"
+        table.drop(conn)
+
+
+def test_a_missing_parameter_is_named(db: Database) -> None:
+    query = select(text("1")).where(bindparam("wanted") == 1)
+    with db.engine.connect() as conn, pytest.raises(sa_exc.ArgumentError, match="'wanted'"):
+        prepared.rows(conn, query, {})
+
+
+def _error(run: Any) -> BaseException | None:
+    """What ``run`` raises; None when it stores the value (SQLite keeps a NUL byte in text)."""
+    try:
+        run()
+    except BaseException as exc:
+        return exc
+    return None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["nul \x00 byte", "lone \ud800 surrogate", 2**63, -(2**63) - 1, 10**400],
+    ids=["nul", "surrogate", "past-int64", "below-int64", "huge"],
+)
+def test_bad_input_fails_as_it_fails_through_sqlalchemy(db: Database, value: Any) -> None:
+    """The same exception class either way, and the transaction can still be rolled back and the
+    connection used again."""
+    table = Table("prepared_bad", MetaData(), Column("id", Integer), Column("n", Integer), Column("doc", String))
+    column = "doc" if isinstance(value, str) else "n"
+    with db.engine.begin() as conn:
+        table.create(conn)
+    try:
+        errors = []
+        for run_it in (prepared.run, Connection.execute):
+            with db.engine.connect() as conn:
+                conn.begin()
+                errors.append(_error(functools.partial(run_it, conn, table.insert(), {"id": 1, column: value})))
+                conn.rollback()
+                assert conn.execute(select(text("1"))).scalar_one() == 1
+        ours, theirs = errors
+        assert type(ours) is type(theirs), (ours, theirs)
+        assert theirs is not None or (value == "nul \x00 byte" and db.engine.dialect.name == "sqlite")
+        assert theirs is not None or (value == "nul \x00 byte" and db.engine.dialect.name == "sqlite")
+        if isinstance(theirs, sa_exc.StatementError):
+            assert type(ours.orig) is type(theirs.orig)  # type: ignore[attr-defined]
+        with db.engine.connect() as conn:
+            assert conn.execute(select(table.c.id)).all() == []  # nothing stored: rolled back
+    finally:
+        with db.engine.begin() as conn:
+            table.drop(conn)
+
+
+def test_a_duplicate_key_is_sqlalchemys_integrity_error(rated: Database) -> None:
+    """``store_feedback`` retries on ``IntegrityError`` (a concurrent request stored the same key first)."""
+    sql = statements(rated.engine.dialect.name)
+    with rated.engine.connect() as conn:
+        conn.begin()
+        row = dict(prepared.rows(conn, sql.by_keys, {"project": "default", "keys": ["key-0"]})[0]._mapping)
+        row = {key: value for key, value in row.items() if key != "id"}
+        with pytest.raises(sa_exc.IntegrityError):
+            prepared.rows(conn, sql.insert, {**row, "project": "default"})
+        conn.rollback()
+
+
+def test_a_lost_postgresql_connection_is_invalidated_and_replaced(pg_url: str) -> None:
+    """The server ends the session mid-transaction: the statement fails as SQLAlchemy reports a lost
+    connection (the pool drops it), and the next checkout works."""
+    database = Database(pg_url)
+    try:
+        with database.engine.connect() as conn:
+            conn.begin()
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with database.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(sa_exc.OperationalError) as caught:
+                prepared.rows(conn, select(text("1")).where(bindparam("x") == 1), {"x": 1})
+            assert caught.value.connection_invalidated
+            assert conn.invalidated
+        with database.engine.connect() as conn:
+            assert prepared.scalar(conn, select(text("2")).where(bindparam("x") == 1), {"x": 1}) == 2
+    finally:
+        database.dispose()
