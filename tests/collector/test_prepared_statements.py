@@ -207,3 +207,13 @@ def test_a_lost_postgresql_connection_is_invalidated_and_replaced(pg_url: str) -
             assert prepared.scalar(conn, select(text("2")).where(bindparam("x") == 1), {"x": 1}) == 2
     finally:
         database.dispose()
+
+
+def test_plans_past_the_limit_are_dropped_and_made_again(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prepared, "MAX_PLANS", 2)
+    monkeypatch.setattr(prepared, "_PLANS", {})
+    queries = [select(text(str(n))).where(bindparam("x") == 1) for n in range(5)]
+    with db.engine.connect() as conn:
+        for _ in range(2):
+            assert [prepared.scalar(conn, query, {"x": 1}) for query in queries] == [0, 1, 2, 3, 4]
+            assert len(prepared._PLANS) <= 2
