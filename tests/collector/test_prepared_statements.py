@@ -118,7 +118,8 @@ def test_inserts_and_updates_write_what_sqlalchemy_writes(db: Database) -> None:
 
 
 def test_a_statement_sqlalchemy_must_prepare_is_handed_to_it(db: Database) -> None:
-    """A Python-side column default is computed by SQLAlchemy's execution context: such an insert runs there."""
+    """A Python-side column default, or a parameter computed on each execution, is SQLAlchemy's execution
+    context's work: such a statement runs there."""
     table = Table(
         "prepared_defaults", MetaData(), Column("id", Integer, primary_key=True), Column("doc", String, default="d")
     )
@@ -126,6 +127,12 @@ def test_a_statement_sqlalchemy_must_prepare_is_handed_to_it(db: Database) -> No
         table.create(conn)
         prepared.run(conn, table.insert(), {"id": 1})
         assert conn.execute(select(table.c.doc)).scalar_one() == "d"
+        # a value computed on each execution
+        counter = iter(range(10))
+        query = select(text("1")).where(bindparam("n", callable_=lambda: next(counter)) >= 0)
+        for _ in range(3):
+            assert prepared.scalar(conn, query) == 1
+        assert next(counter) == 3
         table.drop(conn)
 
 

@@ -35,7 +35,20 @@ class _Plan:
     """One statement compiled for one dialect: its SQL, how to order and convert its parameters, and (after the
     first execution that returned rows) how to convert and name its columns."""
 
-    __slots__ = ("binds", "keys", "make_row", "positional", "readers", "runnable", "sql", "statement", "types")
+    __slots__ = (
+        "keys",
+        "make_row",
+        "names",
+        "pairs",
+        "positional",
+        "processors",
+        "readers",
+        "required",
+        "runnable",
+        "sql",
+        "statement",
+        "types",
+    )
 
     def __init__(self, statement: Any, dialect: Any, names: tuple[str, ...] | None) -> None:
         self.statement = statement  # kept, so the id the plan is cached under is never reused
@@ -52,16 +65,17 @@ class _Plan:
         self.positional: bool = compiled.positional
         order = list(compiled.positiontup or ()) if self.positional else list(compiled.binds)
         order = [name for name in order if name not in literals]
-        self.binds: list[tuple[str, Any, bool, Callable[[Any], Any] | None]] = []
-        for name in order:
-            bind = compiled.binds[name]
-            required = bind.required and bind.callable is None
-            default = None if required else bind.effective_value
-            self.binds.append((name, default, required, bind.type.dialect_impl(dialect).bind_processor(dialect)))
-        # as compiled, without SQLAlchemy's execution context: no Python-side defaults, no lists or literals
-        # rendered into the SQL per execution
+        binds = [compiled.binds[name] for name in order]
+        self.names = tuple(order)
+        self.pairs = tuple((bind_name, bind.value) for bind_name, bind in zip(order, binds, strict=True))
+        self.required = frozenset(name for name, bind in zip(order, binds, strict=True) if bind.required)
+        processors = (bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds)
+        self.processors = tuple((i, process) for i, process in enumerate(processors) if process is not None)
+        # as compiled, without SQLAlchemy's execution context: no Python-side defaults, no values computed per
+        # execution, no lists or literals rendered into the SQL per execution
         self.runnable = not (
-            compiled.insert_prefetch
+            any(bind.callable is not None for bind in binds)
+            or compiled.insert_prefetch
             or compiled.update_prefetch
             or compiled.post_compile_params
             or (literals and not fixed)
@@ -77,18 +91,14 @@ class _Plan:
 
     def bound(self, params: Params) -> Any:
         """The driver's parameters: positional or by name, each through its type's processor."""
-        values = []
-        for name, default, required, process in self.binds:
-            if name in params:
-                value = params[name]
-            elif required:
-                raise sa_exc.ArgumentError(f"a value is required for bind parameter {name!r}")
-            else:
-                value = default
-            values.append(process(value) if process is not None else value)
-        if self.positional:
-            return values
-        return dict(zip((bind[0] for bind in self.binds), values, strict=True))
+        if not params.keys() >= self.required:
+            missing = sorted(self.required - params.keys())[0]
+            raise sa_exc.ArgumentError(f"a value is required for bind parameter {missing!r}")
+        get = params.get
+        values = [get(name, default) for name, default in self.pairs]
+        for i, process in self.processors:
+            values[i] = process(values[i])
+        return values if self.positional else dict(zip(self.names, values, strict=True))
 
     def read(self, dialect: Any, description: Sequence[Any] | None, fetched: list[Any]) -> list[Any]:
         if self.make_row is None:
