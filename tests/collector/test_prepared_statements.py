@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, select, text
+from sqlalchemy import JSON, Column, Connection, Integer, MetaData, String, Table, bindparam, select, text
 from sqlalchemy import exc as sa_exc
 
 from plaudit_collector import pipeline
@@ -138,8 +138,39 @@ def test_a_statement_sqlalchemy_must_prepare_is_handed_to_it(db: Database) -> No
 
 def test_a_missing_parameter_is_named(db: Database) -> None:
     query = select(text("1")).where(bindparam("wanted") == 1)
-    with db.engine.connect() as conn, pytest.raises(sa_exc.ArgumentError, match="'wanted'"):
-        prepared.rows(conn, query, {})
+    with db.engine.connect() as conn:
+        for run_it in (prepared.rows, Connection.execute):
+            with pytest.raises(sa_exc.StatementError, match="'wanted'") as caught:
+                run_it(conn, query, {})
+            assert isinstance(caught.value.orig, sa_exc.InvalidRequestError)
+
+
+def test_a_value_its_type_cannot_bind_fails_as_through_sqlalchemy(db: Database) -> None:
+    """A JSON column given a set, or a document nested past Python's recursion limit: a StatementError where
+    SQLAlchemy's type serialises the value (SQLite), the driver's own error where the driver does (psycopg)."""
+    table = Table("prepared_json", MetaData(), Column("id", Integer), Column("doc", JSON))
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    with db.engine.begin() as conn:
+        table.create(conn)
+    try:
+        for value, cause in (({1, 2}, TypeError), (deep, RecursionError)):
+            errors = []
+            with db.engine.connect() as conn:
+                for run_it in (prepared.run, Connection.execute):
+                    errors.append(_error(functools.partial(run_it, conn, table.insert(), {"id": 1, "doc": value})))
+                    conn.rollback()
+                assert conn.execute(select(table.c.id)).all() == []
+            ours, theirs = errors
+            assert type(ours) is type(theirs), (ours, theirs)
+            found = theirs.orig if isinstance(theirs, sa_exc.StatementError) else theirs
+            assert isinstance(found, cause)
+            if isinstance(theirs, sa_exc.StatementError):
+                assert type(ours.orig) is type(theirs.orig)  # type: ignore[union-attr]
+    finally:
+        with db.engine.begin() as conn:
+            table.drop(conn)
 
 
 def _error(run: Any) -> BaseException | None:

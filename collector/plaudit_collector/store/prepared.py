@@ -8,8 +8,9 @@ dialect (and, for an insert or update, per set of parameter names) with SQLAlche
 only binds the values through the column types' own processors, runs the driver's cursor and builds plain rows.
 
 Rows are named tuples with the statement's column keys: ``row.name``, ``row[0]`` and ``row._mapping["name"]``
-read as a SQLAlchemy ``Row`` does. The driver's errors are raised as SQLAlchemy's (``IntegrityError``,
-``OperationalError``...), and a lost connection is invalidated, as ``Connection.execute`` would.
+read as a SQLAlchemy ``Row`` does. Failures read as through ``Connection.execute``: the driver's errors as
+SQLAlchemy's (``IntegrityError``, ``OperationalError``...), a value a column type cannot bind as a
+``StatementError``, and a lost connection is invalidated.
 
 Only for statements built once and kept (module constants or cached per dialect): plans are kept per statement
 (up to :data:`MAX_PLANS`). A statement this cannot run as compiled (Python-side column defaults, expanding ``IN``
@@ -93,7 +94,7 @@ class _Plan:
         """The driver's parameters: positional or by name, each through its type's processor."""
         if not params.keys() >= self.required:
             missing = sorted(self.required - params.keys())[0]
-            raise sa_exc.ArgumentError(f"a value is required for bind parameter {missing!r}")
+            raise sa_exc.InvalidRequestError(f"A value is required for bind parameter {missing!r}")
         get = params.get
         values = [get(name, default) for name, default in self.pairs]
         for i, process in self.processors:
@@ -166,26 +167,34 @@ def _plan(conn: Connection, statement: Any, params: Params) -> _Plan | None:
         return _PLANS[key]
 
 
-def _execute(conn: Connection, statement: Any, params: Params | list[Params]) -> tuple[Any, _Plan] | Any:
+def _execute(conn: Connection, statement: Any, params: Params | list[Params]) -> tuple[Any, _Plan | None]:
+    """(the driver's cursor, the plan), or (SQLAlchemy's result, None) for a statement it must run itself."""
     many = isinstance(params, list) and len(params) > 1  # psycopg's executemany opens a pipeline: costly for one
     first = params[0] if isinstance(params, list) else params
     plan = _plan(conn, statement, first)  # type: ignore[arg-type]
     if plan is None:
-        return conn.execute(statement, params)
+        return conn.execute(statement, params), None
+    dialect = conn.dialect
+    try:
+        bound = [plan.bound(each) for each in params] if many else plan.bound(first)  # type: ignore[union-attr,arg-type]
+    except Exception as error:  # as SQLAlchemy reports a value its types could not bind: a StatementError
+        raise sa_exc.DBAPIError.instance(
+            plan.sql, params, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
-    bound: Any = None
     try:
         if many:
-            bound = [plan.bound(each) for each in params]  # type: ignore[union-attr]
             cursor.executemany(plan.sql, bound)
         else:
-            bound = plan.bound(first)  # type: ignore[arg-type]
             cursor.execute(plan.sql, bound)
-    except conn.dialect.loaded_dbapi.Error as error:
+    except dialect.loaded_dbapi.Error as error:
         cursor.close()
         _raise_as_sqlalchemy(conn, error, plan.sql, bound, cursor)
+    except BaseException:  # the driver's own refusals (a lone surrogate it cannot encode) pass through as they are
+        cursor.close()
+        raise
     return cursor, plan
 
 
@@ -201,10 +210,9 @@ def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, bound: An
 
 def rows(conn: Connection, statement: Any, params: Params | None = None) -> list[Any]:
     """Run ``statement`` with ``params`` in the connection's transaction; its rows (see the module's docstring)."""
-    done = _execute(conn, statement, params or {})
-    if not isinstance(done, tuple):
-        return done.all()  # type: ignore[no-any-return]
-    cursor, plan = done
+    cursor, plan = _execute(conn, statement, params or {})
+    if plan is None:
+        return cursor.all()  # type: ignore[no-any-return]
     try:
         fetched = cursor.fetchall()
         # read once per plan: psycopg builds a column object per column each time it is asked
@@ -221,10 +229,9 @@ def run(conn: Connection, statement: Any, params: Params | list[Params] | None =
     it changed, as the driver counts them (-1 where it does not say)."""
     if params == []:
         return 0
-    done = _execute(conn, statement, params if params is not None else {})
-    if not isinstance(done, tuple):
-        return int(done.rowcount)
-    cursor, _plan_ = done
+    cursor, plan = _execute(conn, statement, params if params is not None else {})
+    if plan is None:
+        return int(cursor.rowcount)
     count = int(cursor.rowcount)
     cursor.close()
     return count
