@@ -1,11 +1,12 @@
 """Statements of the feedback write path, compiled once per dialect and run on the driver's cursor.
 
-A single rating runs about ten small statements. Through ``Connection.execute`` each one costs SQLAlchemy
-about 40 µs of Python around the driver's own call (a cache lookup, an execution context, a result object),
-which was about half of the write's CPU on SQLite; psycopg also builds a column object per column each time a
-result's description is read, which SQLAlchemy does on every execution. Here a statement is compiled once per
-dialect (and, for an insert or update, per set of parameter names) with SQLAlchemy's own compiler; each call
-only binds the values through the column types' own processors, runs the driver's cursor and builds plain rows.
+A single rating runs about ten small statements. Through ``Connection.execute`` each one costs SQLAlchemy about
+40 µs of Python around the driver's own call (a cache lookup, an execution context, a result object), about 40% of
+the write's CPU on SQLite (0.78 → 0.47 ms per single item without it); psycopg also builds a column object per
+column each time a result's description is read, which SQLAlchemy does on every execution. Here a statement is
+compiled once per dialect (and, for an insert or update, per set of parameter names) with SQLAlchemy's own
+compiler; each call only binds the values through the column types' own processors, runs the driver's cursor and
+builds plain rows.
 
 Rows are named tuples with the statement's column keys: ``row.name``, ``row[0]`` and ``row._mapping["name"]``
 read as a SQLAlchemy ``Row`` does. Failures read as through ``Connection.execute``: the driver's errors as
