@@ -17,10 +17,11 @@ from plaudit_collector import pipeline
 from plaudit_collector.store import copies, feedback_writes, prepared, score_configs, score_rollup, trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_sql import statements
+from plaudit_collector.store.partitions import DAY_NS
 from plaudit_collector.store.score_configs import _STRICT
+from plaudit_collector.store.value_lists import rows_value
 
 TRACE = "ab" * 16
-DAY_NS = 86_400 * 10**9
 START = 1_700_000_000_000_000_000
 
 
@@ -85,10 +86,13 @@ def test_the_write_path_statements_read_as_sqlalchemy_reads_them(rated: Database
         _same(*_both(conn, sql.current_by_span, {**common, "targets": spans}))
         _same(*_both(conn, sql.current_by_spans_of_traces, {**common, "targets": spans}))
         _same(*_both(conn, _STRICT, {"project": "default"}))
-        pks = sorted(row.span_pk for row in prepared.rows(conn, sql.by_keys, {"project": "default", "keys": keys}))
-        pks = sorted({pk for pk in pks if pk is not None})
+        stored = prepared.rows(conn, sql.by_keys, {"project": "default", "keys": keys})
+        pks = sorted({row.span_pk for row in stored if row.span_pk is not None})
         _same(*_both(conn, rollup.stored, {"pks": pks}))
         _same(*_both(conn, rollup.current, {"pks": pks}))
+        # the score cells, looked up by (project, name, day, cell) rows
+        cells = sorted({(r.project, r.name, r.day, r.cell) for r in prepared.rows(conn, rollup.stored, {"pks": pks})})
+        _same(*_both(conn, rollup.locked, rows_value("keys", cells, len(cells[0]), dialect)))
         # the span lookup narrowed to the trace's days (PostgreSQL: literal bounds, rendered once)
         query = trace_days.narrow(conn, copies._target_spans(dialect), "default", [TRACE], built_once=True)
         _same(*_both(conn, query, {"project": "default", "traces": [TRACE], "spans": spans}))
@@ -99,7 +103,7 @@ def test_the_write_path_statements_read_as_sqlalchemy_reads_them(rated: Database
 
 
 def test_inserts_and_updates_write_what_sqlalchemy_writes(db: Database) -> None:
-    """One row, many rows (an executemany), none; the count of rows changed; JSON and text values intact."""
+    """One row, many rows (an executemany), none; the count of rows changed; awkward text intact."""
     table = Table("prepared_probe", MetaData(), Column("id", Integer, primary_key=True), Column("doc", String))
     awkward = ['quote \' and "double"', "back\\slash", "percent %s %(x)s", "é😀", "", "?"]
     with db.engine.begin() as conn:

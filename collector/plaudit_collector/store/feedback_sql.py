@@ -36,8 +36,8 @@ ROW_COLUMNS = (
     "span_pk",
 )
 """What a write reads back of a stored row: its JSON form (``feedback_reads.feedback_dict``) and the span it
-credits. The table's other columns are the project and the credited span's copies, which no caller reads, and the
-driver describes every column a statement returns, on every execution."""
+credits. The table's other columns are the project and the credited span's copies, which no caller reads; every
+column returned is fetched and converted for every row."""
 
 
 @dataclass(frozen=True)

@@ -145,26 +145,25 @@ def _row_class(names: tuple[str, ...]) -> Any:
 
 
 MAX_PLANS = 4096
-"""Plans kept before all are dropped and made again as used (a plan holds its statement alive)."""
-_PLANS: dict[tuple[int, str, tuple[str, ...] | None], _Plan | None] = {}
+"""Plans kept before all are dropped and made again as used (a plan holds its statement alive, so the id it is
+kept under is never another statement's)."""
+_PLANS: dict[tuple[int, str, tuple[str, ...] | None], _Plan] = {}
 _PLANNING = threading.Lock()
 
 
-def _plan(conn: Connection, statement: Any, params: Params) -> _Plan | None:
-    """The statement's plan for this connection's dialect; None when it must run through SQLAlchemy."""
+def _plan(conn: Connection, statement: Any, params: Params) -> _Plan:
+    """The statement's plan for this connection's dialect (see :attr:`_Plan.runnable`)."""
     dialect = conn.dialect
     names = tuple(params) if getattr(statement, "is_dml", False) else None
     key = (id(statement), dialect.name, names)
-    try:
-        return _PLANS[key]
-    except KeyError:
-        pass
+    found = _PLANS.get(key)
+    if found is not None:
+        return found
     with _PLANNING:
         if len(_PLANS) >= MAX_PLANS:  # statements narrowed to days come and go (trace_days keeps 256)
             _PLANS.clear()
         if key not in _PLANS:
-            plan = _Plan(statement, dialect, names)
-            _PLANS[key] = plan if plan.runnable else None
+            _PLANS[key] = _Plan(statement, dialect, names)
         return _PLANS[key]
 
 
@@ -173,7 +172,7 @@ def _execute(conn: Connection, statement: Any, params: Params | list[Params]) ->
     many = isinstance(params, list) and len(params) > 1  # psycopg's executemany opens a pipeline: costly for one
     first = params[0] if isinstance(params, list) else params
     plan = _plan(conn, statement, first)  # type: ignore[arg-type]
-    if plan is None:
+    if not plan.runnable:
         return conn.execute(statement, params), None
     dialect = conn.dialect
     try:
@@ -212,7 +211,7 @@ def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, bound: An
 def rows(conn: Connection, statement: Any, params: Params | None = None) -> list[Any]:
     """Run ``statement`` with ``params`` in the connection's transaction; its rows (see the module's docstring)."""
     cursor, plan = _execute(conn, statement, params or {})
-    if plan is None:
+    if plan is None:  # SQLAlchemy ran it: ``cursor`` is its result
         return cursor.all()  # type: ignore[no-any-return]
     try:
         fetched = cursor.fetchall()
@@ -231,7 +230,7 @@ def run(conn: Connection, statement: Any, params: Params | list[Params] | None =
     if params == []:
         return 0
     cursor, plan = _execute(conn, statement, params if params is not None else {})
-    if plan is None:
+    if plan is None:  # SQLAlchemy ran it: ``cursor`` is its result
         return int(cursor.rowcount)
     count = int(cursor.rowcount)
     cursor.close()

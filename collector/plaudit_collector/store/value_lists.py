@@ -136,8 +136,8 @@ def insert_many(
     executemany sends a statement per row, which the server binds and runs one by one. One JSON text is
     also cheaper to bind than an array per column, whose every element the driver quotes on its own. orjson
     writes the document where it can (see :func:`_fast_doc`), else the standard encoder.
-    Returns the stored rows (in no set order) when ``returning``: every column, or the columns it names (the
-    driver describes each column a statement returns, on every execution)."""
+    Returns the stored rows (in no set order) when ``returning``: every column, or the columns it names (each
+    column returned is fetched and converted for every row)."""
     columns = tuple(rows[0])
     doc = _fast_doc(rows, table)
     if doc is None:
@@ -219,7 +219,7 @@ def _json_columns(table: Table) -> frozenset[str]:
 def _recordset_insert(table: Table, columns: tuple[str, ...], returning: bool | tuple[str, ...]) -> Any:
     """The statement :func:`insert_many` runs. A JSON column's ``null`` reads back as SQL NULL from a recordset,
     so it is made JSON ``null`` again, as SQLAlchemy stores None in a JSON column. The returned columns are
-    declared, so SQLAlchemy keeps their description with the statement instead of reading it per execution."""
+    declared with the table's types, so their values read back as the table's columns do (JSON, datetimes)."""
     from sqlalchemy.dialects import postgresql
 
     dialect, json_columns = postgresql.dialect(), _json_columns(table)
