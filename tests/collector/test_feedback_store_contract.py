@@ -123,6 +123,41 @@ def test_a_stored_item_reads_the_same_from_the_reply_and_from_the_orm(db: Databa
     assert deleted is not None and deleted["deleted_at"].endswith("Z") and deleted["is_current"] is False
 
 
+def test_a_write_hands_back_what_a_later_read_finds(db: Database) -> None:
+    """A write reads back only the ids of the rows it inserts and makes the rest from the values it inserted:
+    single items and batches (each way into the database), merged revotes and a retried key all reply with
+    what reading the rows again gives, key for key, JSON values included."""
+    awkward = [*_AWKWARD, {"value": 3, "metadata": {"big": 2**70, "deep": [[{"x": -1.25e-7}]], "": "ü\u2028"}}]
+
+    def items(prefix: str, span: int) -> list[dict[str, Any]]:
+        return [
+            {"trace_id": TRACE, "span_id": f"{span + i:016x}", "name": "q", "author": "a", **extra}
+            | {"idempotency_key": f"{prefix}{i}"}
+            for i, extra in enumerate(awkward)
+        ]
+
+    def store(batch: list[dict[str, Any]], singly: bool) -> list[dict[str, Any]]:
+        replied = [feedback_writes.store_feedback(db, "default", [i])[0] for i in batch] if singly else []
+        replied = replied or feedback_writes.store_feedback(db, "default", batch)
+        by_id = {row.id: feedback_reads.feedback_dict(row) for row in _rows(db)}
+        for mine in replied:
+            assert mine == by_id[mine["id"]]
+            assert list(mine) == list(by_id[mine["id"]])
+        return replied
+
+    first = store(items("batch", 1), singly=False)
+    store(items("single", 101), singly=True)
+    # the same authors again: each new row keeps what it leaves out of the vote it replaces
+    merged = store(items("revote", 1), singly=False)
+    merged += store(items("again", 101), singly=True)
+    assert merged[0]["comment"] == "a comment on its own" and merged[0]["value"] is None
+    assert len(_rows(db)) == 4 * len(awkward)
+    retried = store(items("batch", 1), singly=False)  # the first rows, now replaced
+    assert [row["id"] for row in retried] == [row["id"] for row in first]
+    assert not any(row["is_current"] for row in retried)
+    assert len(_rows(db)) == 4 * len(awkward)
+
+
 def test_times_read_as_utc_with_a_z_whatever_zone_they_come_back_in() -> None:
     """SQLite gives naive times, PostgreSQL aware ones (its zone object, not ``timezone.utc``)."""
     iso = feedback_reads.iso_utc

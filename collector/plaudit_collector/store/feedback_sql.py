@@ -35,9 +35,13 @@ ROW_COLUMNS = (
     "deleted_at",
     "span_pk",
 )
-"""What a write reads back of a stored row: its JSON form (``feedback_reads.feedback_dict``) and the span it
-credits. The table's other columns are the project and the credited span's copies, which no caller reads; every
-column returned is fetched and converted for every row."""
+"""The columns of a stored row that a write hands back: its JSON form (``feedback_reads.feedback_dict``) and the
+span it credits. The table's other columns are the project and the credited span's copies, which no caller reads.
+A retried key reads them back (``by_keys``); a new row is made from the values it was inserted with and its id
+(see :func:`insert_rows`)."""
+
+STORED_ROW = prepared.row_type(ROW_COLUMNS)
+"""The row type of both: named tuples with ``_mapping``, like the rows :func:`prepared.rows` reads."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,11 @@ class Statements:
     retire: Any
     """Mark rows ``ids`` as no longer current."""
     insert: Any
-    """Insert rows, returning their :data:`ROW_COLUMNS`, in parameter order."""
+    """Insert one row, returning its id."""
     insert_plain: Any
     """Insert rows, returning nothing (SQLite batches: see :func:`insert_rows`)."""
+    ids_by_keys: Any
+    """The ids and idempotency keys of rows with one of ``keys`` (``project``, ``keys``)."""
 
 
 @functools.cache
@@ -91,26 +97,38 @@ def statements(dialect: str) -> Statements:
         current_by_trace=select(*columns).where(*current, *by_trace).order_by(t.c.id),
         current_by_session=select(*columns).where(*current, *by_session).order_by(t.c.id),
         retire=update(t).where(one_of(t.c.id, "ids", dialect, integers=True)).values(is_current=False),
-        insert=insert(t).returning(*row, sort_by_parameter_order=True),
+        insert=insert(t).returning(t.c.id),
         insert_plain=insert(t),
+        ids_by_keys=select(t.c.id, t.c.idempotency_key).where(
+            t.c.project == bindparam("project"), one_of(t.c.idempotency_key, "keys", dialect)
+        ),
     )
 
 
 def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any]:
-    """Insert feedback rows (each with its own idempotency key); returns the stored rows in the same order.
+    """Insert feedback rows (each with its own idempotency key); returns the stored rows (:data:`STORED_ROW`) in
+    the same order.
 
-    On PostgreSQL a batch is one ``INSERT ... SELECT FROM unnest`` (see :func:`value_lists.insert_many`):
-    SQLAlchemy's multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that long
-    statement anew on every request, which took longer than storing the rows. On SQLite a batch is an
-    executemany and one read back by key (each row has its own key, and one writer runs at a time)."""
+    Only the ids are read back: every other column holds the value it was given, and reading 22 columns of a
+    hundred rows back (the JSON ones parsed again) cost a PostgreSQL batch a tenth of its CPU. On PostgreSQL a
+    batch is one ``INSERT ... SELECT FROM json_to_recordset`` (see :func:`value_lists.insert_many`): SQLAlchemy's
+    multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that long statement anew on
+    every request, which took longer than storing the rows. On SQLite a batch is an executemany and one read of
+    the ids by key (each row has its own key, and one writer runs at a time)."""
     sql = statements(conn.dialect.name)
     if len(rows) == 1:
-        return prepared.rows(conn, sql.insert, rows[0])
-    if conn.dialect.name == "postgresql":
-        stored = {row.idempotency_key: row for row in insert_many(conn, FEEDBACK_TABLE, rows, returning=ROW_COLUMNS)}
-    else:  # returning in parameter order, SQLAlchemy runs a statement per row; sqlite3's executemany is one call
-        prepared.run(conn, sql.insert_plain, rows)
-        keys = [row["idempotency_key"] for row in rows]
-        found = prepared.rows(conn, sql.by_keys, {"project": project, "keys": keys})
-        stored = {row.idempotency_key: row for row in found}
-    return [stored[row["idempotency_key"]] for row in rows]
+        ids = [prepared.scalar(conn, sql.insert, rows[0])]
+    else:
+        if conn.dialect.name == "postgresql":
+            found = insert_many(conn, FEEDBACK_TABLE, rows, returning=("id", "idempotency_key"))
+        else:  # returning in parameter order, SQLAlchemy runs a statement per row; sqlite3's executemany is one call
+            prepared.run(conn, sql.insert_plain, rows)
+            keys = [row["idempotency_key"] for row in rows]
+            found = prepared.rows(conn, sql.ids_by_keys, {"project": project, "keys": keys})
+        by_key = {key: row_id for row_id, key in found}
+        ids = [by_key[row["idempotency_key"]] for row in rows]
+    make = STORED_ROW._make
+    return [make([row_id, *(row[name] for name in _GIVEN)]) for row_id, row in zip(ids, rows, strict=True)]
+
+
+_GIVEN = ROW_COLUMNS[1:]

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["rows", "run", "scalar"]
+__all__ = ["row_type", "rows", "run", "scalar"]
 
 Params = dict[str, Any]
 
@@ -116,7 +116,7 @@ class _Plan:
                 for kind, column in zip(types, description, strict=True)
             ]
             self.readers = readers if any(reader is not None for reader in readers) else None
-            self.make_row = _row_class(tuple(names))
+            self.make_row = row_type(tuple(names))
         make = self.make_row._make
         readers = self.readers
         if readers is None:
@@ -130,7 +130,7 @@ class _Plan:
 _ROW_CLASSES: dict[tuple[str, ...], Any] = {}
 
 
-def _row_class(names: tuple[str, ...]) -> Any:
+def row_type(names: tuple[str, ...]) -> Any:
     """A named tuple class for these column keys, with ``_mapping`` as on a SQLAlchemy ``Row``."""
     found = _ROW_CLASSES.get(names)
     if found is None:
