@@ -167,6 +167,14 @@ def test_times_read_as_utc_with_a_z_whatever_zone_they_come_back_in() -> None:
     assert iso(datetime(2026, 1, 2, 3, tzinfo=ZoneInfo("Etc/UTC"))) == "2026-01-02T03:00:00Z"
     assert iso(datetime(2026, 1, 2, 3, tzinfo=timezone(timedelta(hours=5)))) == "2026-01-01T22:00:00Z"
     assert iso(datetime(2026, 7, 1, tzinfo=ZoneInfo("Europe/Paris"))) == "2026-06-30T22:00:00Z"
+    # the last time written is kept by identity: the same object again, then another, each reads as its own
+    paris, naive = datetime(2026, 7, 1, tzinfo=ZoneInfo("Europe/Paris")), datetime(2026, 7, 1)
+    assert [iso(paris), iso(paris), iso(naive), iso(paris)] == [
+        "2026-06-30T22:00:00Z",
+        "2026-06-30T22:00:00Z",
+        "2026-07-01T00:00:00Z",
+        "2026-06-30T22:00:00Z",
+    ]
 
 
 def test_a_batch_insert_carries_what_json_has_no_number_for(pg_url: str) -> None:

@@ -42,6 +42,23 @@ def test_upgrade_head_matches_the_tables(db_url: str) -> None:
         db.dispose()
 
 
+def test_the_feedback_index_a_longer_one_covers_is_dropped(db_url: str) -> None:
+    """0014: ``ix_feedback_kinds`` starts with the columns of ``ix_feedback_project_name``, which goes."""
+    db = Database(db_url)
+
+    def indexes() -> set[str]:
+        return {index["name"] for index in inspect(db.engine).get_indexes("feedback")}
+
+    try:
+        db.upgrade("0013_trace_days")
+        assert {"ix_feedback_project_name", "ix_feedback_kinds"} <= indexes()
+        db.upgrade()
+        assert "ix_feedback_project_name" not in indexes() and "ix_feedback_kinds" in indexes()
+        assert schema_diff(db) == []
+    finally:
+        db.dispose()
+
+
 def all_at_once(work: Callable[[Database], object], databases: list[Database]) -> list[BaseException]:
     """Run ``work`` on each database in its own thread, released together; the exceptions they raised."""
     together = threading.Barrier(len(databases))

@@ -181,7 +181,7 @@ def test_migration_fills_trace_days_from_stored_spans(pg_url: str, otlp: Any) ->
         with db.engine.begin() as conn:  # back to before 0013 (the table goes), then up again
             config = alembic_config(pg_url)
             config.attributes["connection"] = conn
-            command.downgrade(config, "-1")
+            command.downgrade(config, "0012_attr_dimensions")
             assert not conn.execute(text("SELECT to_regclass('trace_days')")).scalar()
             command.upgrade(config, "head")
         assert rows == {(traces[0], 0), (traces[0], -1), (traces[1], 3), (traces[2], 6)} == _rows(db)

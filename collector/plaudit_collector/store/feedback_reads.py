@@ -153,11 +153,25 @@ def feedback_dict(fb: Any) -> dict[str, Any]:
 
 
 def iso_utc(moment: Any) -> str | None:
-    """SQLite drops the zone; stored times are UTC, so say so."""
+    """SQLite drops the zone; stored times are UTC, so say so. The last time written is kept: the rows of one
+    write share their ``created_at`` object, and a reply of a hundred rows would otherwise format it a hundred
+    times."""
+    global _LAST_ISO
     if moment is None:
         return None
+    last = _LAST_ISO
+    if moment is last[0]:
+        return last[1]
+    given = moment
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     elif moment.utcoffset():  # not UTC already
         moment = moment.astimezone(timezone.utc)
-    return moment.isoformat().replace("+00:00", "Z")
+    text = moment.isoformat().replace("+00:00", "Z")
+    _LAST_ISO = (given, text)
+    return text
+
+
+_LAST_ISO: tuple[Any, str] = (None, "")
+"""The last (time object, its text) :func:`iso_utc` wrote: datetimes are immutable, so the same object always
+writes the same text."""

@@ -18,10 +18,10 @@ class Feedback(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("project", "idempotency_key", name="uq_feedback_project_idempotency"),
         Index("ix_feedback_target", "project", "trace_id", "span_id"),
-        Index("ix_feedback_project_name", "project", "name", "is_current"),
         Index("ix_feedback_span_user", "project", "span_user_id"),  # the users list's feedback summary
         Index("ix_feedback_span_pk", "span_pk"),  # a span's ratings, recomputed into its score aggregates
-        Index("ix_feedback_kinds", "project", "name", "is_current", "kind"),  # a score's kinds, without a scan
+        # a score's current ratings, and its kinds without a scan
+        Index("ix_feedback_kinds", "project", "name", "is_current", "kind"),
         Index(  # a trace's feedback includes preferences where it is the B side
             "ix_feedback_other_trace",
             "project",

@@ -18,7 +18,7 @@ from alembic import op
 from plaudit_collector.store import trace_days
 
 revision: str = "0013_trace_days"
-down_revision: str | Sequence[str] | None = "0012_attr_dimensions"  # TEMP chain: 0012 lands separately
+down_revision: str | Sequence[str] | None = "0012_attr_dimensions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
