@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import tempfile
 from typing import Any
 
 import pytest
@@ -14,12 +15,12 @@ from sqlalchemy import JSON, Column, Connection, Integer, MetaData, String, Tabl
 from sqlalchemy import exc as sa_exc
 
 from plaudit_collector import pipeline
-from plaudit_collector.store import copies, feedback_writes, prepared, score_configs, score_rollup, trace_days
+from plaudit_collector.store import copies, feedback_writes, prepared, projects, score_configs, score_rollup, trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_sql import statements
 from plaudit_collector.store.partitions import DAY_NS
-from plaudit_collector.store.score_configs import _STRICT
-from plaudit_collector.store.value_lists import rows_value
+from plaudit_collector.store.score_configs import STRICT
+from plaudit_collector.store.value_lists import ADVISORY_LOCKS, rows_value
 
 TRACE = "ab" * 16
 START = 1_700_000_000_000_000_000
@@ -85,7 +86,7 @@ def test_the_write_path_statements_read_as_sqlalchemy_reads_them(rated: Database
         _same(*_both(conn, sql.by_keys, {"project": "default", "keys": keys}))
         _same(*_both(conn, sql.current_by_span, {**common, "targets": spans}))
         _same(*_both(conn, sql.current_by_spans_of_traces, {**common, "targets": spans}))
-        _same(*_both(conn, _STRICT, {"project": "default"}))
+        _same(*_both(conn, STRICT, {"project": "default"}))
         stored = prepared.rows(conn, sql.by_keys, {"project": "default", "keys": keys})
         pks = sorted({row.span_pk for row in stored if row.span_pk is not None})
         _same(*_both(conn, rollup.stored, {"pks": pks}))
@@ -209,7 +210,6 @@ def test_bad_input_fails_as_it_fails_through_sqlalchemy(db: Database, value: Any
         ours, theirs = errors
         assert type(ours) is type(theirs), (ours, theirs)
         assert theirs is not None or (value == "nul \x00 byte" and db.engine.dialect.name == "sqlite")
-        assert theirs is not None or (value == "nul \x00 byte" and db.engine.dialect.name == "sqlite")
         if isinstance(theirs, sa_exc.StatementError):
             assert type(ours.orig) is type(theirs.orig)  # type: ignore[attr-defined]
         with db.engine.connect() as conn:
@@ -231,10 +231,12 @@ def test_a_duplicate_key_is_sqlalchemys_integrity_error(rated: Database) -> None
         conn.rollback()
 
 
-def test_a_lost_postgresql_connection_is_invalidated_and_replaced(pg_url: str) -> None:
-    """The server ends the session mid-transaction: the statement fails as SQLAlchemy reports a lost
-    connection (the pool drops it), and the next checkout works."""
+@pytest.mark.parametrize("together", [False, True], ids=["one", "together"])
+def test_a_lost_postgresql_connection_is_invalidated_and_replaced(pg_url: str, together: bool) -> None:
+    """The server ends the session mid-transaction: the statement (or statements read together) fails as
+    SQLAlchemy reports a lost connection (the pool drops it), and the next checkout works."""
     database = Database(pg_url)
+    query = select(text("1")).where(bindparam("x") == 1)
     try:
         with database.engine.connect() as conn:
             conn.begin()
@@ -242,11 +244,15 @@ def test_a_lost_postgresql_connection_is_invalidated_and_replaced(pg_url: str) -
             with database.engine.connect() as other:
                 other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             with pytest.raises(sa_exc.OperationalError) as caught:
-                prepared.rows(conn, select(text("1")).where(bindparam("x") == 1), {"x": 1})
+                if together:
+                    prepared.rows_together(conn, [(query, {"x": 1}), (query, {"x": 1})])
+                else:
+                    prepared.rows(conn, query, {"x": 1})
             assert caught.value.connection_invalidated
             assert conn.invalidated
         with database.engine.connect() as conn:
             assert prepared.scalar(conn, select(text("2")).where(bindparam("x") == 1), {"x": 1}) == 2
+            assert prepared.rows_together(conn, [(query, {"x": 1}), (query, {"x": 1})]) == [[(1,)], [(1,)]]
     finally:
         database.dispose()
 
@@ -259,3 +265,108 @@ def test_plans_past_the_limit_are_dropped_and_made_again(db: Database, monkeypat
         for _ in range(2):
             assert [prepared.scalar(conn, query, {"x": 1}) for query in queries] == [0, 1, 2, 3, 4]
             assert len(prepared._PLANS) <= 2
+
+
+_ADVISORY_HELD = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+
+
+def test_statements_read_together_answer_as_read_one_by_one(rated: Database) -> None:
+    """The write path's first reads, read at once: each statement's rows, in order, as :func:`prepared.rows`
+    gives them (values and types), including a statement finding nothing."""
+    dialect = "postgresql" if rated.engine.dialect.name == "postgresql" else "sqlite"
+    sql = statements(dialect)
+    rollup = score_rollup._statements(dialect)
+    with rated.engine.connect() as conn:
+        conn.begin()
+        keys = [f"key-{n}" for n in range(6)]
+        pks = sorted({r.span_pk for r in prepared.rows(conn, sql.by_keys, {"project": "default", "keys": keys})})
+        queries: list[tuple[Any, dict[str, Any]]] = [
+            (STRICT, {"project": "default"}),
+            (projects.STORES_CONTENT, {"name": "default"}),
+            (sql.by_keys, {"project": "default", "keys": keys}),
+            (sql.by_keys, {"project": "default", "keys": ["absent"]}),
+            (rollup.stored, {"pks": [pk for pk in pks if pk is not None]}),
+            (rollup.current, {"pks": [pk for pk in pks if pk is not None]}),
+        ]
+        together = prepared.rows_together(conn, queries)
+        one_by_one = [prepared.rows(conn, statement, params) for statement, params in queries]
+        conn.rollback()
+    assert together == one_by_one and together[2] and together[3] == []
+    for ours, theirs in zip(together, one_by_one, strict=True):
+        assert [row._mapping for row in ours] == [row._mapping for row in theirs]
+        assert [[type(v) for v in row] for row in ours] == [[type(v) for v in row] for row in theirs]
+
+
+def test_statements_read_together_cost_postgresql_one_round_trip_and_run_in_turn(pg_url: str) -> None:
+    """Three statements in a transaction already begun: one round trip (one ``ReadyForQuery`` from the server,
+    in libpq's trace of the session), where one by one they cost three; the advisory locks the first takes
+    are held when the next one runs."""
+    database = Database(pg_url)
+    trace = tempfile.NamedTemporaryFile(mode="w+", suffix=".trace")
+    queries: list[tuple[Any, dict[str, Any]]] = [
+        (ADVISORY_LOCKS, {"keys": [42, 41]}),
+        (_ADVISORY_HELD, {}),
+        (STRICT, {"project": "default"}),
+    ]
+    try:
+        database.upgrade()
+        with database.engine.connect() as conn:
+            conn.begin()
+            assert prepared.scalar(conn, _ADVISORY_HELD, {}) == 0  # the transaction is under way
+            pgconn = conn.connection.dbapi_connection.pgconn  # type: ignore[union-attr]
+            pgconn.trace(trace.fileno())
+            locked, held, strict = prepared.rows_together(conn, queries)
+            pgconn.untrace()
+            trace.seek(0)
+            together_trips = trace.read().count("ReadyForQuery")
+            trace.truncate(0)
+            pgconn.trace(trace.fileno())
+            for statement, params in queries[1:]:
+                prepared.rows(conn, statement, params)
+            pgconn.untrace()
+            trace.seek(0)
+            one_by_one_trips = trace.read().count("ReadyForQuery")
+            conn.rollback()
+    finally:
+        trace.close()
+        database.dispose()
+    assert (together_trips, one_by_one_trips) == (1, 2)
+    assert len(locked) == 2 and held[0][0] == 2 and strict == []
+
+
+_FINE = select(text("1")).where(bindparam("x") == 1)
+
+
+def _together_and_alone(db: Database, bad: Any, params: dict[str, Any]) -> list[BaseException | None]:
+    """What ``bad`` raises read together with good statements, then alone through ``Connection.execute``; after
+    each, the transaction rolls back and the connection reads together again."""
+    errors = []
+    with db.engine.connect() as conn:
+        for run_it in (
+            lambda: prepared.rows_together(conn, [(_FINE, {"x": 1}), (bad, params), (_FINE, {"x": 1})]),
+            lambda: conn.execute(bad, params),
+        ):
+            conn.begin()
+            errors.append(_error(run_it))
+            conn.rollback()
+            assert prepared.rows_together(conn, [(_FINE, {"x": 1}), (_FINE, {"x": 1})]) == [[(1,)], [(1,)]]
+            conn.rollback()
+    return errors
+
+
+def test_a_statement_failing_among_others_fails_as_through_sqlalchemy(db: Database) -> None:
+    """A statement that fails mid-way (a table that is not there): SQLAlchemy's exception class, as the same
+    statement gives through ``Connection.execute``."""
+    ours, theirs = _together_and_alone(db, text("SELECT id FROM no_such_table WHERE id = :id"), {"id": 1})
+    assert isinstance(theirs, sa_exc.DBAPIError) and type(ours) is type(theirs), (ours, theirs)
+    assert "no_such_table" in str(ours)
+
+
+def test_a_value_that_cannot_be_bound_among_others_fails_as_through_sqlalchemy(db: Database) -> None:
+    """A set for a JSON parameter: SQLAlchemy's StatementError where its type serialises the value (SQLite),
+    the driver's own TypeError where the driver does (psycopg), as through ``Connection.execute``."""
+    unbindable = select(text("1")).where(bindparam("doc", type_=JSON).is_not(None))
+    ours, theirs = _together_and_alone(db, unbindable, {"doc": {1, 2}})
+    assert type(ours) is type(theirs), (ours, theirs)
+    cause = theirs.orig if isinstance(theirs, sa_exc.StatementError) else theirs
+    assert isinstance(cause, TypeError)

@@ -25,7 +25,7 @@ from plaudit_collector.store import copies, prepared, projects, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
 from plaudit_collector.store.feedback_sql import TARGET_COLUMNS, insert_rows, statements
-from plaudit_collector.store.score_configs import FeedbackRejected, check_configs
+from plaudit_collector.store.score_configs import STRICT, FeedbackRejected, check_configs
 from plaudit_collector.store.tables import Feedback, utcnow
 from plaudit_collector.store.value_lists import ADVISORY_LOCKS
 
@@ -145,10 +145,15 @@ def _merged(previous: Any, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _current_items(
-    conn: Connection, project: str, authored: list[dict[str, Any]], wanted: set[tuple[Any, ...]]
+    conn: Connection,
+    project: str,
+    authored: list[dict[str, Any]],
+    wanted: set[tuple[Any, ...]],
+    lock_keys: list[int] | None,
 ) -> dict[tuple[Any, ...], list[Any]]:
     """The current rows (oldest first) of the targets, names and authors these items replace (``wanted``: their
-    :func:`_target_key`)."""
+    :func:`_target_key`), read after taking the advisory locks ``lock_keys`` (PostgreSQL; both in one round
+    trip)."""
     common = {
         "project": project,
         "names": sorted({item["name"] for item in authored}),
@@ -167,9 +172,12 @@ def _current_items(
         queries.append((sql.current_by_trace, {"targets": sorted({item["trace_id"] for item in traces})}))
     if sessions:
         queries.append((sql.current_by_session, {"targets": sorted({item["session_id"] for item in sessions})}))
+    together = [(statement, {**common, **params}) for statement, params in queries]
+    if lock_keys is not None:
+        together.insert(0, (ADVISORY_LOCKS, {"keys": lock_keys}))
     found: dict[tuple[Any, ...], list[Any]] = {}
-    for statement, params in queries:
-        for row in prepared.rows(conn, statement, {**common, **params}):
+    for rows in prepared.rows_together(conn, together)[0 if lock_keys is None else 1 :]:
+        for row in rows:
             if (key := _row_key(row)) in wanted:
                 found.setdefault(key, []).append(row._mapping)
     return found
@@ -191,17 +199,21 @@ def store_items(
 
     Raises :class:`FeedbackRejected` when an item breaks a strict score config.
     """
-    check_configs(conn, project, items)
-    has_content = any(item.get(field) is not None for item in items for field in _CONTENT_FIELDS)
-    if has_content and not projects.stores_content(conn, project):  # nothing to drop: no need to ask
-        items = [{**item, **dict.fromkeys(_CONTENT_FIELDS)} for item in items]
-    keys = [item.get("idempotency_key") for item in items]
-    existing: dict[str, Any] = {}
-    wanted = sorted({k for k in keys if k})
     sql = statements(conn.dialect.name)
+    keys = [item.get("idempotency_key") for item in items]
+    wanted = sorted({k for k in keys if k})
+    has_content = any(item.get(field) is not None for item in items for field in _CONTENT_FIELDS)
+    # what the write reads before it decides anything, read at once (one round trip on PostgreSQL)
+    queries: list[tuple[Any, dict[str, Any]]] = [(STRICT, {"project": project})]
+    if has_content:  # nothing to drop: no need to ask
+        queries.append((projects.STORES_CONTENT, {"name": project}))
     if wanted:
-        for row in prepared.rows(conn, sql.by_keys, {"project": project, "keys": wanted}):
-            existing[row.idempotency_key] = row
+        queries.append((sql.by_keys, {"project": project, "keys": wanted}))
+    found = prepared.rows_together(conn, queries)
+    check_configs(conn, project, items, found[0])
+    if has_content and not projects.keeps_content(found[1]):
+        items = [{**item, **dict.fromkeys(_CONTENT_FIELDS)} for item in items]
+    existing: dict[str, Any] = {row.idempotency_key: row for row in found[-1]} if wanted else {}
     fresh: list[tuple[int, dict[str, Any]]] = []  # (position in the request, item) for rows to insert
     first_for_key: dict[str, int] = {}
     refused: set[int] = set()
@@ -226,12 +238,12 @@ def store_items(
     ids: list[int] = []
     replaced_items: list[score_rollup.Item] = []  # the score items the retired rows counted for
     if authored:
+        lock_keys = None
         if lock:
             # PostgreSQL: two requests replacing the same author's vote must not both stay current.
             # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
             lock_keys = sorted({_advisory_key(project, target) for target in wanted_targets})
-            prepared.run(conn, ADVISORY_LOCKS, {"keys": lock_keys})
-        replaced = _current_items(conn, project, authored, wanted_targets)
+        replaced = _current_items(conn, project, authored, wanted_targets, lock_keys)
         ids = sorted(row["id"] for rows in replaced.values() for row in rows)
         replaced_items = [
             (project, row["name"], row["span_pk"])

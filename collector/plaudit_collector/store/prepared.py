@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["row_type", "rows", "run", "scalar"]
+__all__ = ["row_type", "rows", "rows_together", "run", "scalar"]
 
 Params = dict[str, Any]
 
@@ -175,12 +175,7 @@ def _execute(conn: Connection, statement: Any, params: Params | list[Params]) ->
     if not plan.runnable:
         return conn.execute(statement, params), None
     dialect = conn.dialect
-    try:
-        bound = [plan.bound(each) for each in params] if many else plan.bound(first)  # type: ignore[union-attr,arg-type]
-    except Exception as error:  # as SQLAlchemy reports a value its types could not bind: a StatementError
-        raise sa_exc.DBAPIError.instance(
-            plan.sql, params, error, dialect.loaded_dbapi.Error, dialect=dialect
-        ) from error
+    bound = _bind(conn, plan, params, many)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
@@ -196,6 +191,19 @@ def _execute(conn: Connection, statement: Any, params: Params | list[Params]) ->
         cursor.close()
         raise
     return cursor, plan
+
+
+def _bind(conn: Connection, plan: _Plan, params: Params | list[Params], many: bool) -> Any:
+    """The values the driver takes for ``params``; a value its type cannot bind is SQLAlchemy's StatementError."""
+    try:
+        if many:
+            return [plan.bound(each) for each in params]  # type: ignore[arg-type]
+        return plan.bound(params[0] if isinstance(params, list) else params)
+    except Exception as error:  # as SQLAlchemy reports a value its types could not bind
+        dialect = conn.dialect
+        raise sa_exc.DBAPIError.instance(
+            plan.sql, params, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
 
 
 def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, bound: Any, cursor: Any) -> NoReturn:
@@ -222,6 +230,42 @@ def rows(conn: Connection, statement: Any, params: Params | None = None) -> list
     finally:
         cursor.close()
     return plan.read(conn.dialect, description, fetched)
+
+
+def rows_together(conn: Connection, queries: Sequence[tuple[Any, Params]]) -> list[list[Any]]:
+    """The rows of each ``(statement, params)``, in order, as :func:`rows` gives them.
+
+    On PostgreSQL the statements travel together in one pipeline: one round trip for all of them (and for the
+    transaction's ``BEGIN`` when they are its first), where each would cost one on its own. Each still runs
+    after the one before it: a lock an earlier statement takes holds for the later ones. Elsewhere, or when
+    one of them is for SQLAlchemy to run, they run one after another."""
+    if len(queries) < 2 or conn.dialect.name != "postgresql":
+        return [rows(conn, statement, params) for statement, params in queries]
+    plans = [_plan(conn, statement, params) for statement, params in queries]
+    if not all(plan.runnable for plan in plans):
+        return [rows(conn, statement, params) for statement, params in queries]
+    bound = [_bind(conn, plan, params, False) for plan, (_, params) in zip(plans, queries, strict=True)]
+    dialect = conn.dialect
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursors: list[Any] = []
+    try:
+        with dbapi.pipeline():
+            for plan, values in zip(plans, bound, strict=True):
+                cursors.append(dbapi.cursor())
+                cursors[-1].execute(plan.sql, values)
+        found = []
+        for plan, cursor in zip(plans, cursors, strict=True):
+            fetched = cursor.fetchall()
+            description = cursor.description if plan.make_row is None else None
+            found.append(plan.read(dialect, description, fetched))
+        return found
+    except dialect.loaded_dbapi.Error as error:
+        sql = ";\n".join(plan.sql for plan in plans)
+        _raise_as_sqlalchemy(conn, error, sql, bound, cursors[-1] if cursors else None)
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def run(conn: Connection, statement: Any, params: Params | list[Params] | None = None) -> int:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,14 +77,19 @@ def project_settings(db: Database, name: str) -> ProjectSettings:
     return ProjectSettings(name, bool(row.store_content), dimensions.parse(row.dimensions, True).keys)
 
 
-_STORES_CONTENT = select(Project.store_content).where(Project.name == bindparam("name"))  # type: ignore[arg-type]
+STORES_CONTENT = select(Project.store_content).where(Project.name == bindparam("name"))  # type: ignore[arg-type]
+"""The project's ``store_content`` setting (``name``); no row for a project never configured."""
 _SETTINGS = select(Project.store_content, Project.dimensions).where(Project.name == bindparam("name"))  # type: ignore[arg-type]
 
 
 def stores_content(conn: Connection, name: str) -> bool:
     """Whether the project keeps content (``plaudit projects set NAME --no-store-content`` turns it off)."""
-    stored = prepared.scalar(conn, _STORES_CONTENT, {"name": name})
-    return True if stored is None else bool(stored)
+    return keeps_content(prepared.rows(conn, STORES_CONTENT, {"name": name}))
+
+
+def keeps_content(found: Sequence[Any]) -> bool:
+    """Whether the rows of :data:`STORES_CONTENT` say the project keeps content (it does unless told not to)."""
+    return True if not found or found[0][0] is None else bool(found[0][0])
 
 
 def list_projects(db: Database) -> list[dict[str, Any]]:

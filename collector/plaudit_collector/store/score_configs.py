@@ -27,13 +27,20 @@ class FeedbackRejected(ValueError):
 
 
 _CONFIGS = ScoreConfig.__table__  # type: ignore[attr-defined]
-# Built once, and without a list of names: a project has few strict configs, and every write reads them.
-_STRICT = select(_CONFIGS).where(_CONFIGS.c.project == bindparam("project"), _CONFIGS.c.strict.is_(True))
+STRICT = select(_CONFIGS).where(_CONFIGS.c.project == bindparam("project"), _CONFIGS.c.strict.is_(True))
+"""A project's strict configs (``project``). Built once, and without a list of names: a project has few strict
+configs, and every write reads them."""
 
 
-def check_configs(conn: Connection, project: str, items: Sequence[dict[str, Any]]) -> None:
+def check_configs(
+    conn: Connection, project: str, items: Sequence[dict[str, Any]], strict: Sequence[Any] | None = None
+) -> None:
+    """Raise :class:`FeedbackRejected` for the first item that breaks a strict config of its score. ``strict``:
+    the rows of :data:`STRICT` when the caller has read them already (with other statements at once)."""
     names = {item["name"] for item in items}
-    configs = {cfg.name: cfg for cfg in prepared.rows(conn, _STRICT, {"project": project}) if cfg.name in names}
+    if strict is None:
+        strict = prepared.rows(conn, STRICT, {"project": project})
+    configs = {cfg.name: cfg for cfg in strict if cfg.name in names}
     if not configs:
         return
     for index, item in enumerate(items):

@@ -182,18 +182,21 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
         return
     dialect = conn.dialect.name
     sql = _statements(dialect)
-    if dialect == "postgresql":
-        prepared.run(conn, ADVISORY_LOCKS, {"keys": sorted({_lock_key(item) for item in wanted})})
+    locks: list[tuple[Any, dict[str, Any]]] = []
+    if dialect == "postgresql":  # taken before the first reads, in the same round trip
+        locks.append((ADVISORY_LOCKS, {"keys": sorted({_lock_key(item) for item in wanted})}))
     wanted_set = set(wanted)
     pks = sorted({item[2] for item in wanted})
     old: dict[Item, Any] = {}
     new: dict[Item, Any] = {}
     for start in range(0, len(pks), CHUNK):
         chunk = {"pks": pks[start : start + CHUNK]}
-        for row in prepared.rows(conn, sql.stored, chunk):  # id, then the item
+        *_, stored, current = prepared.rows_together(conn, [*locks, (sql.stored, chunk), (sql.current, chunk)])
+        locks = []
+        for row in stored:  # id, then the item
             if (item := tuple(row[1:4])) in wanted_set:
                 old[item] = row
-        for row in prepared.rows(conn, sql.current, chunk):  # the item first
+        for row in current:  # the item first
             if (item := tuple(row[:3])) in wanted_set:
                 new[item] = row
     cells: dict[CellKey, _Cell] = {}
