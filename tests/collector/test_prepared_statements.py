@@ -11,7 +11,7 @@ import tempfile
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Connection, Integer, MetaData, String, Table, bindparam, select, text
+from sqlalchemy import JSON, Column, Connection, Integer, MetaData, String, Table, bindparam, event, select, text
 from sqlalchemy import exc as sa_exc
 
 from plaudit_collector import pipeline
@@ -370,3 +370,37 @@ def test_a_value_that_cannot_be_bound_among_others_fails_as_through_sqlalchemy(d
     assert type(ours) is type(theirs), (ours, theirs)
     cause = theirs.orig if isinstance(theirs, sa_exc.StatementError) else theirs
     assert isinstance(cause, TypeError)
+
+
+def test_a_postgresql_batch_of_ratings_makes_twelve_round_trips(pg_url: str) -> None:
+    """A batch of first votes on stored spans, from ``BEGIN`` to ``COMMIT``: its reads that do not depend on
+    each other go together (seventeen round trips when each went alone)."""
+    database = Database(pg_url)
+    trace = tempfile.NamedTemporaryFile(mode="w+", suffix=".trace")
+    try:
+        database.upgrade()
+        spans = [_span(f"b00000000000000{n}", None, 0) for n in range(1, 4)]
+        body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+        pipeline.ingest_traces(database, "default", body, content_type="application/json", encoding=None, limit=1 << 20)
+        items = [
+            {"trace_id": TRACE, "span_id": span["spanId"], "name": "thumbs", "value": n % 2 == 0, "author": f"u{n}"}
+            | {"comment": "why" if n == 0 else None, "idempotency_key": f"trip-{n}"}
+            for n, span in enumerate(spans * 3)
+        ]
+
+        @event.listens_for(database.engine, "checkout")
+        def _traced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+
+        @event.listens_for(database.engine, "checkin")
+        def _untraced(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.pgconn.untrace()
+
+        stored = feedback_writes.store_feedback(database, "default", items)
+        trace.seek(0)
+        trips = trace.read().count("ReadyForQuery")
+    finally:
+        trace.close()
+        database.dispose()
+    assert len(stored) == 9 and all(row["is_current"] for row in stored)
+    assert trips <= 12, trips

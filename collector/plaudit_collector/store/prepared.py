@@ -13,6 +13,9 @@ read as a SQLAlchemy ``Row`` does. Failures read as through ``Connection.execute
 SQLAlchemy's (``IntegrityError``, ``OperationalError``...), a value a column type cannot bind as a
 ``StatementError``, and a lost connection is invalidated.
 
+:func:`rows_together` reads several statements at once: on PostgreSQL in one pipeline, one round trip where each
+would cost one.
+
 Only for statements built once and kept (module constants or cached per dialect): plans are kept per statement
 (up to :data:`MAX_PLANS`). A statement this cannot run as compiled (Python-side column defaults, expanding ``IN``
 lists, literals without a fixed value) is handed to ``Connection.execute`` instead, whose rows read alike.
