@@ -238,10 +238,10 @@ def rows(conn: Connection, statement: Any, params: Params | None = None) -> list
 def rows_together(conn: Connection, queries: Sequence[tuple[Any, Params]]) -> list[list[Any]]:
     """The rows of each ``(statement, params)``, in order, as :func:`rows` gives them.
 
-    On PostgreSQL the statements travel together in one pipeline: one round trip for all of them (and for the
-    transaction's ``BEGIN`` when they are its first), where each would cost one on its own. Each still runs
-    after the one before it: a lock an earlier statement takes holds for the later ones. Elsewhere, or when
-    one of them is for SQLAlchemy to run, they run one after another."""
+    On PostgreSQL the statements travel together in one pipeline: one round trip for all of them, where each
+    would cost one on its own (the transaction's ``BEGIN``, when they are its first, still costs one before
+    them). Each still runs after the one before it: a lock an earlier statement takes holds for the later ones.
+    Elsewhere, or when one of them is for SQLAlchemy to run, they run one after another."""
     if len(queries) < 2 or conn.dialect.name != "postgresql":
         return [rows(conn, statement, params) for statement, params in queries]
     plans = [_plan(conn, statement, params) for statement, params in queries]
