@@ -149,11 +149,14 @@ def _target_spans(dialect: str) -> Any:
     )
 
 
-def copies_for(conn: Connection, project: str, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def copies_for(
+    conn: Connection, project: str, items: Sequence[Mapping[str, Any]], days: dict[str, set[int]] | None = None
+) -> list[dict[str, Any]]:
     """The copy columns for each prepared item about to be stored (all None while its span is not here).
 
     The same crediting as :func:`resolve_all`, found with one query for the whole batch before the
-    insert, so a new row is written once, with its copy, instead of inserted and then updated.
+    insert, so a new row is written once, with its copy, instead of inserted and then updated. ``days``: the
+    days of the items' traces, when the caller has read them (PostgreSQL, see ``trace_days.narrow``).
     """
     wanted = [item for item in items if item["trace_id"] is not None and item["target_type"] != "session"]
     if not wanted:
@@ -164,7 +167,8 @@ def copies_for(conn: Connection, project: str, items: Sequence[Mapping[str, Any]
     roots: dict[str, dict[str, Any]] = {}
     names = list(COPIED.values())
     params = {"project": project, "traces": traces, "spans": span_ids}
-    query = trace_days.narrow(conn, _target_spans(conn.dialect.name), project, traces, built_once=True)  # their days
+    statement = _target_spans(conn.dialect.name)
+    query = trace_days.narrow(conn, statement, project, traces, built_once=True, known=days)  # their days
     for row in prepared.rows(conn, query, params):
         copy = dict(zip(names, row[3:], strict=True))
         by_span[(row[0], row[1])] = copy

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
-from plaudit_collector.store import copies, prepared, projects, score_rollup
+from plaudit_collector.store import copies, prepared, projects, score_rollup, trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
 from plaudit_collector.store.feedback_sql import TARGET_COLUMNS, insert_rows, statements
@@ -209,7 +209,13 @@ def store_items(
         queries.append((projects.STORES_CONTENT, {"name": project}))
     if wanted:
         queries.append((sql.by_keys, {"project": project, "keys": wanted}))
+    # PostgreSQL: the days of the rated traces, which the span lookup names (every item's: a superset)
+    traces = sorted({i["trace_id"] for i in items if i["trace_id"] is not None and i["target_type"] != "session"})
+    read_days = conn.dialect.name == "postgresql" and 0 < len(traces) <= trace_days.CHUNK
+    if read_days:
+        queries.append((trace_days.DAYS, {"project": project, "ids": traces}))
     found = prepared.rows_together(conn, queries)
+    days = trace_days.by_trace(found.pop()) if read_days else None
     check_configs(conn, project, items, found[0])
     if has_content and not projects.keeps_content(found[1]):
         items = [{**item, **dict.fromkeys(_CONTENT_FIELDS)} for item in items]
@@ -258,7 +264,7 @@ def store_items(
     last_for_target = {target: pos for pos, target in enumerate(targets) if target is not None}
     now = utcnow()
     rows = []
-    credited = copies.copies_for(conn, project, [item for _, item in fresh])
+    credited = copies.copies_for(conn, project, [item for _, item in fresh], days)
     for pos, (_, item) in enumerate(fresh):
         is_current = True
         target = targets[pos]
