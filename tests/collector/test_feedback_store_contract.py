@@ -137,8 +137,10 @@ def test_a_write_hands_back_what_a_later_read_finds(db: Database) -> None:
         ]
 
     def store(batch: list[dict[str, Any]], singly: bool) -> list[dict[str, Any]]:
-        replied = [feedback_writes.store_feedback(db, "default", [i])[0] for i in batch] if singly else []
-        replied = replied or feedback_writes.store_feedback(db, "default", batch)
+        if singly:
+            replied = [feedback_writes.store_feedback(db, "default", [item])[0] for item in batch]
+        else:
+            replied = feedback_writes.store_feedback(db, "default", batch)
         by_id = {row.id: feedback_reads.feedback_dict(row) for row in _rows(db)}
         for mine in replied:
             assert mine == by_id[mine["id"]]

@@ -42,6 +42,8 @@ A retried key reads them back (``by_keys``); a new row is made from the values i
 
 STORED_ROW = prepared.row_type(ROW_COLUMNS)
 """The row type of both: named tuples with ``_mapping``, like the rows :func:`prepared.rows` reads."""
+_GIVEN = ROW_COLUMNS[1:]
+"""The columns a new row takes from the values it was inserted with: all but the id."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,3 @@ def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any
         ids = [by_key[row["idempotency_key"]] for row in rows]
     make = STORED_ROW._make
     return [make([row_id, *(row[name] for name in _GIVEN)]) for row_id, row in zip(ids, rows, strict=True)]
-
-
-_GIVEN = ROW_COLUMNS[1:]

@@ -210,8 +210,10 @@ def store_items(
     if wanted:
         queries.append((sql.by_keys, {"project": project, "keys": wanted}))
     # PostgreSQL: the days of the rated traces, which the span lookup names (every item's: a superset)
-    traces = sorted({i["trace_id"] for i in items if i["trace_id"] is not None and i["target_type"] != "session"})
-    read_days = conn.dialect.name == "postgresql" and 0 < len(traces) <= trace_days.CHUNK
+    traces = []
+    if conn.dialect.name == "postgresql":
+        traces = sorted({i["trace_id"] for i in items if i["trace_id"] is not None and i["target_type"] != "session"})
+    read_days = 0 < len(traces) <= trace_days.CHUNK
     if read_days:
         queries.append((trace_days.DAYS, {"project": project, "ids": traces}))
     found = prepared.rows_together(conn, queries)

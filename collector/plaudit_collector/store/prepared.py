@@ -225,14 +225,19 @@ def rows(conn: Connection, statement: Any, params: Params | None = None) -> list
     if plan is None:  # SQLAlchemy ran it: ``cursor`` is its result
         return cursor.all()  # type: ignore[no-any-return]
     try:
-        fetched = cursor.fetchall()
-        # read once per plan: psycopg builds a column object per column each time it is asked
-        description = cursor.description if plan.make_row is None else None
+        return _fetched(conn.dialect, plan, cursor)
     except conn.dialect.loaded_dbapi.Error as error:
         _raise_as_sqlalchemy(conn, error, plan.sql, None, cursor)
     finally:
         cursor.close()
-    return plan.read(conn.dialect, description, fetched)
+
+
+def _fetched(dialect: Any, plan: _Plan, cursor: Any) -> list[Any]:
+    """The rows of an executed cursor, through its plan. The description is read once per plan: psycopg builds a
+    column object per column each time it is asked."""
+    fetched = cursor.fetchall()
+    description = cursor.description if plan.make_row is None else None
+    return plan.read(dialect, description, fetched)
 
 
 def rows_together(conn: Connection, queries: Sequence[tuple[Any, Params]]) -> list[list[Any]]:
@@ -257,12 +262,7 @@ def rows_together(conn: Connection, queries: Sequence[tuple[Any, Params]]) -> li
             for plan, values in zip(plans, bound, strict=True):
                 cursors.append(dbapi.cursor())
                 cursors[-1].execute(plan.sql, values)
-        found = []
-        for plan, cursor in zip(plans, cursors, strict=True):
-            fetched = cursor.fetchall()
-            description = cursor.description if plan.make_row is None else None
-            found.append(plan.read(dialect, description, fetched))
-        return found
+        return [_fetched(dialect, plan, cursor) for plan, cursor in zip(plans, cursors, strict=True)]
     except dialect.loaded_dbapi.Error as error:
         sql = ";\n".join(plan.sql for plan in plans)
         _raise_as_sqlalchemy(conn, error, sql, bound, cursors[-1] if cursors else None)
