@@ -117,3 +117,34 @@ def test_write_time_copies_equal_the_reference_resolution(db: Database) -> None:
         "m-long-child",
         "m-long-root",
     ]
+
+
+def test_span_ratings_look_up_their_own_spans_not_the_whole_trace(db: Database) -> None:
+    """A request of span-level items only looks its spans up by the spans' unique key (the lookup for a
+    trace's root reads every span of the trace); its copies still equal the reference resolution, the root
+    rated by its own span id included, and a span not stored credits nothing (not the root)."""
+    trace = "f6" * 16
+    spans = [_span("root", trace, f"{1:016x}", None, "m-root")]
+    spans += [_span(f"step {i}", trace, f"{i:016x}", f"{1:016x}", f"m-{i}") for i in range(2, 41)]
+    _ingest(db, spans)
+    items = [
+        {"trace_id": trace, "span_id": f"{i:016x}", "name": "thumbs", "value": i % 2 == 0, "idempotency_key": f"s{i}"}
+        for i in (1, 7, 40, 99)  # the root by its id, two steps, a span never stored
+    ]
+    feedback_writes.insert_feedback(db, "default", items[:3])  # a batch
+    feedback_writes.insert_feedback(db, "default", items[3:])  # and a single item
+    written = _copies(db)
+    with db.engine.begin() as conn:
+        conn.execute(copies.FEEDBACK.update().values(dict.fromkeys(copies.COPIED.values())))
+        copies.resolve_all(conn)
+    assert written == _copies(db)
+    model = 1 + list(copies.COPIED).index("model")
+    assert [row[model] for row in written] == ["m-root", "m-7", "m-40", None]
+
+    dialect = db.engine.dialect.name
+    sql = str(copies._target_spans(dialect, roots=False).compile(dialect=db.engine.dialect))
+    assert "parent_span_id IS NULL" not in sql
+    if dialect == "sqlite":  # PostgreSQL's plan for a table this small says nothing of a large one
+        with db.engine.connect() as conn:
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("default", '["x"]', '["y"]')).all()
+        assert "trace_id=? AND span_id=?" in " ".join(row[3] for row in plan), plan

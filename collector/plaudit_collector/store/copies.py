@@ -139,13 +139,16 @@ _NO_COPY: dict[str, Any] = dict.fromkeys(COPIED.values())
 
 
 @functools.cache
-def _target_spans(dialect: str) -> Any:
-    """Built once: the spans a batch of new feedback may credit (its span-level targets and its traces' roots)."""
+def _target_spans(dialect: str, roots: bool = True) -> Any:
+    """Built once: the spans a batch of new feedback may credit (its span-level targets and, with ``roots``,
+    its traces' roots). Without roots the lookup is one probe of the spans' unique key per span; looking
+    for a root reads every span of the trace, so only a batch with trace-level items pays for it."""
     s = SPAN
+    spans = one_of(s.c.span_id, "spans", dialect)
     return select(s.c.trace_id, s.c.span_id, s.c.parent_span_id, *(s.c[column] for column in COPIED)).where(
         s.c.project == bindparam("project"),
         one_of(s.c.trace_id, "traces", dialect),
-        or_(one_of(s.c.span_id, "spans", dialect), s.c.parent_span_id.is_(None)),
+        or_(spans, s.c.parent_span_id.is_(None)) if roots else spans,
     )
 
 
@@ -163,11 +166,12 @@ def copies_for(
         return [_NO_COPY] * len(items)
     traces = sorted({item["trace_id"] for item in wanted})
     span_ids = sorted({item["span_id"] for item in wanted if item["span_id"] is not None})
+    roots_wanted = any(item["span_id"] is None for item in wanted)
     by_span: dict[tuple[str, str], dict[str, Any]] = {}
     roots: dict[str, dict[str, Any]] = {}
     names = list(COPIED.values())
     params = {"project": project, "traces": traces, "spans": span_ids}
-    statement = _target_spans(conn.dialect.name)
+    statement = _target_spans(conn.dialect.name, roots_wanted)
     query = trace_days.narrow(conn, statement, project, traces, built_once=True, known=days)  # their days
     for row in prepared.rows(conn, query, params):
         copy = dict(zip(names, row[3:], strict=True))
