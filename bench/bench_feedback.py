@@ -11,6 +11,8 @@ the CPU per request of this process (the client) and of the collector (read from
 and for a single item: about half of the floor is the client's own work.
 The rated spans are stored first (ten to a trace, sent as OTLP), so every item is credited to its span and
 moves the score rollup, as real ratings do; ``--orphans`` rates spans the collector never saw instead.
+``--cells N`` first gives the rated score N cells of history (a day and dimension combination each, as a
+year of ratings leaves them), which each write's cell lookup must find its one cell among.
 Last, without HTTP: the CPU this process spends storing one rating through the collector's own write path
 (``feedback_writes.store_feedback``, as the route calls it) beside a bare one-row insert transaction, and a
 batch of 100 beside a bare ``executemany`` of its rows, medians of ``time.process_time`` (alternating).
@@ -25,7 +27,7 @@ grow (``store/young_tables.py``); before it did, that round measured plans made 
 Runs on a fresh SQLite file, then on PostgreSQL in a throwaway schema (``--skip-pg`` for SQLite only, ``--db``
 for one given database). Targets: batches of 100 at >= 7,000 items/s, single items at >= 0.6x the HTTP floor.
 
-    python bench/bench_feedback.py [--items 1000] [--batches 40] [--db URL] [--skip-pg] [--orphans]
+    python bench/bench_feedback.py [--items 1000] [--batches 40] [--db URL] [--skip-pg] [--orphans] [--cells N]
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from plaudit_collector.store import feedback_writes
 from plaudit_collector.store.db import Database
-from plaudit_collector.store.tables import Feedback, utcnow
+from plaudit_collector.store.tables import Feedback, ScoreRollup, utcnow
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CPU_BATCHES = 20
@@ -189,7 +191,20 @@ def store_cpu(db: Database, items: list[dict[str, Any]], batch: int) -> tuple[fl
     return statistics.median(ours) * 1000, statistics.median(bare) * 1000
 
 
-def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> list[str]:
+def seed_cells(db: Database, count: int) -> None:
+    """``count`` cells of the score ``thumbs`` on earlier days, as rated spans of other variants leave them."""
+    zero = {"items": 1, "total": 1.0, "total_sq": 1.0, "ratings": 1, "nb_items": 0, "top_raters": 1, "raters": "[1,1]"}
+    first_day = time.time_ns() // 86_400_000_000_000 - 400
+    rows = [
+        {"project": "default", "name": "thumbs", "day": first_day + n // 25, "cell": f"history-{n}", **zero}
+        for n in range(count)
+    ]
+    with db.engine.begin() as conn:
+        for offset in range(0, len(rows), 5000):
+            conn.execute(ScoreRollup.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
+
+
+def measure(url: str, items_count: int, batches: int, orphans: bool = False, cells: int = 0) -> list[str]:
     """One database's figures, each beside its baseline from this run; returns the lines to print."""
     bare_db = Database(url)
     rated = batches * 100
@@ -199,6 +214,7 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False) -> 
     with tempfile.TemporaryDirectory() as logs, collector_process(url, Path(logs)) as (collector, pid):
         bare_db.create_schema()
         try:
+            seed_cells(bare_db, cells)
             if not orphans:
                 store_spans(collector, items_count + 2 * rated + min(items_count, 300) + CPU_BATCHES * 100)
             results = []
@@ -267,6 +283,7 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="one database URL (default: a fresh SQLite file, then PostgreSQL)")
     parser.add_argument("--skip-pg", action="store_true", help="SQLite only")
     parser.add_argument("--orphans", action="store_true", help="rate spans that were never stored")
+    parser.add_argument("--cells", type=int, default=0, help="cells of history the rated score has first")
     args, _unknown = parser.parse_known_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.db:
@@ -278,7 +295,7 @@ def main() -> None:
         for context in urls:
             try:
                 with context as url:
-                    lines = measure(url, args.items, args.batches, args.orphans)
+                    lines = measure(url, args.items, args.batches, args.orphans, args.cells)
             except Exception as exc:  # PostgreSQL unreachable: report and go on
                 print(f"PostgreSQL skipped: {exc}")
                 continue

@@ -30,7 +30,7 @@ from plaudit_collector.store import prepared
 from plaudit_collector.store.rollup import DAY_NS, SLOTS, digest
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
 from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
-from plaudit_collector.store.value_lists import ADVISORY_LOCKS, insert_many, one_of, rows_in, rows_value
+from plaudit_collector.store.value_lists import ADVISORY_LOCKS, insert_many, one_of, rows_of, rows_value
 
 FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
 ITEMS = SpanScore.__table__  # type: ignore[attr-defined]
@@ -99,8 +99,8 @@ def _statements(dialect: str) -> _Statements:
     f, c = FEEDBACK, CELLS.c
     stored = select(ITEMS.c.id, ITEMS.c.project, ITEMS.c.name, ITEMS.c.span_pk, ITEMS.c.raters, ITEMS.c.total)
     stored = stored.add_columns(ITEMS.c.nb, c.day, c.cell).join(CELLS, c.id == ITEMS.c.cell_id)
-    keys = rows_in([c[n] for n in CELL_KEY], "keys", dialect, (False, False, True, False))
-    locked = select(c.id, *(c[n] for n in CELL_KEY), *[c[n] for n in SUMS], c.raters).where(keys)
+    selected = [c.id, *(c[n] for n in CELL_KEY), *[c[n] for n in SUMS], c.raters]
+    locked = rows_of(CELLS, selected, CELL_KEY, "keys", dialect, (False, False, True, False))
     locked = locked.order_by(*(c[n] for n in CELL_KEY))
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return _Statements(
