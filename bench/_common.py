@@ -15,7 +15,7 @@ import httpx
 
 from plaudit_collector.server import free_port
 
-__all__ = ["PG_URL", "collector_process", "free_port", "pg_schema", "process_cpu"]
+__all__ = ["PG_URL", "collector_process", "free_port", "history_cells", "pg_schema", "process_cpu"]
 
 PG_URL = os.environ.get("PLAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -85,3 +85,36 @@ def _wait_idle(pid: int, quiet: float = 0.5, limit: float = 60.0) -> None:
         if now == last:
             return
         last = now
+
+
+PER_DAY = 200
+"""Cells a day of history holds in :func:`history_cells` (a day's combinations of model, prompt, variant...)."""
+
+
+def history_cells(db_url: str, count: int, score: str | None = None) -> None:
+    """Give project ``default`` ``count`` cells of earlier days, as a long-running database has them: span
+    cells, or with ``score`` that score's cells. A write must find its own cells among them."""
+    if count <= 0:
+        return
+    from plaudit_collector.store import partitions, rollup, score_rollup
+    from plaudit_collector.store.db import Database
+
+    db = Database(db_url)
+    try:
+        db.upgrade()
+        today = time.time_ns() // 86_400_000_000_000
+        days = [today - 1 - n // PER_DAY for n in range(count)]
+        partitions.ensure(db, set(days))
+        if score is None:
+            table = rollup.ROLLUP
+            sums: dict[str, object] = {**dict.fromkeys(rollup.COUNTS, 0), "spans": 1, "latency": "[]"}
+        else:
+            table = score_rollup.CELLS
+            sums = {"name": score, "items": 1, "total": 1.0, "total_sq": 1.0, "ratings": 1, "nb_items": 0}
+            sums |= {"top_raters": 1, "raters": "[1,1]"}
+        rows = [{"project": "default", "day": day, "cell": f"history-{n}", **sums} for n, day in enumerate(days)]
+        with db.engine.begin() as conn:
+            for offset in range(0, len(rows), 5000):
+                conn.execute(table.insert(), rows[offset : offset + 5000])
+    finally:
+        db.dispose()

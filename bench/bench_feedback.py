@@ -43,14 +43,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import collector_process, pg_schema, process_cpu
+from _common import collector_process, history_cells, pg_schema, process_cpu
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from plaudit_collector.store import feedback_writes
 from plaudit_collector.store.db import Database
-from plaudit_collector.store.tables import Feedback, ScoreRollup, utcnow
+from plaudit_collector.store.tables import Feedback, utcnow
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CPU_BATCHES = 20
@@ -191,19 +191,6 @@ def store_cpu(db: Database, items: list[dict[str, Any]], batch: int) -> tuple[fl
     return statistics.median(ours) * 1000, statistics.median(bare) * 1000
 
 
-def seed_cells(db: Database, count: int) -> None:
-    """``count`` cells of the score ``thumbs`` on earlier days, as rated spans of other variants leave them."""
-    zero = {"items": 1, "total": 1.0, "total_sq": 1.0, "ratings": 1, "nb_items": 0, "top_raters": 1, "raters": "[1,1]"}
-    first_day = time.time_ns() // 86_400_000_000_000 - 400
-    rows = [
-        {"project": "default", "name": "thumbs", "day": first_day + n // 25, "cell": f"history-{n}", **zero}
-        for n in range(count)
-    ]
-    with db.engine.begin() as conn:
-        for offset in range(0, len(rows), 5000):
-            conn.execute(ScoreRollup.__table__.insert(), rows[offset : offset + 5000])  # type: ignore[attr-defined]
-
-
 def measure(url: str, items_count: int, batches: int, orphans: bool = False, cells: int = 0) -> list[str]:
     """One database's figures, each beside its baseline from this run; returns the lines to print."""
     bare_db = Database(url)
@@ -214,7 +201,7 @@ def measure(url: str, items_count: int, batches: int, orphans: bool = False, cel
     with tempfile.TemporaryDirectory() as logs, collector_process(url, Path(logs)) as (collector, pid):
         bare_db.create_schema()
         try:
-            seed_cells(bare_db, cells)
+            history_cells(url, cells, "thumbs")
             if not orphans:
                 store_spans(collector, items_count + 2 * rated + min(items_count, 300) + CPU_BATCHES * 100)
             results = []

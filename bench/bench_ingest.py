@@ -6,9 +6,11 @@ Baseline, measured in the same run: the same rows inserted into the same databas
 ``executemany`` per batch (no HTTP, no decoding), which is the floor any collector pays for storage.
 Targets: end to end >= 0.60 of the baseline on SQLite and >= 0.75 on PostgreSQL, and >= 15,000 spans/s into
 SQLite on a 2-core machine.
-Peak RSS is the collector process's high-water mark (VmHWM).
+Peak RSS is the collector process's high-water mark (VmHWM). ``--cells N`` first gives the project N span
+cells of earlier days (a day and dimension combination each, as months of spans leave them), which each
+batch must find its own cells among.
 
-Usage: python bench/bench_ingest.py [--batches N] [--skip-pg]
+Usage: python bench/bench_ingest.py [--batches N] [--skip-pg] [--cells N]
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import collector_process, pg_schema
+from _common import collector_process, history_cells, pg_schema
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -173,7 +175,8 @@ def _count(db_url: str, project: str) -> int:
         db.dispose()
 
 
-def run(label: str, db_url: str, bodies: list[bytes]) -> bool:
+def run(label: str, db_url: str, bodies: list[bytes], cells: int = 0) -> bool:
+    history_cells(db_url, cells)
     base = baseline(db_url, bodies)
     e2e, rss = end_to_end(db_url, bodies)
     stored = _count(db_url, "default") - BATCH  # minus the warm-up batch
@@ -194,16 +197,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=60, help="batches of 512 spans per backend")
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--cells", type=int, default=0, help="span cells of earlier days the project has first")
     args, _ = parser.parse_known_args()
     bodies = make_batches(args.batches)
     print(f"{args.batches} batches x {BATCH} spans, {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KiB per batch")
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        ok &= run("SQLite", f"sqlite:///{tmp}/bench.db", bodies)
+        ok &= run("SQLite", f"sqlite:///{tmp}/bench.db", bodies, args.cells)
     if not args.skip_pg:
         try:
             with pg_schema() as url:
-                ok &= run("PostgreSQL", url, bodies)
+                ok &= run("PostgreSQL", url, bodies, args.cells)
         except Exception as exc:  # PostgreSQL unreachable: report and go on
             print(f"PostgreSQL  skipped: {exc}")
     print("targets met" if ok else "TARGETS MISSED")

@@ -1,6 +1,6 @@
-"""Rows picked by a composite key bound as one value (``value_lists.rows_of``): the right rows on SQLite and
-PostgreSQL, and on SQLite one index probe per key however many rows share the key's leading columns (a
-feedback write looks its score's cells up this way, and a score gathers a cell per day and combination)."""
+"""Rows picked by a composite key (``value_lists.rows_of``): the right rows on SQLite and PostgreSQL, and on
+SQLite one index probe per key however many rows share the key's leading columns. A feedback write looks its
+score's cells up this way and ingest its span cells, and both tables gather a cell per day and combination."""
 
 from __future__ import annotations
 
@@ -8,52 +8,81 @@ from typing import Any
 
 from sqlalchemy import text
 
-from plaudit_collector.store import prepared, score_rollup
+from plaudit_collector.store import partitions, prepared, rollup, score_rollup
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.value_lists import rows_value
 
 CELLS = 3000
+FIRST_DAY = 20000
 
 
 def _fill(db: Database) -> None:
-    rows = [{"project": "default", "name": "thumbs", "day": 20000 + n // 30, "cell": f"c{n}"} for n in range(CELLS)] + [
-        {"project": "other", "name": "thumbs", "day": 20000, "cell": "c1"}
-    ]
-    zero = {"items": 1, "total": 1.0, "total_sq": 1.0, "ratings": 1, "nb_items": 0, "top_raters": 1, "raters": "[1,1]"}
+    """As many score cells and span cells, thirty a day, and one of another project; then analysed (once
+    analysed, SQLite planned the old lookups as a scan of the whole table)."""
+    days = range(FIRST_DAY, FIRST_DAY + CELLS // 30 + 1)
+    partitions.ensure(db, days)
+    keys = [("default", FIRST_DAY + n // 30, f"c{n}") for n in range(CELLS)] + [("other", FIRST_DAY, "c1")]
+    scores = {
+        "items": 1,
+        "total": 1.0,
+        "total_sq": 1.0,
+        "ratings": 1,
+        "nb_items": 0,
+        "top_raters": 1,
+        "raters": "[1,1]",
+    }
+    counts = dict.fromkeys(rollup.COUNTS, 0)
     with db.engine.begin() as conn:
-        conn.execute(score_rollup.CELLS.insert(), [{**row, **zero} for row in rows])
-        conn.execute(text("ANALYZE"))  # the planner's view of a grown table: once analysed, SQLite scanned it
+        cells = [{"project": p, "name": "thumbs", "day": d, "cell": c, **scores} for p, d, c in keys]
+        conn.execute(score_rollup.CELLS.insert(), cells)
+        conn.execute(
+            rollup.ROLLUP.insert(), [{"project": p, "day": d, "cell": c, **counts, "latency": "[]"} for p, d, c in keys]
+        )
+        conn.execute(text("ANALYZE"))
 
 
-def test_rows_of_finds_the_keyed_rows_and_no_others(db: Database) -> None:
+WANTED = [
+    ("default", FIRST_DAY + 1, "c31"),
+    ("default", FIRST_DAY + 1, "c1"),  # a cell of that name, on another day
+    ("default", FIRST_DAY + 99, "c2999"),
+    ("other", FIRST_DAY, "c1"),
+    ("nobody", FIRST_DAY, "c1"),
+]
+FOUND = [("default", FIRST_DAY + 1, "c31"), ("default", FIRST_DAY + 99, "c2999"), ("other", FIRST_DAY, "c1")]
+
+
+def test_the_score_cells_found_are_the_keyed_ones(db: Database) -> None:
     _fill(db)
     dialect = db.engine.dialect.name
     locked = score_rollup._statements(dialect).locked
-    keys: list[tuple[Any, ...]] = [
-        ("default", "thumbs", 20001, "c31"),
-        ("default", "thumbs", 20001, "c1"),  # a cell of that name, on another day
-        ("default", "thumbs", 20099, "c2999"),
-        ("default", "stars", 20001, "c31"),  # another score
-        ("other", "thumbs", 20000, "c1"),
-        ("default", "thumbs", 20001, "c31"),  # twice
-    ]
+    keys = sorted({(p, name, d, c) for p, d, c in WANTED for name in ("thumbs", "stars")})
     with db.engine.connect() as conn:
-        found = prepared.rows(conn, locked, rows_value("keys", sorted(set(keys)), 4, dialect))
-        assert [(r.project, r.name, r.day, r.cell) for r in found] == [
-            ("default", "thumbs", 20001, "c31"),
-            ("default", "thumbs", 20099, "c2999"),
-            ("other", "thumbs", 20000, "c1"),
-        ]
+        found = prepared.rows(conn, locked, rows_value("keys", keys, 4, dialect))
+        assert [(r.project, r.name, r.day, r.cell) for r in found] == [(p, "thumbs", d, c) for p, d, c in FOUND]
         assert prepared.rows(conn, locked, rows_value("keys", [], 4, dialect)) == []
+
+
+def test_the_span_cells_found_are_the_keyed_ones(db: Database) -> None:
+    _fill(db)
+    with db.engine.begin() as conn:
+        found = rollup._locked(conn, db.engine.dialect.name, sorted(WANTED))
+        assert sorted(found) == FOUND
+        assert all((row.project, row.day, row.cell) == key and row.latency == "[]" for key, row in found.items())
+        assert rollup._locked(conn, db.engine.dialect.name, []) == {}
+
+
+def _plan(db: Database, statement: Any, params: tuple[Any, ...]) -> list[str]:
+    sql = str(statement.compile(dialect=db.engine.dialect))
+    with db.engine.connect() as conn:
+        return [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
 
 
 def test_on_sqlite_each_key_probes_the_unique_index(db: Database) -> None:
     if db.engine.dialect.name != "sqlite":
-        return  # PostgreSQL's plan for the IN over unnest probes the unique index already
+        return  # PostgreSQL probes the unique index (score cells) or the day's partition (span cells) already
     _fill(db)
-    sql = str(score_rollup._statements("sqlite").locked.compile(dialect=db.engine.dialect))
-    params = ('[["default","thumbs",20001,"c31"]]', "$[0]", "$[1]", "$[2]", "$[3]")
-    with db.engine.connect() as conn:
-        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
-    assert any("(project=? AND name=? AND day=? AND cell=?)" in step for step in plan), plan
-    assert not any(step.startswith("SCAN score_rollup") for step in plan), plan
+    scores = _plan(db, score_rollup._statements("sqlite").locked, ("[]", "$[0]", "$[1]", "$[2]", "$[3]"))
+    spans = _plan(db, rollup._by_keys("sqlite"), ("[]", "$[0]", "$[1]", "$[2]"))
+    assert any("(project=? AND name=? AND day=? AND cell=?)" in step for step in scores), scores
+    assert any("(project=? AND day=? AND cell=?)" in step for step in spans), spans
+    assert not any(step.startswith(("SCAN score_rollup", "SCAN span_rollup")) for step in scores + spans)

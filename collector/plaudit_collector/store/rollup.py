@@ -10,6 +10,7 @@ nothing), retention subtracts what it deletes, and :func:`rebuild` recomputes ev
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -21,7 +22,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from plaudit_collector.store import prepared
 from plaudit_collector.store.tables import Span, SpanRollup
+from plaudit_collector.store.value_lists import rows_of, rows_value
 
 SPAN = Span.__table__  # type: ignore[attr-defined]
 ROLLUP = SpanRollup.__table__  # type: ignore[attr-defined]
@@ -169,20 +172,36 @@ def _create(conn: Connection, dialect: str, keyed: list[tuple[tuple[str, int, st
 
 
 def _locked(conn: Connection, dialect: str, cells: list[tuple[str, int, str]]) -> dict[tuple[str, int, str], Any]:
-    """The stored rows of ``cells`` (sorted), locked for update on PostgreSQL in that order."""
+    """The stored rows of ``cells`` (sorted), locked for update on PostgreSQL in that order.
+
+    PostgreSQL reads them by a list written into the statement, whose days prune the day partitions; SQLite
+    by the cells' unique index, one probe per cell (the same list was planned as a scan of every cell)."""
     stored: dict[tuple[str, int, str], Any] = {}
     for start in range(0, len(cells), CHUNK):
-        query = (
-            select(ROLLUP.c.id, ROLLUP.c.project, ROLLUP.c.day, ROLLUP.c.cell, *[ROLLUP.c[n] for n in COUNTS])
-            .add_columns(ROLLUP.c.latency)
-            .where(tuple_(ROLLUP.c.project, ROLLUP.c.day, ROLLUP.c.cell).in_(cells[start : start + CHUNK]))
-            .order_by(ROLLUP.c.project, ROLLUP.c.day, ROLLUP.c.cell)
-        )
+        chunk = cells[start : start + CHUNK]
         if dialect == "postgresql":
-            query = query.with_for_update()
-        for row in conn.execute(query):
+            query = _selected().where(tuple_(ROLLUP.c.project, ROLLUP.c.day, ROLLUP.c.cell).in_(chunk))
+            found: Iterable[Any] = conn.execute(query.order_by(*_KEY).with_for_update())
+        else:
+            found = prepared.rows(conn, _by_keys(dialect), rows_value("keys", chunk, len(_KEY), dialect))
+        for row in found:
             stored[(row.project, row.day, row.cell)] = row
     return stored
+
+
+_KEY = (ROLLUP.c.project, ROLLUP.c.day, ROLLUP.c.cell)
+
+
+def _selected() -> Any:
+    return select(ROLLUP.c.id, *_KEY, *[ROLLUP.c[n] for n in COUNTS]).add_columns(ROLLUP.c.latency)
+
+
+@functools.cache
+def _by_keys(dialect: str) -> Any:
+    """Built once: the cells bound as a list of keys (see ``value_lists.rows_of``)."""
+    selected = _selected().selected_columns
+    keys = [column.name for column in _KEY]
+    return rows_of(ROLLUP, selected, keys, "keys", dialect, (False, True, False)).order_by(*_KEY)
 
 
 def _dump(hist: dict[int, int]) -> str:
