@@ -6,12 +6,13 @@ items and items whose span is missing nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from plaudit_collector import pipeline
-from plaudit_collector.store import copies, feedback_writes
+from plaudit_collector.store import copies, feedback_reads, feedback_writes
 from plaudit_collector.store.db import Database
 
 TRACE_A = "a1" * 16
@@ -148,3 +149,60 @@ def test_span_ratings_look_up_their_own_spans_not_the_whole_trace(db: Database) 
         with db.engine.connect() as conn:
             plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("default", '["x"]', '["y"]')).all()
         assert "trace_id=? AND span_id=?" in " ".join(row[3] for row in plan), plan
+
+
+def test_orphans_are_read_among_the_uncredited_ratings_and_preferences(db: Database) -> None:
+    """The orphans report (feedback whose span has not arrived) looks only at ratings not credited to a span
+    and at preferences' B sides, through their partial indexes: on SQLite every plan step that reads the
+    feedback table reads it through one of those or by row id. What it reports is unchanged: a credited
+    rating is never an orphan; a trace-level rating is one only when no span of its trace is stored; a
+    preference is one when either side is missing."""
+    trace_c = "c7" * 16  # a child whose root never arrived: trace-level feedback credits nothing, yet has spans
+    _ingest(
+        db,
+        [
+            _span("root", TRACE_A, "a000000000000001", None, "m-root"),
+            _span("child", TRACE_A, "a000000000000002", "a000000000000001", "m-child"),
+            _span("lost child", trace_c, "c000000000000002", "c000000000000001", "m-lost"),
+        ],
+    )
+    a_child = {"trace_id": TRACE_A, "span_id": "a000000000000002"}
+    items: list[dict[str, Any]] = [
+        {**a_child, "name": "thumbs", "value": True},
+        {"trace_id": TRACE_A, "span_id": "a0000000000000ff", "name": "thumbs", "value": True},  # orphan
+        {"trace_id": trace_c, "span_id": None, "name": "thumbs", "value": True},
+        {"trace_id": TRACE_GONE, "span_id": None, "name": "thumbs", "value": False},  # orphan
+        {**a_child, "other_trace_id": TRACE_GONE, "other_span_id": "c300000000000001", "name": "pref", "value": "a"},
+        {**a_child, "other_trace_id": TRACE_A, "other_span_id": "a000000000000001", "name": "pref2", "value": "b"},
+        {"trace_id": None, "session_id": "s-1", "name": "resolved", "value": True},
+    ]
+    ids = feedback_writes.insert_feedback(
+        db, "default", [{**item, "idempotency_key": f"o{i}"} for i, item in enumerate(items)]
+    )
+
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        found = feedback_reads.find_orphans(db, "default")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert found["count"] == 3 and [row["id"] for row in found["data"]] == [ids[1], ids[3], ids[4]]
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as conn:
+            for statement in statements:
+                plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", _dummy(statement))]
+                reads = [step for step in plan if re.match(r"(SCAN|SEARCH) feedback\b", step)]
+                assert reads and all(re.search(READ_THROUGH, step) for step in reads), plan
+
+
+READ_THROUGH = r"USING (INDEX ix_feedback_unresolved|(COVERING )?INDEX ix_feedback_other_trace|INTEGER PRIMARY KEY)"
+"""How the orphans report may read the feedback table: the uncredited, the preferences, or by row id."""
+
+
+def _dummy(statement: str) -> tuple[Any, ...]:
+    """Placeholder values for a statement's ``?`` parameters (a plan does not depend on them)."""
+    return (None,) * statement.count("?")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select, union
 from sqlalchemy.orm import Session as OrmSession
 
 from plaudit_collector.schemas import WINNERS
@@ -62,7 +62,9 @@ def find_orphans(
     """Current feedback whose span (or, for trace-level feedback, any span of the trace) has not arrived.
 
     ``older_than`` (seconds) leaves out feedback still within the normal export delay of its spans.
-    A preference is an orphan when either side is missing.
+    A preference is an orphan when either side is missing. Only feedback not credited to a span (see
+    ``copies``), and preferences for their B side, are looked at: a credited item's span is stored, and
+    checking every rating for its span read the whole table (seconds at 60,000 ratings on PostgreSQL).
     """
 
     def missing(trace_col: Any, span_col: Any) -> ColumnElement[bool]:
@@ -70,21 +72,28 @@ def find_orphans(
         return ~exists().where(Span.project == project, Span.trace_id == trace_col, span_match)
 
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=max(older_than, 0.0))
-    conditions = [
+    current = [
         Feedback.project == project,
         Feedback.is_current.is_(True),  # type: ignore[attr-defined]
         Feedback.deleted_at.is_(None),  # type: ignore[union-attr]
         Feedback.target_type != "session",
         Feedback.created_at <= cutoff,  # type: ignore[operator]
-        or_(
-            missing(Feedback.trace_id, Feedback.span_id),
-            and_(Feedback.other_trace_id.is_not(None), missing(Feedback.other_trace_id, Feedback.other_span_id)),  # type: ignore[union-attr]
-        ),
     ]
+    uncredited = select(Feedback.id).where(
+        *current,
+        Feedback.span_pk.is_(None),  # type: ignore[union-attr]
+        missing(Feedback.trace_id, Feedback.span_id),
+    )
+    b_missing = select(Feedback.id).where(
+        *current,
+        Feedback.other_trace_id.is_not(None),  # type: ignore[union-attr]
+        missing(Feedback.other_trace_id, Feedback.other_span_id),
+    )
+    orphans = union(uncredited, b_missing)  # each read through its partial index
     with OrmSession(db.engine) as session:
-        total = session.execute(select(func.count()).select_from(Feedback).where(*conditions)).scalar_one()
+        total = session.execute(select(func.count()).select_from(orphans.subquery())).scalar_one()
         rows = session.execute(
-            select(Feedback).where(*conditions).order_by(Feedback.id).limit(limit).offset(offset)
+            select(Feedback).where(Feedback.id.in_(orphans)).order_by(Feedback.id).limit(limit).offset(offset)  # type: ignore[union-attr]
         ).scalars()
         data = [feedback_dict(row) for row in rows]
     return {"data": data, "count": int(total), "older_than": older_than}
