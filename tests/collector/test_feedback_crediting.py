@@ -121,9 +121,10 @@ def test_write_time_copies_equal_the_reference_resolution(db: Database) -> None:
 
 
 def test_span_ratings_look_up_their_own_spans_not_the_whole_trace(db: Database) -> None:
-    """A request of span-level items only looks its spans up by the spans' unique key (the lookup for a
-    trace's root reads every span of the trace); its copies still equal the reference resolution, the root
-    rated by its own span id included, and a span not stored credits nothing (not the root)."""
+    """A request of span-level items only looks its spans up by their (trace, span) pairs, one probe of the
+    spans' unique key each (the lookup for a trace's root reads every span of the trace); its copies still
+    equal the reference resolution, the root rated by its own span id included, and a span not stored
+    credits nothing (not the root)."""
     trace = "f6" * 16
     spans = [_span("root", trace, f"{1:016x}", None, "m-root")]
     spans += [_span(f"step {i}", trace, f"{i:016x}", f"{1:016x}", f"m-{i}") for i in range(2, 41)]
@@ -147,7 +148,7 @@ def test_span_ratings_look_up_their_own_spans_not_the_whole_trace(db: Database) 
     assert "parent_span_id IS NULL" not in sql
     if dialect == "sqlite":  # PostgreSQL's plan for a table this small says nothing of a large one
         with db.engine.connect() as conn:
-            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("default", '["x"]', '["y"]')).all()
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, _dummy(sql)).all()
         assert "trace_id=? AND span_id=?" in " ".join(row[3] for row in plan), plan
 
 

@@ -95,9 +95,11 @@ def test_the_write_path_statements_read_as_sqlalchemy_reads_them(rated: Database
         cells = sorted({(r.project, r.name, r.day, r.cell) for r in prepared.rows(conn, rollup.stored, {"pks": pks})})
         _same(*_both(conn, rollup.locked, rows_value("keys", cells, len(cells[0]), dialect)))
         # the span lookup narrowed to the trace's days (PostgreSQL: literal bounds, rendered once)
-        for roots in (True, False):
+        by_lists = {"project": "default", "traces": [TRACE], "spans": spans}
+        by_pairs = rows_value("pairs", [("default", TRACE, span) for span in spans], 3, dialect)
+        for roots, params in ((True, by_lists), (False, by_pairs)):
             query = trace_days.narrow(conn, copies._target_spans(dialect, roots), "default", [TRACE], built_once=True)
-            _same(*_both(conn, query, {"project": "default", "traces": [TRACE], "spans": spans}))
+            _same(*_both(conn, query, params))
         if dialect == "postgresql":
             _same(*_both(conn, trace_days.DAYS, {"project": "default", "ids": [TRACE]}))
         # a statement finding nothing

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from plaudit_collector.store import prepared, score_rollup, trace_days
 from plaudit_collector.store.tables import Feedback, Span
-from plaudit_collector.store.value_lists import one_of
+from plaudit_collector.store.value_lists import one_of, rows_of, rows_value
 
 logger = logging.getLogger("plaudit_collector.store.copies")
 
@@ -140,15 +140,20 @@ _NO_COPY: dict[str, Any] = dict.fromkeys(COPIED.values())
 
 @functools.cache
 def _target_spans(dialect: str, roots: bool = True) -> Any:
-    """Built once: the spans a batch of new feedback may credit (its span-level targets and, with ``roots``,
-    its traces' roots). Without roots the lookup is one probe of the spans' unique key per span; looking
-    for a root reads every span of the trace, so only a batch with trace-level items pays for it."""
+    """Built once: the spans a batch of new feedback may credit. Without ``roots``, the rated spans by their
+    (trace, span) pairs, one probe of the spans' unique key per pair; with ``roots``, every span of the rated
+    traces that is rated or a root (a trace-level rating credits the root), which reads whole traces, so
+    only a batch with trace-level items pays for it. A list of traces and one of spans probed the key once
+    per combination of the two, and PostgreSQL planned a batch over many days' partitions as a sequential
+    scan of each instead."""
     s = SPAN
-    spans = one_of(s.c.span_id, "spans", dialect)
-    return select(s.c.trace_id, s.c.span_id, s.c.parent_span_id, *(s.c[column] for column in COPIED)).where(
+    columns = (s.c.trace_id, s.c.span_id, s.c.parent_span_id, *(s.c[column] for column in COPIED))
+    if not roots:  # the project goes with each pair: bound apart, SQLite read the project's spans for each pair
+        return rows_of(SPAN, columns, ("project", "trace_id", "span_id"), "pairs", dialect, (False,) * 3)
+    return select(*columns).where(
         s.c.project == bindparam("project"),
         one_of(s.c.trace_id, "traces", dialect),
-        or_(spans, s.c.parent_span_id.is_(None)) if roots else spans,
+        or_(one_of(s.c.span_id, "spans", dialect), s.c.parent_span_id.is_(None)),
     )
 
 
@@ -164,14 +169,18 @@ def copies_for(
     wanted = [item for item in items if item["trace_id"] is not None and item["target_type"] != "session"]
     if not wanted:
         return [_NO_COPY] * len(items)
+    dialect = conn.dialect.name
     traces = sorted({item["trace_id"] for item in wanted})
-    span_ids = sorted({item["span_id"] for item in wanted if item["span_id"] is not None})
+    pairs = sorted({(item["trace_id"], item["span_id"]) for item in wanted if item["span_id"] is not None})
     roots_wanted = any(item["span_id"] is None for item in wanted)
     by_span: dict[tuple[str, str], dict[str, Any]] = {}
     roots: dict[str, dict[str, Any]] = {}
     names = list(COPIED.values())
-    params = {"project": project, "traces": traces, "spans": span_ids}
-    statement = _target_spans(conn.dialect.name, roots_wanted)
+    if roots_wanted:
+        params = {"project": project, "traces": traces, "spans": sorted({span for _, span in pairs})}
+    else:
+        params = rows_value("pairs", [(project, *pair) for pair in pairs], 3, dialect)
+    statement = _target_spans(dialect, roots_wanted)
     query = trace_days.narrow(conn, statement, project, traces, built_once=True, known=days)  # their days
     for row in prepared.rows(conn, query, params):
         copy = dict(zip(names, row[3:], strict=True))
