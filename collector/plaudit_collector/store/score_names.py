@@ -19,15 +19,19 @@ def list_scores(db: Database, project: str) -> dict[str, Any]:
     """``{"scores": [{"name", "count", "kind", "config"}]}``, most used first; ``kind`` is that of the newest
     item (``preference`` for pairwise names), ``config`` the score config or None."""
     current = [FEEDBACK.c.project == project, FEEDBACK.c.is_current.is_(True)]
+    f = FEEDBACK.c
     with db.read_engine.connect() as conn:
-        counts = dict(  # the (project, name, is_current) index answers this without reading rows
-            conn.execute(select(FEEDBACK.c.name, func.count()).where(*current).group_by(FEEDBACK.c.name)).all()
-        )
+        # one pass over the (project, name, is_current, kind) index, in its order, without reading rows
+        found = conn.execute(
+            select(f.name, func.count(), func.min(f.kind), func.max(f.kind)).where(*current).group_by(f.name)
+        ).all()
+        counts = {name: count for name, count, _, _ in found}
+        # a name of one kind has it; only a name of several looks for its newest item, which sorts all of its items
         kinds = {
-            name: conn.execute(
-                select(FEEDBACK.c.kind).where(*current, FEEDBACK.c.name == name).order_by(FEEDBACK.c.id.desc()).limit(1)
-            ).scalar()
-            for name in counts
+            name: first
+            if first == last
+            else conn.execute(select(f.kind).where(*current, f.name == name).order_by(f.id.desc()).limit(1)).scalar()
+            for name, _, first, last in found
         }
         configs = {
             row.name: score_config_dict(row)
