@@ -26,7 +26,7 @@ def list_scores(db: Database, project: str) -> dict[str, Any]:
             select(f.name, func.count(), func.min(f.kind), func.max(f.kind)).where(*current).group_by(f.name)
         ).all()
         counts = {name: count for name, count, _, _ in found}
-        # a name of one kind has it; only a name of several looks for its newest item, which sorts all of its items
+        # a name of one kind has it; only a name of several looks for its newest item (SQLite sorts all its items)
         kinds = {
             name: first
             if first == last

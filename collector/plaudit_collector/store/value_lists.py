@@ -128,10 +128,12 @@ def rows_of(
 
 
 def rows_value(name: str, rows: Sequence[Sequence[Any]], width: int, dialect: str) -> dict[str, Any]:
-    """The parameters :func:`rows_of` named ``name`` takes for ``rows`` (each of ``width`` values)."""
+    """The parameters :func:`rows_of` named ``name`` takes for ``rows`` (each of ``width`` values), each row once:
+    SQLite's join would find a row bound twice twice, where PostgreSQL's ``IN`` finds it once."""
+    distinct = dict.fromkeys(map(tuple, rows))
     if dialect == "postgresql":
-        return {f"{name}_{i}": [row[i] for row in rows] for i in range(width)}
-    return {name: [list(row) for row in rows]}
+        return {f"{name}_{i}": [row[i] for row in distinct] for i in range(width)}
+    return {name: [list(row) for row in distinct]}
 
 
 def insert_many(
