@@ -190,6 +190,12 @@ _ODD_TEXT = 'quote " backslash \\ newline \n tab \t control \x01 \x1f é ✓ \u2
         ((Level.HIGH, Name("n")), {"c": Level.HIGH}, {"a": Level.HIGH, "b": Name("n"), "c": Level.HIGH}),
         (([1, "two"], {"k": "v"}), {"c": (3,)}, {"a": [1, "two"], "b": {"k": "v"}, "c": (3,)}),
         (("s", Point(1, 2.0)), {}, {"a": "s", "b": Point(1, 2.0)}),
+        (("x" * 2048, "y" * 300), {"c": "z" * 400}, {"a": "x" * 2048, "b": "y" * 300, "c": "z" * 400}),
+        (
+            ("x" * 300 + "\x01", "x" * 300 + '"'),
+            {"c": "é" * 300},
+            {"a": "x" * 300 + "\x01", "b": "x" * 300 + '"', "c": "é" * 300},
+        ),
     ],
     ids=[
         "one",
@@ -206,6 +212,8 @@ _ODD_TEXT = 'quote " backslash \\ newline \n tab \t control \x01 \x1f é ✓ \u2
         "subclasses",
         "containers",
         "object",
+        "long-plain",
+        "long-escaped",
     ],
 )
 def test_the_captured_input_is_the_encoded_argument_mapping(
@@ -291,7 +299,8 @@ def _host_provider(limits: SpanLimits, exporter: InMemorySpanExporter) -> Tracer
 
 
 def test_input_and_output_are_stored_as_set_attribute_would_store_them(exporter: InMemorySpanExporter) -> None:
-    """Captured text skips OpenTelemetry's checks only where they could not change it; the span is the same."""
+    """Captured text skips OpenTelemetry's checks only where they could not change it; the span is the same. The
+    input, serialised as the call starts, is written with the output as it ends (after the body's attributes)."""
 
     @plaudit.trace
     def answer(question: str, top_k: int = 3) -> str:
@@ -300,9 +309,30 @@ def test_input_and_output_are_stored_as_set_attribute_would_store_them(exporter:
 
     assert answer("why?", top_k=5) == "WHY?"
     (span,) = exporter.get_finished_spans()
-    assert list(span.attributes or {}) == [semconv.INPUT, "app.step", semconv.OUTPUT]
+    assert list(span.attributes or {}) == ["app.step", semconv.INPUT, semconv.OUTPUT]
     assert json.loads((span.attributes or {})[semconv.INPUT]) == {"question": "why?", "top_k": 5}
     assert (span.attributes or {})[semconv.OUTPUT] == "WHY?" and span.dropped_attributes == 0
+
+
+def test_the_input_is_the_arguments_as_the_call_began(exporter: InMemorySpanExporter) -> None:
+    @plaudit.trace
+    def grows(items: list[int]) -> int:
+        items.append(3)
+        return len(items)
+
+    assert grows([1, 2]) == 3
+    assert _attrs(exporter)[semconv.INPUT] == '{"items": [1, 2]}'
+
+
+def test_an_input_the_body_sets_itself_is_kept(exporter: InMemorySpanExporter) -> None:
+    @plaudit.trace
+    def rewrites(question: str) -> str:
+        trace_api.get_current_span().set_attribute(semconv.INPUT, "the body's own input")
+        return question
+
+    rewrites("asked")
+    attrs = _attrs(exporter)
+    assert attrs[semconv.INPUT] == "the body's own input" and attrs[semconv.OUTPUT] == "asked"
 
 
 def test_a_value_length_limit_on_the_provider_still_cuts_input_and_output() -> None:
@@ -318,7 +348,7 @@ def test_a_value_length_limit_on_the_provider_still_cuts_input_and_output() -> N
         host.shutdown()
 
 
-def test_an_attribute_count_limit_on_the_provider_drops_the_oldest_as_it_would() -> None:
+def test_an_attribute_count_limit_on_the_provider_drops_the_oldest() -> None:
     exporter = InMemorySpanExporter()
     host = _host_provider(SpanLimits(max_span_attributes=2), exporter)
     try:
@@ -327,19 +357,23 @@ def test_an_attribute_count_limit_on_the_provider_drops_the_oldest_as_it_would()
         def busy(x: int) -> int:
             span = trace_api.get_current_span()
             span.set_attribute("app.a", 1)
-            span.set_attribute("app.b", 2)  # the limit reached: the input is dropped first
+            span.set_attribute("app.b", 2)  # the limit reached
             return x
 
         busy(7)
         (span,) = exporter.get_finished_spans()
-        assert dict(span.attributes or {}) == {"app.b": 2, semconv.OUTPUT: "7"}
+        # input and output are written last, as the call ends: the body's attributes, older, are dropped
+        assert dict(span.attributes or {}) == {semconv.INPUT: '{"x": 7}', semconv.OUTPUT: "7"}
         assert span.dropped_attributes == 2
     finally:
         plaudit.shutdown()
         host.shutdown()
 
 
-def test_a_span_ended_inside_the_call_gets_no_output(exporter: InMemorySpanExporter) -> None:
+def test_a_span_ended_inside_the_call_is_left_as_it_was_ended(exporter: InMemorySpanExporter) -> None:
+    """Input and output are written as the call ends: a span the body ended itself gets neither, and the call
+    still returns its value."""
+
     @plaudit.trace
     def ends_its_span(x: int) -> int:
         trace_api.get_current_span().end()
@@ -347,7 +381,7 @@ def test_a_span_ended_inside_the_call_gets_no_output(exporter: InMemorySpanExpor
 
     assert ends_its_span(3) == 3
     (span,) = exporter.get_finished_spans()
-    assert semconv.OUTPUT not in (span.attributes or {}) and (span.attributes or {})[semconv.INPUT] == '{"x": 3}'
+    assert semconv.OUTPUT not in (span.attributes or {}) and semconv.INPUT not in (span.attributes or {})
 
 
 class _Audited(Span):

@@ -406,7 +406,7 @@ def test_exception_is_recorded_and_reraised_unchanged(exporter: InMemorySpanExpo
     assert frames[-1] == "explode"  # the user's frame is where the traceback ends
     (span,) = exporter.get_finished_spans()
     assert_error_span(span, Boom, "kaput")
-    assert semconv.OUTPUT not in span.attributes
+    assert semconv.OUTPUT not in span.attributes and span.attributes[semconv.INPUT] == '{"x": 1}'
     assert plaudit.current_ref() is None  # the context was restored
 
 
@@ -414,17 +414,18 @@ def test_async_exception_is_recorded_and_reraised_unchanged(exporter: InMemorySp
     error = Boom("async kaput")
 
     @plaudit.trace
-    async def explode() -> None:
+    async def explode(x: int) -> None:
         await asyncio.sleep(0)
         raise error
 
     with pytest.raises(Boom) as excinfo:
-        asyncio.run(explode())
+        asyncio.run(explode(2))
 
     assert excinfo.value is error
     assert traceback.extract_tb(excinfo.value.__traceback__)[-1].name == "explode"
     (span,) = exporter.get_finished_spans()
     assert_error_span(span, Boom, "async kaput")
+    assert span.attributes[semconv.INPUT] == '{"x": 2}'
 
 
 def test_exception_in_nested_call_marks_only_the_spans_it_escapes(exporter: InMemorySpanExporter) -> None:

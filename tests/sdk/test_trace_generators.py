@@ -124,19 +124,20 @@ def test_generator_exception_is_recorded_and_reraised(exporter: InMemorySpanExpo
     error = RuntimeError("stream broke")
 
     @plaudit.trace
-    def flaky() -> Iterator[int]:
-        yield 1
+    def flaky(start: int) -> Iterator[int]:
+        yield start
         raise error
 
     received: list[int] = []
     with pytest.raises(RuntimeError) as excinfo:
-        for item in flaky():
+        for item in flaky(1):
             received.append(item)
 
     assert excinfo.value is error
     assert received == [1]
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[semconv.INPUT] == '{"start": 1}'
     assert span.events[0].attributes["exception.message"] == "stream broke"
 
 
@@ -274,18 +275,19 @@ def test_async_generator_exception_is_recorded_and_reraised(exporter: InMemorySp
     error = ConnectionError("upstream hung up")
 
     @plaudit.trace
-    async def flaky() -> AsyncIterator[int]:
-        yield 1
+    async def flaky(start: int) -> AsyncIterator[int]:
+        yield start
         raise error
 
     async def main() -> list[int]:
-        return [i async for i in flaky()]
+        return [i async for i in flaky(1)]
 
     with pytest.raises(ConnectionError) as excinfo:
         asyncio.run(main())
     assert excinfo.value is error
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[semconv.INPUT] == '{"start": 1}'
 
 
 def test_async_generator_asend_and_athrow_pass_through(exporter: InMemorySpanExporter) -> None:

@@ -33,6 +33,7 @@ from plaudit._internal.serialize import (
     capture_text,
     encode_string,
     json_key,
+    quoted_as_is,
 )
 from plaudit._internal.span_common import (
     check_flag,
@@ -40,8 +41,9 @@ from plaudit._internal.span_common import (
     end_with_error,
     inherited_attributes,
     otel_kind,
-    set_text,
+    set_captured,
     static_attributes,
+    stored_directly,
 )
 from plaudit._internal.state import STATE
 
@@ -184,8 +186,15 @@ class _Inputs:
         parts: list[str] = []
         append = parts.append
         for head, value in zip(heads, args):  # noqa: B905 - no more args than heads (checked above); strict= costs a call
-            if type(value) is str and len(value) < LONG_STRING:
-                text = encode_string(value)  # what the str entry of SCALAR_JSON returns, without its frame
+            if type(value) is str:  # what the str entry of SCALAR_JSON returns, without its frame
+                if len(value) < LONG_STRING or not quoted_as_is(value):
+                    text = encode_string(value)
+                else:  # quoted in the join itself: a long value is copied once, not twice
+                    append(head)
+                    append('"')
+                    append(value)
+                    append('"')
+                    continue
             else:
                 encode = _scalar_encoder(type(value))
                 text = encode(value) if encode is not None else None
@@ -227,7 +236,9 @@ class _Inputs:
         return bound
 
 
-_Started = tuple[trace_api.Span, context_api.Context, object, bool, Settings]
+_Started = tuple[trace_api.Span, context_api.Context, object, bool, Settings, str | None]
+"""The span, its context, the context token, whether to capture the output, the settings, and the captured input
+not yet written (see :func:`~plaudit._internal.span_common.set_captured`)."""
 
 
 def _will_record(parent: context_api.Context) -> bool:
@@ -285,24 +296,37 @@ def _wrap(
                 span_attrs = {**attrs, **extra}
         otel_span = tracer.start_span(span_name, context=start_ctx, kind=span_kind, attributes=span_attrs)
         capture_out = False
+        pending = None  # the input, serialised now and written with the output as the call ends
         if capture and otel_span.is_recording():
             capture_out = capture_output is not False
             if input_pending:
-                captured = inputs.capture(args, kwargs, settings)
-                if captured is not None:
-                    set_text(otel_span, semconv.INPUT, captured)
+                pending = inputs.capture(args, kwargs, settings)
         if plain_context:
             ctx = trace_api.set_span_in_context(otel_span, parent)
         else:
             ctx = child_context(otel_span, inherited, capture_content, parent)
         token = context_api.attach(ctx)
-        return otel_span, ctx, token, capture_out, settings
+        return otel_span, ctx, token, capture_out, settings, pending
 
-    def finish(otel_span: trace_api.Span, token: object, output: Any, capture_out: bool, settings: Settings) -> None:
+    def finish(
+        otel_span: trace_api.Span,
+        token: object,
+        output: Any,
+        capture_out: bool,
+        settings: Settings,
+        pending: str | None,
+    ) -> None:
         try:
             context_api.detach(token)  # type: ignore[arg-type]
             if capture_out and output is not None:
-                set_text(otel_span, semconv.OUTPUT, capture_text(output, settings.max_value_length, settings.redact))
+                if type(output) is str and len(output) <= settings.max_value_length and settings.redact is None:
+                    text = output  # capture_text's own fast path (the common reply), without its frame
+                else:
+                    text = capture_text(output, settings.max_value_length, settings.redact)
+                if not stored_directly(otel_span, semconv.INPUT, pending, semconv.OUTPUT, text):
+                    set_captured(otel_span, pending, text)
+            elif pending is not None:
+                set_captured(otel_span, pending, None)
             otel_span.end()
             remember(otel_span)
         except Exception:  # noqa: BLE001 - the result is the user's; our failure stays ours
@@ -317,16 +341,16 @@ def _wrap(
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                otel_span, _, token, capture_out, settings = start(args, kwargs)
+                otel_span, _, token, capture_out, settings, pending = start(args, kwargs)
             except Exception:  # noqa: BLE001 - tracing failed: run the call untraced
                 log_internal_error()
                 return await fn(*args, **kwargs)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
-                end_with_error(otel_span, token, exc)
+                end_with_error(otel_span, token, exc, pending)
                 raise
-            finish(otel_span, token, result, capture_out, settings)
+            finish(otel_span, token, result, capture_out, settings, pending)
             return result
 
         return async_wrapper
@@ -334,16 +358,16 @@ def _wrap(
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            otel_span, _, token, capture_out, settings = start(args, kwargs)
+            otel_span, _, token, capture_out, settings, pending = start(args, kwargs)
         except Exception:  # noqa: BLE001 - tracing failed: run the call untraced
             log_internal_error()
             return fn(*args, **kwargs)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            end_with_error(otel_span, token, exc)
+            end_with_error(otel_span, token, exc, pending)
             raise
-        finish(otel_span, token, result, capture_out, settings)
+        finish(otel_span, token, result, capture_out, settings, pending)
         return result
 
     return wrapper
@@ -361,7 +385,7 @@ def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], start: Any, fin
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         try:
-            otel_span, span_ctx, token, capture_out, settings = start(args, kwargs)
+            otel_span, span_ctx, token, capture_out, settings, pending = start(args, kwargs)
             context_api.detach(token)
         except Exception:  # noqa: BLE001 - tracing failed: run the generator untraced
             log_internal_error()
@@ -377,7 +401,7 @@ def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], start: Any, fin
                 try:
                     item = gen.throw(to_throw) if to_throw is not None else gen.send(to_send)
                 except StopIteration as stop:
-                    finish(otel_span, token, _collected_output(items), capture_out, settings)
+                    finish(otel_span, token, _collected_output(items), capture_out, settings, pending)
                     token = None
                     return stop.value
                 to_throw = None
@@ -391,7 +415,7 @@ def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], start: Any, fin
                     token = context_api.attach(span_ctx)
                     gen.close()
                     closed = True
-                    finish(otel_span, token, _collected_output(items), capture_out, settings)
+                    finish(otel_span, token, _collected_output(items), capture_out, settings, pending)
                     raise
                 except BaseException as exc:  # noqa: BLE001 - thrown in by the consumer: pass it to the generator
                     to_throw = exc
@@ -401,7 +425,7 @@ def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], start: Any, fin
                 raise
             if token is None:
                 token = context_api.attach(span_ctx)
-            end_with_error(otel_span, token, exc)
+            end_with_error(otel_span, token, exc, pending)
             raise
 
     return wrapper
@@ -411,7 +435,7 @@ def _wrap_async_generator(fn: Callable[..., AsyncGenerator[Any, Any]], start: An
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         try:
-            otel_span, span_ctx, token, capture_out, settings = start(args, kwargs)
+            otel_span, span_ctx, token, capture_out, settings, pending = start(args, kwargs)
             context_api.detach(token)
         except Exception:  # noqa: BLE001 - tracing failed: run the generator untraced
             log_internal_error()
@@ -429,7 +453,7 @@ def _wrap_async_generator(fn: Callable[..., AsyncGenerator[Any, Any]], start: An
                 try:
                     item = await (agen.athrow(to_throw) if to_throw is not None else agen.asend(to_send))
                 except StopAsyncIteration:
-                    finish(otel_span, token, _collected_output(items), capture_out, settings)
+                    finish(otel_span, token, _collected_output(items), capture_out, settings, pending)
                     token = None
                     return
                 to_throw = None
@@ -443,7 +467,7 @@ def _wrap_async_generator(fn: Callable[..., AsyncGenerator[Any, Any]], start: An
                     token = context_api.attach(span_ctx)
                     await agen.aclose()
                     closed = True
-                    finish(otel_span, token, _collected_output(items), capture_out, settings)
+                    finish(otel_span, token, _collected_output(items), capture_out, settings, pending)
                     raise
                 except BaseException as exc:  # noqa: BLE001 - thrown in by the consumer: pass it on
                     to_throw = exc
@@ -453,7 +477,7 @@ def _wrap_async_generator(fn: Callable[..., AsyncGenerator[Any, Any]], start: An
                 raise
             if token is None:
                 token = context_api.attach(span_ctx)
-            end_with_error(otel_span, token, exc)
+            end_with_error(otel_span, token, exc, pending)
             raise
 
     return wrapper

@@ -149,6 +149,11 @@ class Pipeline:
         export = self.export
         if export is None:
             return
+        if not self._strip and not self._keys and self.redact is None:
+            scope = span.instrumentation_scope
+            if scope is not None and scope is self._own_scope:
+                export.on_end(span)  # Plaudit's own span with nothing to strip, restore or redact: as it is
+                return
         try:
             strip = False
             if self._strip and span.context is not None:

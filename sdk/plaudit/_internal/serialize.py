@@ -99,19 +99,25 @@ def _finite_float(value: float) -> str | None:
 
 
 encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
-_CONTROL = bytes(range(32))
+_CONTROL_TO_HIGH = bytes(byte | 0x80 if byte < 0x20 else byte for byte in range(256))
+"""A translation table that marks control characters: they alone become non-ASCII."""
 LONG_STRING = 256
 
 
+def quoted_as_is(value: str) -> bool:
+    """Whether a long string's JSON is the string itself in quotes: ASCII with nothing to escape (no quote,
+    backslash, newline or other control character). The checks run in C at about a third of what the encoder's
+    scan-then-copy costs for 2 KB; multi-line text, quotes and backslashes are found first (memchr)."""
+    if value.isascii() and "\n" not in value and '"' not in value and "\\" not in value:
+        return value.encode("ascii").translate(_CONTROL_TO_HIGH).isascii()  # a control character left a high byte
+    return False
+
+
 def _json_string(value: str) -> str:
-    """A string's JSON as the encoder writes it. A long ASCII line with nothing to escape (no quote, backslash,
-    newline or other control character) is only quoted: the checks run in C at about a third of what the
-    encoder's scan-then-copy costs for 2 KB. Multi-line text, quotes or backslashes are found first (memchr)
-    and go straight to the encoder, as do short and non-ASCII strings."""
-    if len(value) >= LONG_STRING and value.isascii() and "\n" not in value and '"' not in value and "\\" not in value:
-        raw = value.encode("ascii")
-        if len(raw.translate(None, _CONTROL)) == len(raw):
-            return f'"{value}"'
+    """A string's JSON as the encoder writes it: a long one that :func:`quoted_as_is` passes is only quoted;
+    short and other strings go to the encoder."""
+    if len(value) >= LONG_STRING and quoted_as_is(value):
+        return f'"{value}"'
     return encode_string(value)
 
 
