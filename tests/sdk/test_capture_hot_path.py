@@ -314,6 +314,19 @@ def test_input_and_output_are_stored_as_set_attribute_would_store_them(exporter:
     assert (span.attributes or {})[semconv.OUTPUT] == "WHY?" and span.dropped_attributes == 0
 
 
+def test_with_static_attributes_the_input_joins_them_at_span_start(exporter: InMemorySpanExporter) -> None:
+    @plaudit.trace(kind="chain")
+    def answer(question: str) -> str:
+        trace_api.get_current_span().set_attribute("app.step", "retrieve")
+        return question.upper()
+
+    assert answer("why?") == "WHY?"
+    (span,) = exporter.get_finished_spans()
+    attrs = span.attributes or {}
+    assert list(attrs) == [semconv.SPAN_KIND, semconv.INPUT, "app.step", semconv.OUTPUT]
+    assert attrs[semconv.INPUT] == '{"question": "why?"}' and attrs[semconv.OUTPUT] == "WHY?"
+
+
 def test_the_input_is_the_arguments_as_the_call_began(exporter: InMemorySpanExporter) -> None:
     @plaudit.trace
     def grows(items: list[int]) -> int:

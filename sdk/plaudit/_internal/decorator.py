@@ -280,8 +280,8 @@ def _wrap(
                 start_ctx = PlainStart(parent)
         elif (input_pending or CONTEXT_KEY in parent) and _will_record(parent):
             # Known to be kept: the input and the plaudit.context attributes join the static attributes, one dict
-            # at span start, in the order the processor would have set them. (Without static attributes,
-            # OpenTelemetry's set_attribute afterwards is the cheaper way: no mapping to check.)
+            # at span start, in the order the processor would have set them. (Without static attributes, writing
+            # the input with the output as the call ends is the cheaper way: no mapping for OpenTelemetry to check.)
             extra: dict[str, Any] = {}
             if input_pending:
                 captured = inputs.capture(args, kwargs, settings)

@@ -111,8 +111,8 @@ def stored_directly(span: trace_api.Span, key: str, text: str | None, other: str
     """Put ``text`` under ``key`` and ``other_text`` under ``other`` (each unless None) straight into the attribute
     map of the SDK's own span, and say so; False, having written nothing, where ``set_attribute`` could store
     something else: a span of another SDK or a subclass with its own ``set_attribute``, another version's
-    internals, a per-value length limit, a closed span or map, a key already set, no room for both under the
-    count limit. Under the same two locks as ``set_attribute``."""
+    internals, a per-value length limit, a closed span or map, a key to write already set, no room for two more
+    under the count limit. Under the same two locks as ``set_attribute``."""
     if type(span).set_attribute is not _SDK_SET_ATTRIBUTE:
         return False
     try:
@@ -124,8 +124,8 @@ def stored_directly(span: trace_api.Span, key: str, text: str | None, other: str
             if (
                 span._end_time is not None  # type: ignore[attr-defined]
                 or attributes._immutable
-                or key in stored
-                or other in stored
+                or (text is not None and key in stored)
+                or (other_text is not None and other in stored)
                 or (attributes.maxlen is not None and len(stored) + 2 > attributes.maxlen)
             ):
                 return False
@@ -182,7 +182,10 @@ def end_with_error(span: trace_api.Span, token: object, exc: BaseException, inpu
     try:
         context_api.detach(token)  # type: ignore[arg-type]
         if input_text is not None:
-            set_captured(span, input_text, None)
+            try:
+                set_captured(span, input_text, None)
+            except Exception:  # noqa: BLE001 - the span still ends with the error
+                log_internal_error()
         span.record_exception(exc, escaped=True)
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         span.end()
