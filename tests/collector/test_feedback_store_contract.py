@@ -377,7 +377,7 @@ def test_a_bound_list_matches_exactly_its_values(db: Database, values: list[str]
         by_number = table.select().with_only_columns(table.c.n).where(one_of(table.c.n, "v", dialect, integers=True))
         assert sorted(row.n for row in conn.execute(by_number, {"v": wanted})) == sorted(wanted)
         if dialect == "postgresql":
-            conn.execute(ADVISORY_LOCKS, {"keys": sorted(numbers)})
+            assert conn.execute(ADVISORY_LOCKS, {"keys": sorted(numbers)}).scalar_one() == len(numbers)
             held = conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
             )

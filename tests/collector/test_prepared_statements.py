@@ -334,7 +334,7 @@ def test_statements_read_together_cost_postgresql_one_round_trip_and_run_in_turn
         trace.close()
         database.dispose()
     assert (together_trips, one_by_one_trips) == (1, 2)
-    assert len(locked) == 2 and held[0][0] == 2 and strict == []
+    assert [tuple(row) for row in locked] == [(2,)] and held[0][0] == 2 and strict == []  # one row: the keys locked
 
 
 _FINE = select(text("1")).where(bindparam("x") == 1)

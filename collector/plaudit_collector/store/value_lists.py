@@ -83,11 +83,12 @@ def _quoted(value: Any) -> str:
     return f'"{value}"'
 
 
-ADVISORY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY 1) AS s").bindparams(
-    bindparam("keys", type_=_PgArray(integers=True))
-)
-"""PostgreSQL: transaction-scoped advisory locks on a list of keys (``keys``), taken in sorted order so that two
-writers locking overlapping lists never wait on each other in a cycle."""
+ADVISORY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(:keys) AS k ORDER BY 1) AS s"
+).bindparams(bindparam("keys", type_=_PgArray(integers=True)))
+"""PostgreSQL: transaction-scoped advisory locks on a list of keys (``keys``), taken in sorted order (the aggregate
+reads the sorted rows) so that two writers locking overlapping lists never wait on each other in a cycle. One row
+comes back, the number of keys, instead of a row per key."""
 
 
 class _JsonList(TypeDecorator[Any]):
