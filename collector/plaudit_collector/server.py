@@ -98,8 +98,12 @@ class BackgroundServer:
 
     def __init__(self, settings: CollectorSettings, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
-        self.port = port or free_port(host)
         self.app = create_app(settings)
+        # Bound and listening from here on, and handed to uvicorn: a port chosen and then bound later could be
+        # taken meanwhile by another process (or an outgoing connection's ephemeral port).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.create_server((host, port or 0), family=family)
+        self.port = int(self._socket.getsockname()[1])
         config = uvicorn.Config(
             self.app,
             host=self.host,
@@ -109,24 +113,38 @@ class BackgroundServer:
             timeout_graceful_shutdown=GRACE_SECONDS,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="plaudit-collector", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="plaudit-collector", daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            self._server.run(sockets=[self._socket])
+        except SystemExit:  # uvicorn's end of a failed start-up, after logging why: start() reports it
+            pass
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> BackgroundServer:
+        """Serve in a thread; returns once the collector answers, or raises saying whether its start-up failed
+        (the log says why) or took longer than ``timeout`` seconds."""
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"collector did not start on {self.url}")
+            if not self._thread.is_alive():
+                self._socket.close()
+                raise RuntimeError(f"collector on {self.url} stopped during start-up (its log says why)")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"collector on {self.url} not started within {timeout:g} s")
             time.sleep(0.02)
         return self
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._socket.close()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

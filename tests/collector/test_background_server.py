@@ -1,0 +1,59 @@
+"""The in-process collector the demo and the tests run: its port is held from the moment it is chosen, and a
+start that fails or takes too long says which, and lets the port go."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from plaudit_collector.server import BackgroundServer
+from plaudit_collector.settings import CollectorSettings
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            assert exc.errno == errno.EADDRINUSE
+            return False
+    return True
+
+
+def _settings(tmp_path: Path) -> CollectorSettings:
+    return CollectorSettings(db_url=f"sqlite:///{tmp_path / 'collector.db'}")
+
+
+def test_the_port_is_held_from_construction_until_stop(tmp_path: Path) -> None:
+    server = BackgroundServer(_settings(tmp_path))
+    assert not _bindable(server.port)  # nobody can take it before the collector serves it
+    with server:
+        assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+        assert not _bindable(server.port)
+    assert _bindable(server.port)
+
+
+def test_a_port_in_use_is_refused_at_construction(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError) as excinfo:
+            BackgroundServer(_settings(tmp_path), port=port)
+    assert excinfo.value.errno == errno.EADDRINUSE
+
+
+def test_a_failed_start_up_says_so_and_lets_the_port_go() -> None:
+    server = BackgroundServer(CollectorSettings(db_url="sqlite:////nonexistent-directory/collector.db"))
+    with pytest.raises(RuntimeError, match="stopped during start-up"):
+        server.start()
+    assert _bindable(server.port)
+
+
+def test_a_start_up_past_its_timeout_says_so_and_lets_the_port_go(tmp_path: Path) -> None:
+    server = BackgroundServer(_settings(tmp_path))
+    with pytest.raises(RuntimeError, match="not started within 0 s"):
+        server.start(timeout=0.0)
+    assert _bindable(server.port)
