@@ -13,15 +13,17 @@ import pydantic
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Span, SpanLimits, TracerProvider
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
 
 import plaudit
 from plaudit import semconv
+from plaudit._internal import errors
 from plaudit._internal.serialize import SCALAR_JSON, _fallback, dumps, to_json
-from plaudit._internal.span_common import set_text
+from plaudit._internal.span_common import end_with_error, set_text
 from plaudit.testing import InMemorySpanExporter, capture_spans
 
 
@@ -413,6 +415,24 @@ def test_a_span_class_with_its_own_set_attribute_is_called(exporter: InMemorySpa
     set_text(span, semconv.OUTPUT, "reply")
     span.end()
     assert _Audited.seen == [semconv.OUTPUT] and (span.attributes or {})[semconv.OUTPUT] == "reply"
+
+
+class _Refusing(Span):
+    """A host SDK's span whose set_attribute fails."""
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        raise RuntimeError("no attributes here")
+
+
+def test_an_input_that_cannot_be_written_still_lets_the_error_span_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(errors, "RAISE_INTERNAL_ERRORS", False)  # as in production: logged, not raised
+    span = _Refusing("refusing", context=None)
+    span.start()
+    token = context_api.attach(trace_api.set_span_in_context(span))
+    end_with_error(span, token, ValueError("the user's"), '{"x": 1}')
+    assert span.end_time is not None and span.status.status_code is StatusCode.ERROR
+    assert semconv.INPUT not in (span.attributes or {}) and span.events[0].name == "exception"
+    assert trace_api.get_current_span() is not span  # the context was left
 
 
 class _WatchedAttributes(BoundedAttributes):

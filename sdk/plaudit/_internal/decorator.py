@@ -42,6 +42,7 @@ from plaudit._internal.span_common import (
     inherited_attributes,
     otel_kind,
     set_captured,
+    set_captured_publicly,
     static_attributes,
     stored_directly,
 )
@@ -324,7 +325,7 @@ def _wrap(
                 else:
                     text = capture_text(output, settings.max_value_length, settings.redact)
                 if not stored_directly(otel_span, semconv.INPUT, pending, semconv.OUTPUT, text):
-                    set_captured(otel_span, pending, text)
+                    set_captured_publicly(otel_span, pending, text)  # set_captured, without its frame
             elif pending is not None:
                 set_captured(otel_span, pending, None)
             otel_span.end()

@@ -157,8 +157,12 @@ def set_captured(span: trace_api.Span, input_text: str | None, output_text: str 
     The input is serialised when the call starts (the arguments as they were then) but written here: one pass
     through the span's locks instead of two, a measurable part of a traced call's own cost.
     """
-    if stored_directly(span, semconv.INPUT, input_text, semconv.OUTPUT, output_text):
-        return
+    if not stored_directly(span, semconv.INPUT, input_text, semconv.OUTPUT, output_text):
+        set_captured_publicly(span, input_text, output_text)
+
+
+def set_captured_publicly(span: trace_api.Span, input_text: str | None, output_text: str | None) -> None:
+    """:func:`set_captured` through ``set_attribute``, for where :func:`stored_directly` could not write."""
     if input_text is not None and semconv.INPUT not in (getattr(span, "attributes", None) or {}):
         span.set_attribute(semconv.INPUT, input_text)
     if output_text is not None:
