@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 
 import uvicorn
 
@@ -120,6 +121,11 @@ class BackgroundServer:
             self._server.run(sockets=[self._socket])
         except SystemExit:  # uvicorn's end of a failed start-up, after logging why: start() reports it
             pass
+        except OSError:
+            if not self._server.should_exit:
+                raise
+            # stopped before it served (a start past its timeout): the socket it was to serve is closed
+            log.debug("collector on %s stopped before it served", self.url)
 
     @property
     def url(self) -> str:
@@ -135,15 +141,30 @@ class BackgroundServer:
                 self._socket.close()
                 raise RuntimeError(f"collector on {self.url} stopped during start-up (its log says why)")
             if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"collector on {self.url} not started within {timeout:g} s")
+                where = self._start_up_stack()
+                log.warning(
+                    "collector on %s not started within %g s; its start-up was at:\n%s",
+                    self.url,
+                    timeout,
+                    "".join(traceback.format_list(where)),
+                )
+                self.stop(wait=1.0)  # a start-up stuck that long would not end in the next few seconds either
+                last = f"{where[-1].filename}:{where[-1].lineno} in {where[-1].name}" if where else "(unknown)"
+                raise RuntimeError(f"collector on {self.url} not started within {timeout:g} s; start-up was at {last}")
             time.sleep(0.02)
         return self
 
-    def stop(self) -> None:
+    def _start_up_stack(self) -> traceback.StackSummary:
+        """Where the start-up thread is now: the cause of a slow start (a lock, a query, a migration)."""
+        frame = sys._current_frames().get(self._thread.ident or -1)
+        return traceback.extract_stack(frame, limit=12) if frame is not None else traceback.StackSummary()
+
+    def stop(self, wait: float = 10.0) -> None:
+        """Stop serving, waiting up to ``wait`` seconds for the thread to end (it is a daemon: one stuck past
+        that ends with the process); the port is free on return."""
         self._server.should_exit = True
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=wait)
         self._socket.close()
 
     def __enter__(self) -> BackgroundServer:

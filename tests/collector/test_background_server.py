@@ -12,6 +12,7 @@ import pytest
 
 from plaudit_collector.server import BackgroundServer
 from plaudit_collector.settings import CollectorSettings
+from plaudit_collector.store import db as db_module
 
 
 def _bindable(port: int) -> bool:
@@ -56,4 +57,19 @@ def test_a_start_up_past_its_timeout_says_so_and_lets_the_port_go(tmp_path: Path
     server = BackgroundServer(_settings(tmp_path))
     with pytest.raises(RuntimeError, match="not started within 0 s"):
         server.start(timeout=0.0)
+    assert _bindable(server.port)
+
+
+def test_a_start_up_stuck_on_a_lock_says_where(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Migrations wait for another migration of this process: the timeout names the wait, and the log holds
+    the start-up thread's stack."""
+    server = BackgroundServer(_settings(tmp_path))
+    with (
+        db_module._ALEMBIC_LOCK,
+        pytest.raises(RuntimeError, match=r"not started within 1 s; start-up was at .*db\.py:\d+ in upgrade"),
+    ):
+        server.start(timeout=1.0)
+    assert "in prepare" in caplog.text and "in upgrade" in caplog.text
+    assert _bindable(server.port)
+    server.stop()  # the start-up, let go, ends quietly instead of serving the closed socket
     assert _bindable(server.port)
