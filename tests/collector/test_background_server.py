@@ -4,7 +4,10 @@ start that fails or takes too long says which, and lets the port go."""
 from __future__ import annotations
 
 import errno
+import gc
 import socket
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -73,3 +76,16 @@ def test_a_start_up_stuck_on_a_lock_says_where(tmp_path: Path, caplog: pytest.Lo
     assert _bindable(server.port)
     server.stop()  # the start-up, let go, ends quietly instead of serving the closed socket
     assert _bindable(server.port)
+
+
+def test_a_stopped_collector_is_released(tmp_path: Path, release_apps: Callable[[], None]) -> None:
+    """The suite's fixture frees each test's collectors (else their heap slows every garbage collection)."""
+    server = BackgroundServer(_settings(tmp_path))
+    with server:
+        assert httpx.get(f"{server.url}/docs", timeout=10).status_code == 200
+    server.app.state.db.dispose()
+    app = weakref.ref(server.app)
+    del server
+    release_apps()
+    gc.collect()
+    assert app() is None
