@@ -122,7 +122,7 @@ class BackgroundServer:
         except SystemExit:  # uvicorn's end of a failed start-up, after logging why: start() reports it
             pass
         except OSError:
-            if not self._server.should_exit:
+            if self._server.started or not self._server.should_exit:
                 raise
             # stopped before it served (a start past its timeout): the socket it was to serve is closed
             log.debug("collector on %s stopped before it served", self.url)
