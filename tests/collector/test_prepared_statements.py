@@ -337,6 +337,86 @@ def test_statements_read_together_cost_postgresql_one_round_trip_and_run_in_turn
     assert [tuple(row) for row in locked] == [(2,)] and held[0][0] == 2 and strict == []  # one row: the keys locked
 
 
+def test_writes_travel_with_reads_in_order(db: Database) -> None:
+    """Writes without rows (one row, an executemany, none) among reads: each read sees the writes before it, a
+    write's place in the answer is an empty list, and the rows written are those :func:`prepared.run` writes.
+    A statement SQLAlchemy must run (a Python-side default) runs in its turn."""
+    table = Table("prepared_mixed", MetaData(), Column("id", Integer, primary_key=True), Column("doc", String))
+    defaults = Table(
+        "prepared_mixed_defaults",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("doc", String, default="d"),
+    )
+    count = select(text("count(*)")).select_from(table).where(table.c.id >= bindparam("low"))
+    returning = table.insert().returning(table.c.id)
+    with db.engine.begin() as conn:
+        table.create(conn)
+        defaults.create(conn)
+        queries: list[tuple[Any, Any]] = [
+            (table.insert(), [{"id": 1, "doc": "é😀"}, {"id": 2, "doc": "b"}]),
+            (count, {"low": 0}),
+            (table.insert(), [{"id": 3, "doc": "c"}]),
+            (returning, {"id": 4, "doc": "d"}),
+            (table.update().where(table.c.id == bindparam("key")).values(doc="changed"), {"key": 1}),
+            (table.insert(), []),
+            (count, {"low": 0}),
+        ]
+        assert prepared.rows_together(conn, queries) == [[], [(2,)], [], [(4,)], [], [], [(4,)]]
+        prepared.run_together(conn, [(defaults.insert(), {"id": 1}), (table.delete().where(table.c.id == 4), {})])
+        stored = conn.execute(select(table.c.id, table.c.doc).order_by(table.c.id)).all()
+        assert stored == [(1, "changed"), (2, "b"), (3, "c")]
+        assert conn.execute(select(defaults.c.doc)).scalars().all() == ["d"]
+        table.drop(conn)
+        defaults.drop(conn)
+
+
+def test_a_new_rating_costs_postgresql_eight_round_trips(pg_url: str) -> None:
+    """A first vote on a stored span, and a batch of them: the transaction's ``BEGIN`` and ``COMMIT`` and six
+    round trips between (counted in libpq's trace as the server's ``ReadyForQuery``): the first reads, the
+    vote's locks with the current votes, the span's copies, the rows written with the score aggregates' first
+    reads, the score cells created and locked, and the cells moved with the new items written. A revote that
+    leaves the score where it was (a note added) stops after the fourth. (Eleven and eight before they were
+    grouped.)"""
+    database = Database(pg_url)
+    trace = tempfile.NamedTemporaryFile(mode="w+", suffix=".trace")
+
+    @event.listens_for(database.engine, "checkout")
+    def _traced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.pgconn.trace(trace.fileno())
+
+    @event.listens_for(database.engine, "checkin")
+    def _untraced(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.pgconn.untrace()  # written out: libpq buffers its trace
+
+    def round_trips(items: list[dict[str, Any]]) -> int:
+        trace.seek(0)
+        trace.truncate(0)
+        feedback_writes.store_feedback(database, "default", items)
+        trace.seek(0)
+        session = trace.read()
+        return session[session.index('"BEGIN"') :].count("ReadyForQuery")  # a ping after a rest comes before
+
+    spans = [_span(f"{n + 1:016x}", None, 0) for n in range(101)]
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+    votes = [
+        {"trace_id": TRACE, "span_id": f"{n + 1:016x}", "name": "thumbs", "value": True, "author": "ann"}
+        for n in range(101)
+    ]
+    try:
+        database.upgrade()
+        pipeline.ingest_traces(database, "default", body, content_type="application/json", encoding=None, limit=1 << 20)
+        assert round_trips(votes[:1]) == 8
+        assert round_trips(votes[1:]) == 8
+        assert round_trips([{**votes[0], "comment": "same vote, a note"}]) == 6
+        with database.engine.connect() as conn:
+            stored = conn.execute(text("SELECT items, total FROM score_rollup")).all()
+    finally:
+        trace.close()
+        database.dispose()
+    assert [tuple(row) for row in stored] == [(101, 101.0)]
+
+
 _FINE = select(text("1")).where(bindparam("x") == 1)
 
 

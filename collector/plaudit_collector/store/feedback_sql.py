@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from plaudit_collector.store import prepared
 from plaudit_collector.store.tables import Feedback
-from plaudit_collector.store.value_lists import insert_many, one_of
+from plaudit_collector.store.value_lists import one_of, recordset_insert
 
 FEEDBACK_TABLE = Feedback.__table__  # type: ignore[attr-defined]
 TARGET_COLUMNS = ("trace_id", "span_id", "session_id", "other_trace_id", "other_span_id")
@@ -38,7 +38,7 @@ ROW_COLUMNS = (
 """The columns of a stored row that a write hands back: its JSON form (``feedback_reads.feedback_dict``) and the
 span it credits. The table's other columns are the project and the credited span's copies, which no caller reads.
 A retried key reads them back (``by_keys``); a new row is made from the values it was inserted with and its id
-(see :func:`insert_rows`)."""
+(see :func:`inserting`)."""
 
 STORED_ROW = prepared.row_type(ROW_COLUMNS)
 """The row type of both: named tuples with ``_mapping``, like the rows :func:`prepared.rows` reads."""
@@ -63,7 +63,7 @@ class Statements:
     insert: Any
     """Insert one row, returning its id."""
     insert_plain: Any
-    """Insert rows, returning nothing (SQLite batches: see :func:`insert_rows`)."""
+    """Insert rows, returning nothing (SQLite batches: see :func:`inserting`)."""
     ids_by_keys: Any
     """The ids and idempotency keys of rows with one of ``keys`` (``project``, ``keys``)."""
 
@@ -107,9 +107,9 @@ def statements(dialect: str) -> Statements:
     )
 
 
-def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any]:
-    """Insert feedback rows (each with its own idempotency key); returns the stored rows (:data:`STORED_ROW`) in
-    the same order.
+def inserting(dialect: str, project: str, rows: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """The statements that insert feedback rows (each with its own idempotency key), for the caller to run with
+    its own (see :func:`prepared.rows_together`); :func:`stored_rows` reads their results.
 
     Only the ids are read back: every other column holds the value it was given, and reading 22 columns of a
     hundred rows back (the JSON ones parsed again) cost a PostgreSQL batch a tenth of its CPU. On PostgreSQL a
@@ -117,17 +117,23 @@ def insert_rows(conn: Any, project: str, rows: list[dict[str, Any]]) -> list[Any
     multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that long statement anew on
     every request, which took longer than storing the rows. On SQLite a batch is an executemany and one read of
     the ids by key (each row has its own key, and one writer runs at a time)."""
-    sql = statements(conn.dialect.name)
+    sql = statements(dialect)
     if len(rows) == 1:
-        ids = [prepared.scalar(conn, sql.insert, rows[0])]
+        return [(sql.insert, rows[0])]
+    if dialect == "postgresql":
+        return [recordset_insert(FEEDBACK_TABLE, rows, returning=("id", "idempotency_key"))]
+    # returning in parameter order, SQLAlchemy runs a statement per row; sqlite3's executemany is one call
+    keys = [row["idempotency_key"] for row in rows]
+    return [(sql.insert_plain, rows), (sql.ids_by_keys, {"project": project, "keys": keys})]
+
+
+def stored_rows(rows: list[dict[str, Any]], results: list[list[Any]]) -> list[Any]:
+    """The rows :func:`inserting`'s statements stored (:data:`STORED_ROW`, in the order of ``rows``), from those
+    statements' results."""
+    if len(rows) == 1:
+        ids = [results[0][0][0]]
     else:
-        if conn.dialect.name == "postgresql":
-            found = insert_many(conn, FEEDBACK_TABLE, rows, returning=("id", "idempotency_key"))
-        else:  # returning in parameter order, SQLAlchemy runs a statement per row; sqlite3's executemany is one call
-            prepared.run(conn, sql.insert_plain, rows)
-            keys = [row["idempotency_key"] for row in rows]
-            found = prepared.rows(conn, sql.ids_by_keys, {"project": project, "keys": keys})
-        by_key = {key: row_id for row_id, key in found}
+        by_key = {key: row_id for row_id, key in results[-1]}
         ids = [by_key[row["idempotency_key"]] for row in rows]
     make = STORED_ROW._make
     return [make([row_id, *(row[name] for name in _GIVEN)]) for row_id, row in zip(ids, rows, strict=True)]

@@ -24,7 +24,7 @@ from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
 from plaudit_collector.store import copies, prepared, projects, score_rollup, trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
-from plaudit_collector.store.feedback_sql import TARGET_COLUMNS, insert_rows, statements
+from plaudit_collector.store.feedback_sql import TARGET_COLUMNS, inserting, statements, stored_rows
 from plaudit_collector.store.score_configs import STRICT, FeedbackRejected, check_configs
 from plaudit_collector.store.tables import Feedback, utcnow
 from plaudit_collector.store.value_lists import ADVISORY_LOCKS
@@ -259,8 +259,6 @@ def store_items(
             for row in rows
             if row["span_pk"] is not None
         ]
-        if ids:
-            prepared.run(conn, sql.retire, {"ids": ids})
         current = {target: rows[-1] for target, rows in replaced.items()}
     # Within the request, a later item by the same author on the same target replaces an earlier one.
     last_for_target = {target: pos for pos, target in enumerate(targets) if target is not None}
@@ -296,12 +294,14 @@ def store_items(
                 **credited[pos],
             }
         )
-    inserted: list[Any] = []
+    # The replaced rows retired and the new ones inserted, in the same round trip as the first reads of the
+    # score aggregates they change (PostgreSQL), which recompute their items in this transaction.
+    writes = [(sql.retire, {"ids": ids})] if ids else []
     if rows:
-        inserted = insert_rows(conn, project, rows)
-    # the replaced and the new rows' items, recomputed in this transaction
-    new_items = [(project, row.name, row.span_pk) for row in inserted if row.span_pk is not None]
-    score_rollup.apply(conn, [*replaced_items, *new_items])
+        writes += inserting(conn.dialect.name, project, rows)
+    new_items = [(project, row["name"], row["span_pk"]) for row in rows if row["span_pk"] is not None]
+    results = score_rollup.apply(conn, [*replaced_items, *new_items], first=writes)
+    inserted = stored_rows(rows, results[1 if ids else 0 :]) if rows else []
     for row in inserted:
         existing[row.idempotency_key] = row
     by_position = {index: row for (index, _), row in zip(fresh, inserted, strict=True)}

@@ -13,8 +13,8 @@ read as a SQLAlchemy ``Row`` does. Failures read as through ``Connection.execute
 SQLAlchemy's (``IntegrityError``, ``OperationalError``...), a value a column type cannot bind as a
 ``StatementError``, and a lost connection is invalidated.
 
-:func:`rows_together` reads several statements at once: on PostgreSQL in one pipeline, one round trip where each
-would cost one.
+:func:`rows_together` runs several statements at once, reads and writes (:func:`run_together` writes only): on
+PostgreSQL in one pipeline, one round trip where each would cost one.
 
 Only for statements built once and kept (module constants or cached per dialect): plans are kept per statement
 (up to :data:`MAX_PLANS`). A statement this cannot run as compiled (Python-side column defaults, expanding ``IN``
@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["row_type", "rows", "rows_together", "run", "scalar"]
+__all__ = ["row_type", "rows", "rows_together", "run", "run_together", "scalar"]
 
 Params = dict[str, Any]
 
@@ -240,35 +240,93 @@ def _fetched(dialect: Any, plan: _Plan, cursor: Any) -> list[Any]:
     return plan.read(dialect, description, fetched)
 
 
-def rows_together(conn: Connection, queries: Sequence[tuple[Any, Params]]) -> list[list[Any]]:
-    """The rows of each ``(statement, params)``, in order, as :func:`rows` gives them.
+def rows_together(conn: Connection, queries: Sequence[tuple[Any, Params | list[Params]]]) -> list[list[Any]]:
+    """The rows of each ``(statement, params)``, in order, as :func:`rows` gives them (none for a statement that
+    returns no rows; ``params`` a list: once per item, as :func:`run` takes it).
 
     On PostgreSQL the statements travel together in one pipeline: one round trip for all of them, where each
     would cost one on its own (the transaction's ``BEGIN``, when they are its first, still costs one before
     them). Each still runs after the one before it: a lock an earlier statement takes holds for the later ones.
     Elsewhere, or when one of them is for SQLAlchemy to run, they run one after another."""
-    if len(queries) < 2 or conn.dialect.name != "postgresql":
-        return [rows(conn, statement, params) for statement, params in queries]
-    plans = [_plan(conn, statement, params) for statement, params in queries]
-    if not all(plan.runnable for plan in plans):
-        return [rows(conn, statement, params) for statement, params in queries]
-    bound = [_bind(conn, plan, params, False) for plan, (_, params) in zip(plans, queries, strict=True)]
+    todo = [(statement, params) for statement, params in queries if params != []]
+    plans = _pipelinable(conn, todo)
+    if plans is None:
+        return [_run_alone(conn, statement, params) if params != [] else [] for statement, params in queries]
+    bound = [
+        _bind(conn, plan, params, isinstance(params, list) and len(params) > 1)
+        for plan, (_, params) in zip(plans, todo, strict=True)
+    ]
     dialect = conn.dialect
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursors: list[Any] = []
     try:
         with dbapi.pipeline():
-            for plan, values in zip(plans, bound, strict=True):
+            for plan, (_, params), values in zip(plans, todo, bound, strict=True):
                 cursors.append(dbapi.cursor())
-                cursors[-1].execute(plan.sql, values)
-        return [_fetched(dialect, plan, cursor) for plan, cursor in zip(plans, cursors, strict=True)]
+                if isinstance(params, list) and len(params) > 1:
+                    cursors[-1].executemany(plan.sql, values)
+                else:
+                    cursors[-1].execute(plan.sql, values)
+        found = iter(
+            [
+                _fetched(dialect, plan, cursor) if _has_rows(cursor) else []
+                for plan, cursor in zip(plans, cursors, strict=True)
+            ]
+        )
+        return [next(found) if params != [] else [] for _, params in queries]
     except dialect.loaded_dbapi.Error as error:
         sql = ";\n".join(plan.sql for plan in plans)
         _raise_as_sqlalchemy(conn, error, sql, bound, cursors[-1] if cursors else None)
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+def run_together(conn: Connection, statements: Sequence[tuple[Any, Params | list[Params]]]) -> None:
+    """Run statements that return no rows, in order, as :func:`run` runs each: on PostgreSQL in one round trip
+    (see :func:`rows_together`)."""
+    rows_together(conn, statements)
+
+
+def _pipelinable(conn: Connection, queries: Sequence[tuple[Any, Params | list[Params]]]) -> list[_Plan] | None:
+    """The plans of ``queries`` when they can travel in one pipeline (PostgreSQL, two or more, each runnable as
+    compiled); otherwise None."""
+    if len(queries) < 2 or conn.dialect.name != "postgresql":
+        return None
+    plans = [_plan(conn, statement, params[0] if isinstance(params, list) else params) for statement, params in queries]
+    return plans if all(plan.runnable for plan in plans) else None
+
+
+def _run_alone(conn: Connection, statement: Any, params: Params | list[Params]) -> list[Any]:
+    """One statement of :func:`rows_together` run on its own: its rows, or none for a statement without rows."""
+    if isinstance(params, list):
+        if len(params) > 1:
+            run(conn, statement, params)
+            return []
+        params = params[0]
+    cursor, plan = _execute(conn, statement, params)
+    if plan is None:  # SQLAlchemy ran it: ``cursor`` is its result
+        return cursor.all() if cursor.returns_rows else []  # type: ignore[no-any-return]
+    try:
+        return _fetched(conn.dialect, plan, cursor) if _has_rows(cursor) else []
+    except conn.dialect.loaded_dbapi.Error as error:
+        _raise_as_sqlalchemy(conn, error, plan.sql, None, cursor)
+    finally:
+        cursor.close()
+
+
+def _has_rows(cursor: Any) -> bool:
+    """Whether an executed cursor holds rows (a SELECT, or RETURNING), not a command's status. psycopg's is read
+    from its result, as ``description`` builds a column object per column each time it is asked."""
+    if not hasattr(cursor, "pgresult"):
+        return cursor.description is not None
+    result = cursor.pgresult
+    return result is not None and result.status == _TUPLES_OK
+
+
+_TUPLES_OK = 2
+"""libpq's ``PGRES_TUPLES_OK``: a result with rows (``psycopg.pq.ExecStatus.TUPLES_OK``)."""
 
 
 def run(conn: Connection, statement: Any, params: Params | list[Params] | None = None) -> int:

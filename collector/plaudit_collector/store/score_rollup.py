@@ -30,7 +30,7 @@ from plaudit_collector.store import prepared
 from plaudit_collector.store.rollup import DAY_NS, SLOTS, digest
 from plaudit_collector.store.rollup import DIMS as SPAN_DIMS
 from plaudit_collector.store.tables import Feedback, ScoreRollup, SpanScore
-from plaudit_collector.store.value_lists import ADVISORY_LOCKS, insert_many, one_of, rows_of, rows_value
+from plaudit_collector.store.value_lists import ADVISORY_LOCKS, one_of, recordset_insert, rows_of, rows_value
 
 FEEDBACK = Feedback.__table__  # type: ignore[attr-defined]
 ITEMS = SpanScore.__table__  # type: ignore[attr-defined]
@@ -171,15 +171,17 @@ def items_of_spans(conn: Connection, span_pks: Sequence[int]) -> list[Item]:
     return [tuple(row) for row in found]  # type: ignore[misc]
 
 
-def apply(conn: Connection, changes: Iterable[Item]) -> None:
+def apply(conn: Connection, changes: Iterable[Item], first: Sequence[tuple[Any, Any]] = ()) -> list[list[Any]]:
     """Recompute these items from their feedback rows and move their cells by the difference.
 
     Runs in the writer's transaction. On PostgreSQL the items are locked first (advisory locks, sorted), so
     two writers rating one span queue and the second recomputes from what the first committed; the cells
-    are then created and locked in sorted order, as the span rollup does."""
+    are then created and locked in sorted order, as the span rollup does. ``first``: the writer's own
+    statements (the feedback rows it changes), run before the items are read, in the same round trip on
+    PostgreSQL; returns their results (see :func:`prepared.rows_together`)."""
     wanted = sorted(set(changes))
     if not wanted:
-        return
+        return prepared.rows_together(conn, first) if first else []
     dialect = conn.dialect.name
     sql = _statements(dialect)
     locks: list[tuple[Any, dict[str, Any]]] = []
@@ -189,10 +191,13 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
     pks = sorted({item[2] for item in wanted})
     old: dict[Item, Any] = {}
     new: dict[Item, Any] = {}
+    results: list[list[Any]] = []
     for start in range(0, len(pks), CHUNK):
         chunk = {"pks": pks[start : start + CHUNK]}
-        *_, stored, current = prepared.rows_together(conn, [*locks, (sql.stored, chunk), (sql.current, chunk)])
-        locks = []
+        found = prepared.rows_together(conn, [*first, *locks, (sql.stored, chunk), (sql.current, chunk)])
+        results = results or found[: len(first)]
+        stored, current = found[-2:]
+        first, locks = [], []
         for row in stored:  # id, then the item
             if (item := tuple(row[1:4])) in wanted_set:
                 old[item] = row
@@ -221,10 +226,10 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
             cell.add(int(after.raters), float(after.total), int(after.nb), 1)
             added.append((key, after))
     if not cells:
-        return
-    ids = _apply_cells(conn, dialect, cells)
+        return results
+    ids, writes = _apply_cells(conn, dialect, cells)
     for start in range(0, len(dropped), CHUNK):
-        prepared.run(conn, sql.delete_items, {"ids": dropped[start : start + CHUNK]})
+        writes.append((sql.delete_items, {"ids": dropped[start : start + CHUNK]}))
     if added:
         rows = [
             {
@@ -239,9 +244,11 @@ def apply(conn: Connection, changes: Iterable[Item]) -> None:
             for key, row in added
         ]
         if dialect == "postgresql" and len(rows) > 1:
-            insert_many(conn, ITEMS, rows)
+            writes.append(recordset_insert(ITEMS, rows))
         else:
-            prepared.run(conn, sql.insert_items, rows)
+            writes.append((sql.insert_items, rows))
+    prepared.run_together(conn, writes)  # PostgreSQL: the cells' changes and the items, one round trip
+    return results
 
 
 def _lock_key(item: Item) -> int:
@@ -249,18 +256,20 @@ def _lock_key(item: Item) -> int:
     return int.from_bytes(raw, "big", signed=True)
 
 
-def _apply_cells(conn: Connection, dialect: str, cells: dict[CellKey, _Cell]) -> dict[CellKey, int]:
-    """Add the cells' changes to the stored cells (creating and dropping as needed); returns their row ids."""
+def _apply_cells(
+    conn: Connection, dialect: str, cells: dict[CellKey, _Cell]
+) -> tuple[dict[CellKey, int], list[tuple[Any, Any]]]:
+    """The stored cells' row ids (created as needed, locked on PostgreSQL), and the writes that add the cells'
+    changes to them and drop the emptied ones, for the caller to run with its own."""
     keyed = sorted(cells)
     creatable = [key for key in keyed if cells[key].dims is not None]
-    if dialect == "postgresql":
-        _create(conn, creatable, cells)
-        stored = _locked(conn, keyed, for_update=True)
+    if dialect == "postgresql":  # created where missing and locked, in one round trip
+        stored = _locked(conn, keyed, for_update=True, create=_blank(creatable, cells))
     else:  # one writer at a time: look first, and create only what a new day or combination needs
         stored = _locked(conn, keyed)
         missing = [key for key in creatable if key not in stored]
         if missing:
-            _create(conn, missing, cells)
+            prepared.run(conn, _statements(dialect).create_cells, _blank(missing, cells))
             stored.update(_locked(conn, missing))
     updates, emptied = [], []
     for key in keyed:
@@ -287,18 +296,15 @@ def _apply_cells(conn: Connection, dialect: str, cells: dict[CellKey, _Cell]) ->
             }
         )
     sql = _statements(dialect)
-    if updates:
-        prepared.run(conn, sql.update_cells, updates)
-    for start in range(0, len(emptied), CHUNK):
-        prepared.run(conn, sql.delete_cells, {"ids": emptied[start : start + CHUNK]})
-    return {key: row.id for key, row in stored.items()}
+    writes: list[tuple[Any, Any]] = [(sql.update_cells, updates)]
+    writes += [(sql.delete_cells, {"ids": emptied[start : start + CHUNK]}) for start in range(0, len(emptied), CHUNK)]
+    return {key: row.id for key, row in stored.items()}, writes
 
 
-def _create(conn: Connection, keys: list[CellKey], cells: dict[CellKey, _Cell]) -> None:
-    if not keys:
-        return
+def _blank(keys: list[CellKey], cells: dict[CellKey, _Cell]) -> list[dict[str, Any]]:
+    """New cells' rows, all sums zero: the changes are added to them as to any stored cell."""
     zero = {**dict.fromkeys(SUMS, 0), "top_raters": 0, "raters": "[]"}
-    blank = [
+    return [
         {
             "project": k[0],
             "name": k[1],
@@ -309,17 +315,23 @@ def _create(conn: Connection, keys: list[CellKey], cells: dict[CellKey, _Cell]) 
         }
         for k in keys
     ]
-    prepared.run(conn, _statements(conn.dialect.name).create_cells, blank)
 
 
-def _locked(conn: Connection, keys: list[CellKey], *, for_update: bool = False) -> dict[CellKey, Any]:
-    """The stored rows of ``keys`` (sorted), in that order; ``for_update`` locks them (PostgreSQL writers)."""
+def _locked(
+    conn: Connection, keys: list[CellKey], *, for_update: bool = False, create: list[dict[str, Any]] | None = None
+) -> dict[CellKey, Any]:
+    """The stored rows of ``keys`` (sorted), in that order; ``for_update`` locks them (PostgreSQL writers).
+    ``create``: blank cells inserted first where missing, in the same round trip as the first read."""
     stored: dict[CellKey, Any] = {}
     dialect = conn.dialect.name
     sql = _statements(dialect)
     query = sql.locked_for_update if for_update else sql.locked
+    first: list[tuple[Any, Any]] = [(sql.create_cells, create)] if create else []
     for start in range(0, len(keys), CHUNK):
-        for row in prepared.rows(conn, query, rows_value("keys", keys[start : start + CHUNK], len(CELL_KEY), dialect)):
+        read = (query, rows_value("keys", keys[start : start + CHUNK], len(CELL_KEY), dialect))
+        *_, found = prepared.rows_together(conn, [*first, read])
+        first = []
+        for row in found:
             stored[(row.project, row.name, row.day, row.cell)] = row
     return stored
 

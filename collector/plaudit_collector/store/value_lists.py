@@ -148,6 +148,18 @@ def insert_many(
     writes the document where it can (see :func:`_fast_doc`), else the standard encoder.
     Returns the stored rows (in no set order) when ``returning``: every column, or the columns it names (each
     column returned is fetched and converted for every row)."""
+    statement, params = recordset_insert(table, rows, returning=returning)
+    if returning:
+        return prepared.rows(conn, statement, params)
+    prepared.run(conn, statement, params)
+    return []
+
+
+def recordset_insert(
+    table: Table, rows: list[dict[str, Any]], *, returning: bool | tuple[str, ...] = False
+) -> tuple[Any, dict[str, Any]]:
+    """The statement and parameters :func:`insert_many` runs, for a caller that runs them with others
+    (:func:`prepared.run_together`)."""
     columns = tuple(rows[0])
     doc = _fast_doc(rows, table)
     if doc is None:
@@ -156,11 +168,7 @@ def insert_many(
         except ValueError:  # a float NaN or infinity, which JSON has no number for: a float column reads it as text
             plain = {name for name in columns if name not in _json_columns(table)}  # a JSON value cannot hold one
             doc = _DUMPS([{k: _finite_or_text(v) if k in plain else v for k, v in row.items()} for row in rows])
-    statement = _recordset_insert(table, columns, returning)
-    if returning:
-        return prepared.rows(conn, statement, {"rows": doc})
-    prepared.run(conn, statement, {"rows": doc})
-    return []
+    return _recordset_insert(table, columns, returning), {"rows": doc}
 
 
 def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
