@@ -8,10 +8,24 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Column, Connection, Integer, MetaData, String, Table, bindparam, event, select, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    select,
+    text,
+)
 from sqlalchemy import exc as sa_exc
 
 from plaudit_collector import pipeline
@@ -20,6 +34,7 @@ from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_sql import statements
 from plaudit_collector.store.partitions import DAY_NS
 from plaudit_collector.store.score_configs import STRICT
+from plaudit_collector.store.tables.types import json_text
 from plaudit_collector.store.value_lists import ADVISORY_LOCKS, rows_value
 
 TRACE = "ab" * 16
@@ -151,6 +166,64 @@ def test_a_missing_parameter_is_named(db: Database) -> None:
             with pytest.raises(sa_exc.StatementError, match="'wanted'") as caught:
                 run_it(conn, query, {})
             assert isinstance(caught.value.orig, sa_exc.InvalidRequestError)
+
+
+def test_rows_sharing_a_timestamp_and_rows_not_store_their_own(db: Database) -> None:
+    """A datetime bound to many rows (a request's rows share one) and distinct ones, alternating, in one
+    executemany and one by one: each row stores its own."""
+    table = Table("prepared_times", MetaData(), Column("id", Integer), Column("at", DateTime(timezone=True)))
+    shared = datetime(2026, 1, 2, 3, 4, 5, 600_000, tzinfo=timezone.utc)
+    own = [shared + timedelta(seconds=n) for n in range(4)]
+    values = [shared, own[0], shared, shared, own[1], None, own[2], own[3], shared]
+    with db.engine.begin() as conn:
+        table.create(conn)
+        prepared.run(conn, table.insert(), [{"id": n, "at": at} for n, at in enumerate(values)])
+        for n, at in enumerate(values):
+            prepared.run(conn, table.insert(), {"id": 100 + n, "at": at})
+        stored = conn.execute(select(table.c.id, table.c.at).order_by(table.c.id)).all()
+        table.drop(conn)
+    utc = [None if at is None else at.replace(tzinfo=timezone.utc) for _, at in stored]
+    assert utc == [*values, *values]
+
+
+def test_parameters_left_out_take_their_defaults(db: Database) -> None:
+    """A parameter with a value given when the statement was built is that value when a call leaves it out, and
+    the call's own when given; one parameter, several, none."""
+    both = select(bindparam("a", value=1) + bindparam("b", value=10))
+    one = select(bindparam("only", value=5) * 2)
+    with db.engine.connect() as conn:
+        assert prepared.scalar(conn, both, {}) == 11
+        assert prepared.scalar(conn, both, {"b": 20}) == 21
+        assert prepared.scalar(conn, both, {"a": 2, "b": 30}) == 32
+        assert prepared.scalar(conn, both, {"a": 3, "b": 30, "unused": 0}) == 33
+        assert prepared.scalar(conn, one, {}) == 10
+        assert prepared.scalar(conn, one, {"only": 4}) == 8
+        assert prepared.scalar(conn, select(text("7")), {}) == 7
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        False,
+        0,
+        -5,
+        10**30,
+        1.5,
+        float("nan"),
+        "",
+        'é😀 "q" \\ \n\t\x00',
+        "\ud800",
+        {"a": [1, None]},
+        [True],
+    ],
+    ids=repr,
+)
+def test_json_columns_get_json_dumps_text(value: Any) -> None:
+    """The engines' JSON serialiser writes what ``json.dumps`` writes, whatever the value (its scalars are
+    written directly)."""
+    assert json_text(value) == json.dumps(value)
 
 
 def test_a_value_its_type_cannot_bind_fails_as_through_sqlalchemy(db: Database) -> None:

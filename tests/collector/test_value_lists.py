@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, text
 
 from plaudit_collector.store import partitions, prepared, rollup, score_rollup
 from plaudit_collector.store.db import Database
-from plaudit_collector.store.value_lists import rows_value
+from plaudit_collector.store.value_lists import one_of, rows_value
 
 CELLS = 3000
 FIRST_DAY = 20000
@@ -87,3 +87,19 @@ def test_on_sqlite_each_key_probes_the_unique_index(db: Database) -> None:
     assert any("(project=? AND name=? AND day=? AND cell=?)" in step for step in scores), scores
     assert any("(project=? AND day=? AND cell=?)" in step for step in spans), spans
     assert not any(step.startswith(("SCAN score_rollup", "SCAN span_rollup")) for step in scores + spans)
+
+
+def test_a_list_of_values_finds_awkward_ones(db: Database) -> None:
+    """``one_of`` over text a JSON writer might get wrong (non-ASCII, quotes, backslashes, control characters) and
+    over integers, through the prepared path; a list of none matches nothing."""
+    texts = ["é😀", 'a "q" \\ b', "tab\tnew\nline", "plain"]
+    probe = Table("value_probe", MetaData(), Column("k", String), Column("n", BigInteger))
+    with db.engine.begin() as conn:
+        probe.create(conn)
+        conn.execute(probe.insert(), [{"k": k, "n": n * 1_000_000_007} for n, k in enumerate(texts)])
+        by_text = select(probe.c.k).where(one_of(probe.c.k, "keys", db.dialect))
+        assert sorted(prepared.rows(conn, by_text, {"keys": [*texts, "absent"]})) == sorted((k,) for k in texts)
+        assert prepared.rows(conn, by_text, {"keys": []}) == []
+        by_number = select(probe.c.k).where(one_of(probe.c.n, "numbers", db.dialect, integers=True))
+        assert prepared.rows(conn, by_number, {"numbers": [3_000_000_021, 7]}) == [("plain",)]
+        probe.drop(conn)

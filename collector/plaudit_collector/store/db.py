@@ -22,6 +22,7 @@ from plaudit_collector.store import (
     tables,  # noqa: F401 - registers the tables on SQLModel.metadata
 )
 from plaudit_collector.store.progress import Report, silent
+from plaudit_collector.store.tables.types import json_text
 
 DEFAULT_DB_FILE = "plaudit.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -180,12 +181,13 @@ class Database:
         if is_in_memory(self.url):
             raise ValueError(IN_MEMORY)
         if self.is_sqlite:
+            connect_args = {"check_same_thread": False, "timeout": 30}
             self.engine: Engine = create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=8
+                self.url, connect_args=connect_args, pool_size=8, max_overflow=8, json_serializer=json_text
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
             self.read_engine: Engine = create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=4, max_overflow=4
+                self.url, connect_args=connect_args, pool_size=4, max_overflow=4, json_serializer=json_text
             )
             event.listen(self.read_engine, "connect", _sqlite_read_pragmas)
         else:

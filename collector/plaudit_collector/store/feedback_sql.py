@@ -4,6 +4,7 @@ them instead of building (and keying, and re-rendering) new ones."""
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,8 @@ A retried key reads them back (``by_keys``); a new row is made from the values i
 
 STORED_ROW = prepared.row_type(ROW_COLUMNS)
 """The row type of both: named tuples with ``_mapping``, like the rows :func:`prepared.rows` reads."""
-_GIVEN = ROW_COLUMNS[1:]
-"""The columns a new row takes from the values it was inserted with: all but the id."""
+_GIVEN_VALUES = operator.itemgetter(*ROW_COLUMNS[1:])
+"""The values of the columns a new row takes from those it was inserted with: all but the id."""
 
 
 @dataclass(frozen=True)
@@ -135,5 +136,5 @@ def stored_rows(rows: list[dict[str, Any]], results: list[list[Any]]) -> list[An
     else:
         by_key = {key: row_id for row_id, key in results[-1]}
         ids = [by_key[row["idempotency_key"]] for row in rows]
-    make = STORED_ROW._make
-    return [make([row_id, *(row[name] for name in _GIVEN)]) for row_id, row in zip(ids, rows, strict=True)]
+    make, given = STORED_ROW._make, _GIVEN_VALUES
+    return [make((row_id, *given(row))) for row_id, row in zip(ids, rows, strict=True)]

@@ -24,11 +24,12 @@ lists, literals without a fixed value) is handed to ``Connection.execute`` inste
 from __future__ import annotations
 
 import collections
+import operator
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, DateTime
 from sqlalchemy import exc as sa_exc
 
 __all__ = ["row_type", "rows", "rows_together", "run", "run_together", "scalar"]
@@ -45,6 +46,7 @@ class _Plan:
         "make_row",
         "names",
         "pairs",
+        "pick",
         "positional",
         "processors",
         "readers",
@@ -72,9 +74,15 @@ class _Plan:
         order = [name for name in order if name not in literals]
         binds = [compiled.binds[name] for name in order]
         self.names = tuple(order)
+        self.pick: Callable[[Params], Any] | None = None  # every value at once, as a tuple
+        if len(order) > 1:
+            self.pick = operator.itemgetter(*order)
+        elif order:
+            only = order[0]
+            self.pick = lambda params: (params[only],)
         self.pairs = tuple((bind_name, bind.value) for bind_name, bind in zip(order, binds, strict=True))
         self.required = frozenset(name for name, bind in zip(order, binds, strict=True) if bind.required)
-        processors = (bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds)
+        processors = (_processor(bind.type, dialect) for bind in binds)
         self.processors = tuple((i, process) for i, process in enumerate(processors) if process is not None)
         # as compiled, without SQLAlchemy's execution context: no Python-side defaults, no values computed per
         # execution, no lists or literals rendered into the SQL per execution
@@ -96,11 +104,14 @@ class _Plan:
 
     def bound(self, params: Params) -> Any:
         """The driver's parameters: positional or by name, each through its type's processor."""
-        if not params.keys() >= self.required:
-            missing = sorted(self.required - params.keys())[0]
-            raise sa_exc.InvalidRequestError(f"A value is required for bind parameter {missing!r}")
-        get = params.get
-        values = [get(name, default) for name, default in self.pairs]
+        try:  # every parameter given (a row to insert names them all): read in one call
+            values = list(self.pick(params)) if self.pick is not None else []
+        except KeyError:  # some left to their defaults, or a required one missing
+            if not params.keys() >= self.required:
+                missing = sorted(self.required - params.keys())[0]
+                raise sa_exc.InvalidRequestError(f"A value is required for bind parameter {missing!r}") from None
+            get = params.get
+            values = [get(name, default) for name, default in self.pairs]
         for i, process in self.processors:
             values[i] = process(values[i])
         return values if self.positional else dict(zip(self.names, values, strict=True))
@@ -128,6 +139,25 @@ class _Plan:
             make([value if reader is None else reader(value) for reader, value in zip(readers, values, strict=True)])
             for values in fetched
         ]
+
+
+def _processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """A column type's bind processor. A datetime's remembers the last value it wrote: the rows of a request
+    share one timestamp, which SQLite's processor would format again for each (a twentieth of a batch's CPU)."""
+    process = kind.dialect_impl(dialect).bind_processor(dialect)
+    if process is None or not isinstance(kind, DateTime):
+        return process
+    last: list[tuple[Any, Any]] = [(None, None)]
+
+    def remembered(value: Any) -> Any:
+        seen, written = last[0]  # one tuple, replaced whole: threads sharing the plan read a matching pair
+        if value is seen and value is not None:
+            return written
+        written = process(value)
+        last[0] = (value, written)
+        return written
+
+    return remembered
 
 
 _ROW_CLASSES: dict[tuple[str, ...], Any] = {}
