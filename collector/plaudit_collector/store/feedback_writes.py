@@ -144,16 +144,11 @@ def _merged(previous: Any, item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _current_items(
-    conn: Connection,
-    project: str,
-    authored: list[dict[str, Any]],
-    wanted: set[tuple[Any, ...]],
-    lock_keys: list[int] | None,
-) -> dict[tuple[Any, ...], list[Any]]:
-    """The current rows (oldest first) of the targets, names and authors these items replace (``wanted``: their
-    :func:`_target_key`), read after taking the advisory locks ``lock_keys`` (PostgreSQL; both in one round
-    trip)."""
+def _current_queries(
+    conn: Connection, project: str, authored: list[dict[str, Any]], lock_keys: list[int] | None
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The reads of the current rows (oldest first) of the targets, names and authors of ``authored``, after the
+    advisory locks ``lock_keys`` (PostgreSQL) are taken; :func:`_current_found` reads their rows."""
     common = {
         "project": project,
         "names": sorted({item["name"] for item in authored}),
@@ -175,12 +170,18 @@ def _current_items(
     together = [(statement, {**common, **params}) for statement, params in queries]
     if lock_keys is not None:
         together.insert(0, (ADVISORY_LOCKS, {"keys": lock_keys}))
-    found: dict[tuple[Any, ...], list[Any]] = {}
-    for rows in prepared.rows_together(conn, together)[0 if lock_keys is None else 1 :]:
+    return together
+
+
+def _current_found(found: list[list[Any]], wanted: set[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[Any]]:
+    """The rows of :func:`_current_queries` (the locks' row left out) of the targets in ``wanted`` (their
+    :func:`_target_key`), oldest first."""
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    for rows in found:
         for row in rows:
             if (key := _row_key(row)) in wanted:
-                found.setdefault(key, []).append(row._mapping)
-    return found
+                out.setdefault(key, []).append(row._mapping)
+    return out
 
 
 def store_items(
@@ -216,7 +217,16 @@ def store_items(
     read_days = 0 < len(traces) <= trace_days.CHUNK
     if read_days:
         queries.append((trace_days.DAYS, {"project": project, "ids": traces}))
-    found = prepared.rows_together(conn, queries)
+    # The current rows every authored item may replace, read after their advisory locks, with the rest: an item
+    # that turns out to be a retry (its key stored) was locked and read for nothing. On PostgreSQL two requests
+    # replacing the same author's vote must not both stay current: transaction-scoped advisory locks, taken in
+    # a fixed order so batches cannot deadlock.
+    authored = [item for item in items if item.get("author") is not None]
+    lock_keys = sorted({_advisory_key(project, _target_key(item)) for item in authored}) if lock else None
+    current_queries = _current_queries(conn, project, authored, lock_keys) if authored else []
+    found = prepared.rows_together(conn, [*queries, *current_queries])
+    current_found = found[len(queries) + (lock_keys is not None) :] if authored else []
+    del found[len(queries) :]
     days = trace_days.by_trace(found.pop()) if read_days else None
     check_configs(conn, project, items, found[0])
     if has_content and not projects.keeps_content(found[1]):
@@ -240,18 +250,12 @@ def store_items(
         fresh.append((index, item))
     # each authored item's target key, computed once: a batch uses it four times per item
     targets = [_target_key(item) if item.get("author") is not None else None for _, item in fresh]
-    authored = [item for (_, item), target in zip(fresh, targets, strict=True) if target is not None]
     wanted_targets = {target for target in targets if target is not None}
     current: dict[tuple[Any, ...], Any] = {}
     ids: list[int] = []
     replaced_items: list[score_rollup.Item] = []  # the score items the retired rows counted for
-    if authored:
-        lock_keys = None
-        if lock:
-            # PostgreSQL: two requests replacing the same author's vote must not both stay current.
-            # Transaction-scoped advisory locks, taken in a fixed order so batches cannot deadlock.
-            lock_keys = sorted({_advisory_key(project, target) for target in wanted_targets})
-        replaced = _current_items(conn, project, authored, wanted_targets, lock_keys)
+    if wanted_targets:
+        replaced = _current_found(current_found, wanted_targets)
         ids = sorted(row["id"] for rows in replaced.values() for row in rows)
         replaced_items = [
             (project, row["name"], row["span_pk"])
