@@ -4,13 +4,15 @@ score's cells up this way and ingest its span cells, and both tables gather a ce
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, text
 
 from plaudit_collector.store import partitions, prepared, rollup, score_rollup
 from plaudit_collector.store.db import Database
-from plaudit_collector.store.value_lists import one_of, rows_value
+from plaudit_collector.store.value_lists import _JsonList, one_of, rows_value
 
 CELLS = 3000
 FIRST_DAY = 20000
@@ -103,3 +105,19 @@ def test_a_list_of_values_finds_awkward_ones(db: Database) -> None:
         by_number = select(probe.c.k).where(one_of(probe.c.n, "numbers", db.dialect, integers=True))
         assert prepared.rows(conn, by_number, {"numbers": [3_000_000_021, 7]}) == [("plain",)]
         probe.drop(conn)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["a", "é😀", 'q"\\'], [1, 2**63 - 1], [2**70], ["\ud800"], [1.5, float("nan")], [True, None], []],
+    ids=repr,
+)
+def test_sqlite_value_lists_are_written_as_json_reads_them(values: list[Any]) -> None:
+    """The JSON text SQLite's value lists are bound as: the same values as ``json.dumps`` writes, and the same
+    text where the fast writer would differ (an integer past 64 bits, a lone surrogate, a NaN it writes as
+    null)."""
+    written = _JsonList().process_bind_param(values, None)
+    if any(isinstance(v, float) or (isinstance(v, int) and abs(v) >= 2**63) for v in values) or "\ud800" in values:
+        assert written == json.dumps(values)
+    else:
+        assert json.loads(written) == values

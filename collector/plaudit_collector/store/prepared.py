@@ -250,12 +250,13 @@ def _raise_as_sqlalchemy(conn: Connection, error: Exception, sql: str, bound: An
 
 
 def rows(conn: Connection, statement: Any, params: Params | None = None) -> list[Any]:
-    """Run ``statement`` with ``params`` in the connection's transaction; its rows (see the module's docstring)."""
+    """Run ``statement`` with ``params`` in the connection's transaction; its rows (see the module's docstring),
+    none for a statement that returns no rows."""
     cursor, plan = _execute(conn, statement, params or {})
     if plan is None:  # SQLAlchemy ran it: ``cursor`` is its result
-        return cursor.all()  # type: ignore[no-any-return]
+        return cursor.all() if cursor.returns_rows else []  # type: ignore[no-any-return]
     try:
-        return _fetched(conn.dialect, plan, cursor)
+        return _fetched(conn.dialect, plan, cursor) if _has_rows(cursor) else []
     except conn.dialect.loaded_dbapi.Error as error:
         _raise_as_sqlalchemy(conn, error, plan.sql, None, cursor)
     finally:
@@ -282,19 +283,17 @@ def rows_together(conn: Connection, queries: Sequence[tuple[Any, Params | list[P
     plans = _pipelinable(conn, todo)
     if plans is None:
         return [_run_alone(conn, statement, params) if params != [] else [] for statement, params in queries]
-    bound = [
-        _bind(conn, plan, params, isinstance(params, list) and len(params) > 1)
-        for plan, (_, params) in zip(plans, todo, strict=True)
-    ]
+    many = [isinstance(params, list) and len(params) > 1 for _, params in todo]
+    bound = [_bind(conn, plan, params, each) for plan, (_, params), each in zip(plans, todo, many, strict=True)]
     dialect = conn.dialect
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursors: list[Any] = []
     try:
         with dbapi.pipeline():
-            for plan, (_, params), values in zip(plans, todo, bound, strict=True):
+            for plan, values, each in zip(plans, bound, many, strict=True):
                 cursors.append(dbapi.cursor())
-                if isinstance(params, list) and len(params) > 1:
+                if each:
                     cursors[-1].executemany(plan.sql, values)
                 else:
                     cursors[-1].execute(plan.sql, values)
@@ -329,21 +328,13 @@ def _pipelinable(conn: Connection, queries: Sequence[tuple[Any, Params | list[Pa
 
 
 def _run_alone(conn: Connection, statement: Any, params: Params | list[Params]) -> list[Any]:
-    """One statement of :func:`rows_together` run on its own: its rows, or none for a statement without rows."""
+    """One statement of :func:`rows_together` run on its own (a list of several: an executemany, no rows)."""
     if isinstance(params, list):
         if len(params) > 1:
             run(conn, statement, params)
             return []
         params = params[0]
-    cursor, plan = _execute(conn, statement, params)
-    if plan is None:  # SQLAlchemy ran it: ``cursor`` is its result
-        return cursor.all() if cursor.returns_rows else []  # type: ignore[no-any-return]
-    try:
-        return _fetched(conn.dialect, plan, cursor) if _has_rows(cursor) else []
-    except conn.dialect.loaded_dbapi.Error as error:
-        _raise_as_sqlalchemy(conn, error, plan.sql, None, cursor)
-    finally:
-        cursor.close()
+    return rows(conn, statement, params)
 
 
 def _has_rows(cursor: Any) -> bool:

@@ -195,7 +195,8 @@ def apply(conn: Connection, changes: Iterable[Item], first: Sequence[tuple[Any, 
     for start in range(0, len(pks), CHUNK):
         chunk = {"pks": pks[start : start + CHUNK]}
         found = prepared.rows_together(conn, [*first, *locks, (sql.stored, chunk), (sql.current, chunk)])
-        results = results or found[: len(first)]
+        if first:  # the first chunk's round trip carried them
+            results = found[: len(first)]
         stored, current = found[-2:]
         first, locks = [], []
         for row in stored:  # id, then the item
