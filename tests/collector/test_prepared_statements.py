@@ -490,6 +490,37 @@ def test_a_new_rating_costs_postgresql_seven_round_trips(pg_url: str) -> None:
     assert [tuple(row) for row in stored] == [(101, 101.0)]
 
 
+def test_a_write_plans_its_lookups_once_and_only_in_its_transaction(pg_url: str) -> None:
+    """PostgreSQL plans the statements of a feedback write once per connection (each statement the driver has
+    prepared runs a generic plan, never one made for the request's values), and the setting ends with the write's
+    transaction: the same connection's next transaction plans as the server's default says."""
+    database = Database(pg_url)
+    spans = [_span(f"{n + 1:016x}", None, 0) for n in range(3)]
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+    try:
+        database.upgrade()
+        pipeline.ingest_traces(database, "default", body, content_type="application/json", encoding=None, limit=1 << 20)
+        with database.engine.connect() as conn:
+            for n in range(12):  # the driver prepares a statement the sixth time it runs it
+                vote = {"trace_id": TRACE, "span_id": f"{n % 3 + 1:016x}", "name": "thumbs", "value": n % 2 == 0}
+                with conn.begin():
+                    feedback_writes.store_items(
+                        conn, "default", [feedback_writes.prepare({**vote, "author": f"u{n % 4}"})], lock=True
+                    )
+                    inside = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+            after = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+            plans = conn.exec_driver_sql(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            ).all()
+            conn.rollback()
+    finally:
+        database.dispose()
+    assert (inside, after) == ("force_generic_plan", "auto")
+    written = [row for row in plans if "feedback" in row.statement or "span_scores" in row.statement]
+    assert len(written) >= 4, plans
+    assert all(row.custom_plans == 0 and row.generic_plans > 0 for row in written), written
+
+
 _FINE = select(text("1")).where(bindparam("x") == 1)
 
 

@@ -24,7 +24,7 @@ from plaudit_collector.schemas import UNKNOWN_OUTCOMES, value_kind
 from plaudit_collector.store import copies, prepared, projects, score_rollup, trace_days
 from plaudit_collector.store.db import Database
 from plaudit_collector.store.feedback_reads import feedback_dict
-from plaudit_collector.store.feedback_sql import TARGET_COLUMNS, inserting, statements, stored_rows
+from plaudit_collector.store.feedback_sql import PLANNED_ONCE, TARGET_COLUMNS, inserting, statements, stored_rows
 from plaudit_collector.store.score_configs import STRICT, FeedbackRejected, check_configs
 from plaudit_collector.store.tables import Feedback, utcnow
 from plaudit_collector.store.value_lists import ADVISORY_LOCKS
@@ -206,6 +206,7 @@ def store_items(
     has_content = any(item.get(field) is not None for item in items for field in _CONTENT_FIELDS)
     # what the write reads before it decides anything, read at once (one round trip on PostgreSQL)
     queries: list[tuple[Any, dict[str, Any]]] = [(STRICT, {"project": project})]
+    generic = [(PLANNED_ONCE, {})] if conn.dialect.name == "postgresql" else []
     if has_content:  # nothing to drop: no need to ask
         queries.append((projects.STORES_CONTENT, {"name": project}))
     if wanted:
@@ -224,7 +225,7 @@ def store_items(
     authored = [item for item in items if item.get("author") is not None]
     lock_keys = sorted({_advisory_key(project, _target_key(item)) for item in authored}) if lock else None
     current_queries = _current_queries(conn, project, authored, lock_keys) if authored else []
-    found = prepared.rows_together(conn, [*queries, *current_queries])
+    found = prepared.rows_together(conn, [*generic, *queries, *current_queries])[len(generic) :]
     current_found = found[len(queries) + (lock_keys is not None) :] if authored else []
     del found[len(queries) :]
     days = trace_days.by_trace(found.pop()) if read_days else None
