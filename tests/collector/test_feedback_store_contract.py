@@ -278,6 +278,36 @@ def test_a_batch_insert_keeps_json_values_whole_whichever_encoder_writes_them(pg
     assert count == 4
 
 
+def test_a_batch_insert_refuses_what_a_column_cannot_hold(pg_url: str) -> None:
+    """Each value is cast to its column's type without the column's length: a string longer than its column is
+    refused, as by a plain insert, never cut short, and nothing of the batch is stored. A key a later row lacks
+    stores NULL; every column keeps its type (booleans, integers, floats, times, JSON)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from plaudit_collector.store.tables import utcnow
+    from plaudit_collector.store.value_lists import insert_many
+
+    db = Database(pg_url)
+    db.create_schema()
+    now = utcnow()
+    base = {"project": "p", "target_type": "span", "trace_id": TRACE, "name": "q", "kind": "numeric"}
+    base |= {"source": "human", "is_current": False, "created_at": now, "value": {"a": [1, "x"]}, "score": 2.5}
+    table = Feedback.__table__  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(DBAPIError, match="too long"), db.engine.begin() as conn:
+            insert_many(conn, table, [{**base, "idempotency_key": "a"}, {**base, "idempotency_key": "b" * 201}])
+        with db.engine.begin() as conn:
+            rows = [{**base, "idempotency_key": "c", "author": "ann"}, {**base, "idempotency_key": "d"}]
+            stored = insert_many(conn, table, rows, returning=True)
+    finally:
+        db.dispose()
+    by_key = {row.idempotency_key: row for row in stored}
+    assert sorted(by_key) == ["c", "d"]
+    assert (by_key["c"].author, by_key["d"].author) == ("ann", None)
+    assert {(row.is_current, row.score, row.created_at) for row in stored} == {(False, 2.5, now)}
+    assert [row.value for row in stored] == [{"a": [1, "x"]}] * 2
+
+
 def test_strict_configs_apply_to_ingested_feedback_too(db: Database) -> None:
     score_configs.put_score_config(db, "default", "stars", {"type": "numeric", "min": 1, "max": 5, "strict": True})
     with pytest.raises(feedback_writes.FeedbackRejected) as caught:

@@ -121,7 +121,7 @@ def inserting(dialect: str, project: str, rows: list[dict[str, Any]]) -> list[tu
 
     Only the ids are read back: every other column holds the value it was given, and reading 22 columns of a
     hundred rows back (the JSON ones parsed again) cost a PostgreSQL batch a tenth of its CPU. On PostgreSQL a
-    batch is one ``INSERT ... SELECT FROM json_to_recordset`` (see :func:`value_lists.insert_many`): SQLAlchemy's
+    batch is one ``INSERT ... SELECT FROM jsonb_array_elements`` (see :func:`value_lists.insert_many`): SQLAlchemy's
     multi-row ``INSERT ... RETURNING`` has a placeholder per value, and psycopg parses that long statement anew on
     every request, which took longer than storing the rows. On SQLite a batch is an executemany and one read of
     the ids by key (each row has its own key, and one writer runs at a time)."""
