@@ -521,6 +521,42 @@ def test_a_write_plans_its_lookups_once_and_only_in_its_transaction(pg_url: str)
     assert all(row.custom_plans == 0 and row.generic_plans > 0 for row in written), written
 
 
+def test_reads_on_a_requests_way_keep_the_connections_prepared_statements(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key lookup, a project's settings, a health check and the ping after a rest end their transaction with a
+    COMMIT: a ROLLBACK would make psycopg deallocate every statement the connection's writes had prepared."""
+    from plaudit_collector.store import db as db_module
+
+    database = Database(pg_url)
+    spans = [_span(f"{n + 1:016x}", None, 0) for n in range(3)]
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+
+    def prepared_here() -> int:
+        with database.reading() as conn:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one())
+
+    try:
+        database.upgrade()
+        pipeline.ingest_traces(database, "default", body, content_type="application/json", encoding=None, limit=1 << 20)
+        database.engine.dispose()  # from here one connection, handed back and forth: the pool holds no other
+        for n in range(8):
+            vote = {"trace_id": TRACE, "span_id": f"{n % 3 + 1:016x}", "name": "thumbs", "value": True}
+            feedback_writes.store_feedback(database, "default", [{**vote, "author": f"u{n}"}])
+        before = prepared_here()
+        assert projects.resolve_key(database, projects.KEY_PREFIX + "unknown") is None
+        assert projects.project_settings(database, "default").name == "default"
+        assert projects.has_active_keys(database) is False
+        database.check()
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 0.0)  # the next checkout pings
+        database.check()
+        after = prepared_here()
+        assert database.engine.pool.checkedin() == 1
+    finally:
+        database.dispose()
+    assert before >= 5 and after == before
+
+
 _FINE = select(text("1")).where(bindparam("x") == 1)
 
 

@@ -7,7 +7,8 @@ import re
 import sqlite3
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ def _ping_when_idle(engine: Engine) -> None:
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.commit()  # not a rollback, which would cost the connection its prepared statements
         except Exception as exc:  # any failure means the connection is unusable
             raise sa_exc.DisconnectionError(str(exc)) from exc
         if not alive:
@@ -197,6 +199,17 @@ class Database:
         self._write_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for a few reads on a request's way (a key, a setting, a health check), whose transaction
+        ends with a COMMIT. Closing it would end it with a ROLLBACK, after which psycopg forgets every statement
+        it has prepared on that connection (it cannot tell what a rolled-back transaction changed), and the
+        writes that use the connection next are parsed and planned again until they are prepared anew (with API
+        keys on, every request looks its key up, on whichever pooled connection is free)."""
+        with self.engine.connect() as conn:
+            yield conn
+            conn.commit()
+
     def writing(self) -> AbstractContextManager[Any]:
         """Serialise writers on SQLite (avoids 'database is locked'); PostgreSQL needs no lock."""
         return self._write_lock if self.is_sqlite else nullcontext()
@@ -303,7 +316,7 @@ class Database:
 
     def check(self) -> None:
         """Raise the driver's error unless the database answers a trivial query."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             conn.execute(text("SELECT 1"))
 
     def has_table(self, name: str) -> bool:

@@ -63,14 +63,14 @@ def add_project(db: Database, name: str) -> None:
 
 def has_active_keys(db: Database) -> bool:
     """Whether any API key is unrevoked: a collector requiring keys answers 401 to everything without one."""
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         found = conn.execute(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)).first()  # type: ignore[union-attr]
     return found is not None
 
 
 def project_settings(db: Database, name: str) -> ProjectSettings:
     """The project's settings; a project without a row has the defaults."""
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         row = conn.execute(_SETTINGS, {"name": name}).first()
     if row is None:
         return ProjectSettings(name)
@@ -153,7 +153,7 @@ def resolve_key(db: Database, key: str) -> str | None:
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     digest = hash_key(key)
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         row = conn.execute(
             select(ApiKey.project, ApiKey.key_hash, ApiKey.revoked_at).where(ApiKey.key_hash == digest)
         ).first()

@@ -14,7 +14,7 @@ router = APIRouter()
 
 @router.get("/healthz", tags=["health"], summary="Liveness and database reachability", response_model=None)
 def healthz(db: DatabaseDep) -> dict[str, Any]:
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         conn.execute(text("SELECT 1"))
     from plaudit._version import __version__
 
