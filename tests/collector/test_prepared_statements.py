@@ -525,8 +525,10 @@ def test_reads_on_a_requests_way_keep_the_connections_prepared_statements(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A key lookup, a project's settings, a health check and the ping after a rest end their transaction with a
-    COMMIT: a ROLLBACK would make psycopg deallocate every statement the connection's writes had prepared."""
+    COMMIT: a ROLLBACK would make psycopg deallocate every statement the connection's writes had prepared.
+    Analytics, whose reads end with a ROLLBACK, read through a pool of their own."""
     from plaudit_collector.store import db as db_module
+    from plaudit_collector.store.score_names import list_scores
 
     database = Database(pg_url)
     spans = [_span(f"{n + 1:016x}", None, 0) for n in range(3)]
@@ -550,6 +552,7 @@ def test_reads_on_a_requests_way_keep_the_connections_prepared_statements(
         database.check()
         monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 0.0)  # the next checkout pings
         database.check()
+        assert [score["name"] for score in list_scores(database, "default")["scores"]] == ["thumbs"]
         after = prepared_here()
         assert database.engine.pool.checkedin() == 1
     finally:

@@ -195,7 +195,11 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_size=10, max_overflow=10)
             _ping_when_idle(self.engine)
-            self.read_engine = self.engine
+            # Analytics read through a pool of their own: a read ends its transaction with a ROLLBACK, after
+            # which psycopg deallocates the statements the connection had prepared, and the writes' connections
+            # keep theirs (see :meth:`reading`); nor can a busy dashboard hold the connections writes wait for.
+            self.read_engine = create_engine(self.url, pool_size=5, max_overflow=5)
+            _ping_when_idle(self.read_engine)
         self._write_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
 
