@@ -76,14 +76,14 @@ def definition(row: Any, variants: list[Any]) -> dict[str, Any]:
 
 
 def get_experiment(db: Database, project: str, name: str) -> dict[str, Any] | None:
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         row = _row(conn, project, name)
         return None if row is None else definition(row, _variants(conn, row.id))
 
 
 def require(db: Database, project: str, name: str) -> dict[str, Any]:
     """The definition with its row id (``_id``); 404 when there is none."""
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         row = _row(conn, project, name)
         if row is None:
             raise _not_found(name)
@@ -93,13 +93,13 @@ def require(db: Database, project: str, name: str) -> dict[str, Any]:
 def version_of(db: Database, project: str, name: str) -> int | None:
     """The definition's version (one indexed probe): what a cached state checks before it is reused."""
     e = EXPERIMENTS
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         return conn.execute(select(e.c.version).where(e.c.project == project, e.c.name == name)).scalar()
 
 
 def list_experiments(db: Database, project: str) -> dict[str, Any]:
     e, v = EXPERIMENTS, VARIANTS
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         rows = list(conn.execute(select(e).where(e.c.project == project).order_by(e.c.name)))
         variants: dict[int, list[Any]] = {row.id: [] for row in rows}
         if rows:
@@ -302,7 +302,7 @@ def sticky_units(db: Database, experiment_id: int, units: list[str]) -> dict[str
     """The stored assignments of ``units``: unit → {variant, probability, segment}."""
     u = UNITS
     found: dict[str, dict[str, Any]] = {}
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         for start in range(0, len(units), 500):
             query = select(u.c.unit, u.c.variant, u.c.probability, u.c.segment).where(
                 u.c.experiment_id == experiment_id, u.c.unit.in_(units[start : start + 500])
@@ -339,5 +339,5 @@ def keep_units(db: Database, experiment_id: int, assignments: list[dict[str, Any
 
 
 def count_units(db: Database, experiment_id: int) -> int:
-    with db.engine.connect() as conn:
+    with db.reading() as conn:
         return int(conn.execute(select(func.count()).where(UNITS.c.experiment_id == experiment_id)).scalar() or 0)
