@@ -121,3 +121,41 @@ def test_sqlite_value_lists_are_written_as_json_reads_them(values: list[Any]) ->
         assert written == json.dumps(values)
     else:
         assert json.loads(written) == values
+
+
+def test_a_batch_insert_casts_each_value_to_its_columns_type(pg_url: str) -> None:
+    """A row's values are read from its JSON array and cast to each column's type without its modifiers: a
+    timestamp with a precision keeps its time zone, a numeric is rounded to the column's scale, as a plain insert
+    would store them."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import Numeric
+    from sqlalchemy.dialects.postgresql import TIMESTAMP
+
+    from plaudit_collector.store.value_lists import insert_many
+
+    table = Table(
+        "cast_probe",
+        MetaData(),
+        Column("id", BigInteger, primary_key=True),
+        Column("label", String(5)),
+        Column("amount", Numeric(6, 2)),
+        Column("at", TIMESTAMP(timezone=True, precision=3)),
+    )
+    at = datetime(2026, 3, 1, 12, 30, 15, 123000, tzinfo=timezone(timedelta(hours=-5)))
+    database = Database(pg_url)
+    try:
+        table.create(database.engine)
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL timezone = 'Asia/Tokyo'")  # far from the value's own zone
+            rows = [
+                {"id": 1, "label": "ab", "amount": 1.005, "at": at},
+                {"id": 2, "label": None, "amount": 7, "at": None},
+            ]
+            insert_many(conn, table, rows)
+        with database.engine.connect() as conn:
+            stored = conn.execute(select(table).order_by(table.c.id)).all()
+    finally:
+        database.dispose()
+    assert [(row.label, str(row.amount)) for row in stored] == [("ab", "1.01"), (None, "7.00")]
+    assert stored[0].at == at and stored[1].at is None

@@ -50,7 +50,7 @@ PLANNED_ONCE = text("SET LOCAL plan_cache_mode = force_generic_plan")
 """PostgreSQL, first in a write's transaction: each statement the driver has prepared (once a connection has run
 it a few times) keeps one plan instead of being planned again for each request's values. They are all lookups by
 key, which a plan made without the values serves as well, where planning a batch's statements for their values
-cost a fifth of the server's time and read a young table whole instead of probing its keys' index. Ends with the
+cost about a sixth of the server's time and read a young table whole instead of probing its keys' index. Ends with the
 transaction."""
 
 

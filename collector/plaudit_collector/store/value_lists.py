@@ -15,6 +15,7 @@ import functools
 import json
 import math
 import operator
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -271,7 +272,7 @@ def _recordset_insert(table: Table, columns: tuple[str, ...], returning: bool | 
     def value(at: int, name: str) -> str:
         if name in json_columns:
             return f"(e -> {at})"
-        kind = table.c[name].type.compile(dialect=dialect).split("(")[0].strip()
+        kind = re.sub(r"\s*\([^)]*\)", "", table.c[name].type.compile(dialect=dialect))  # VARCHAR(n): VARCHAR
         return f"(e ->> {at})" if kind in ("VARCHAR", "TEXT") else f"CAST(e ->> {at} AS {kind})"
 
     picked = ", ".join(value(at, name) for at, name in enumerate(columns))
