@@ -50,8 +50,8 @@ PLANNED_ONCE = text("SET LOCAL plan_cache_mode = force_generic_plan")
 """PostgreSQL, first in a write's transaction: each statement the driver has prepared (once a connection has run
 it a few times) keeps one plan instead of being planned again for each request's values. They are all lookups by
 key, which a plan made without the values serves as well, where planning a batch's statements for their values
-cost about a sixth of the server's time and read a young table whole instead of probing its keys' index. Ends with the
-transaction."""
+cost about a sixth of the server's time and read a young table whole instead of probing its keys' index. Ends
+with the transaction."""
 
 
 @dataclass(frozen=True)
