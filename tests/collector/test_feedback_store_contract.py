@@ -247,7 +247,7 @@ def test_a_batch_insert_keeps_json_values_whole_whichever_encoder_writes_them(pg
     """orjson writes the batch's document unless a value needs the standard encoder (an integer past 64 bits);
     either way every value reads back as given, and a NaN deep inside a JSON value stores nothing."""
     from plaudit_collector.store.tables import utcnow
-    from plaudit_collector.store.value_lists import _fast_doc, insert_many
+    from plaudit_collector.store.value_lists import _fast_doc, _values, insert_many
 
     db = Database(pg_url)
     db.create_schema()
@@ -258,9 +258,13 @@ def test_a_batch_insert_keeps_json_values_whole_whichever_encoder_writes_them(pg
     wide = [{**base, "span_id": "w", "idempotency_key": "w", "metadata": {"big": 2**70, "ok": [True, None]}}]
     deep_nan = {"a": [{"b": [float("nan")]}]}
     table = Feedback.__table__  # type: ignore[attr-defined]
-    assert _fast_doc(fast, table) is not None and _fast_doc(wide, table) is None
-    assert _fast_doc([{**fast[0], "metadata": deep_nan}], table) is None
-    assert _fast_doc([{**fast[0], "metadata": {"t": (1, (float("inf"),))}}], table) is None
+
+    def fast_doc(rows: list[dict[str, Any]]) -> str | None:
+        return _fast_doc(rows, _values(rows, tuple(rows[0])), table)
+
+    assert fast_doc(fast) is not None and fast_doc(wide) is None
+    assert fast_doc([{**fast[0], "metadata": deep_nan}]) is None
+    assert fast_doc([{**fast[0], "metadata": {"t": (1, (float("inf"),))}}]) is None
     try:
         with db.engine.begin() as conn:
             stored = insert_many(conn, Feedback.__table__, fast, returning=True)

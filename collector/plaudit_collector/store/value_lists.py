@@ -171,9 +171,9 @@ def recordset_insert(
     """The statement and parameters :func:`insert_many` runs, for a caller that runs them with others
     (:func:`prepared.run_together`)."""
     columns = tuple(rows[0])
-    doc = _fast_doc(rows, table)
+    values = _values(rows, columns)
+    doc = _fast_doc(rows, values, table)
     if doc is None:
-        values = _values(rows, columns)
         try:
             doc = _DUMPS(values)
         except ValueError:  # a float NaN or infinity, which JSON has no number for: a float column reads it as text
@@ -194,8 +194,8 @@ def _values(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[Any]:
     return [[row.get(name) for name in columns] for row in rows]
 
 
-def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
-    """The rows' values (see :func:`recordset_insert`) as orjson writes them (ten times the standard encoder's
+def _fast_doc(rows: list[dict[str, Any]], values: list[Any], table: Table) -> str | None:
+    """The rows' ``values`` (see :func:`recordset_insert`) as orjson writes them (ten times the standard encoder's
     speed), or None where a value needs the standard encoder: a float that is not finite in a numeric or JSON
     column (orjson would write ``null``), an integer past 64 bits, a key that is not a string, a dataclass."""
     floats, json_columns = _float_columns(table), _json_columns(table)
@@ -210,7 +210,7 @@ def _fast_doc(rows: list[dict[str, Any]], table: Table) -> str | None:
                 return None
     try:
         return orjson.dumps(
-            _values(rows, tuple(rows[0])),
+            values,
             default=_jsonable,
             option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS,
         ).decode()
